@@ -1,0 +1,230 @@
+"""The Hugging Face transformers backend (CPU or GPU).
+
+Generation is a batched decode loop over the model's own KV cache:
+
+- prompts are sorted by token length and batched, left-padded;
+- the k samples of a prompt share one prefill (the cache rows are repeated after it);
+- each row samples from its own seeded stream (see :mod:`transferlab.backends.sampling`);
+- rows that end (end-of-sequence, stop string, token budget) are yielded at once and removed from
+  the batch, so short answers never wait for long ones and never cost more forward passes.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from transferlab.backends.base import Completion, Loglikelihood, PromptJob, SampleSlot, render_chat
+from transferlab.backends.sampling import select_tokens
+from transferlab.errors import ModelError
+from transferlab.models import load_tokenizer, model_fingerprint
+from transferlab.spec import GenerationConfig
+from transferlab.store import ModelInfo
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
+
+
+def resolve_model(name_or_path: str) -> tuple[str, Path | None]:
+    """Split a model argument into (display name, local folder or None for a hub id).
+
+    A ``.gguf`` file is converted once into a cached folder. A path that does not exist and is
+    not a hub id (``org/name``) is a :class:`ModelError`.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        from transferlab.models import gguf_to_hf
+
+        return path.stem, gguf_to_hf(path)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{path} has no config.json, so it is not a model folder", "point --model at a Hugging Face checkpoint folder")
+        return path.resolve().name, path
+    if path.exists() or not _looks_like_hub_id(name_or_path):
+        raise ModelError(f"model {name_or_path!r} not found: no such folder and not a hub id", "give a local checkpoint folder, a .gguf file, or a hub id like Qwen/Qwen3-8B")
+    return name_or_path, None
+
+
+class HFBackend:
+    """A causal LM from transformers: generation and continuation scoring.
+
+    Args:
+        model: a local folder, a ``.gguf`` file or a hub id.
+        revision: hub revision (branch, tag or commit); recorded in the store key.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default: CUDA when available.
+        dtype: ``"auto"`` (bfloat16 on GPU, float32 on CPU), ``"float32"``, ``"bfloat16"``, ``"float16"``.
+        batch_size: rows (prompt x sample) decoded together.
+    """
+
+    def __init__(self, model: str, *, revision: str | None = None, device: str | None = None, dtype: str = "auto", batch_size: int = 16) -> None:
+        from transformers import AutoModelForCausalLM
+
+        name, folder = resolve_model(model)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        torch_dtype = {"auto": torch.bfloat16 if self.device.type == "cuda" else torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+        source = str(folder) if folder is not None else model
+        try:
+            self.tokenizer = load_tokenizer(source, revision=revision)
+            self.hf_model = AutoModelForCausalLM.from_pretrained(source, revision=revision, dtype=torch_dtype).to(self.device)
+        except (OSError, ValueError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ModelError(f"could not load model {model!r}: {first}", "check the path or hub id (and network access or HF_HUB_OFFLINE for the hub)") from err
+        self.hf_model.eval()
+        self.batch_size = max(1, batch_size)
+        commit = getattr(self.hf_model.config, "_commit_hash", None)
+        fingerprint = model_fingerprint(folder) if folder is not None else None
+        self.model = ModelInfo(name=name, revision=revision or (commit if folder is None else None), fingerprint=fingerprint, info={"source": source, "dtype": str(torch_dtype), "class": type(self.hf_model).__name__})
+        self.pad_id = self._pad_id()
+        self.eos_ids = self._eos_ids()
+        # transformers 5.x renamed the cache argument of forward from past_key_values to cache.
+        params = inspect.signature(self.hf_model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+
+    # -- setup --------------------------------------------------------------------------------
+    def _pad_id(self) -> int:
+        tok = self.tokenizer
+        for candidate in (tok.pad_token_id, getattr(self.hf_model.generation_config, "pad_token_id", None), tok.eos_token_id):
+            if isinstance(candidate, int):
+                return candidate
+        return 0
+
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for source in (getattr(self.hf_model.generation_config, "eos_token_id", None), self.tokenizer.eos_token_id):
+            if isinstance(source, int):
+                ids.add(source)
+            elif isinstance(source, (list, tuple)):
+                ids.update(int(i) for i in source)
+        return ids
+
+    def render(self, messages: Sequence[dict[str, str]], config: GenerationConfig) -> str:
+        """The prompt text after the model's chat template (see :func:`render_chat`)."""
+        return render_chat(self.tokenizer, messages, config)
+
+    def _encode(self, texts: Sequence[str], add_special_tokens: bool) -> list[list[int]]:
+        return [list(ids) for ids in self.tokenizer(list(texts), add_special_tokens=add_special_tokens)["input_ids"]]
+
+    def _left_pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            if r:
+                ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
+                mask[i, width - len(r) :] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    # -- generation ---------------------------------------------------------------------------
+    def generate(self, jobs: Sequence[PromptJob], config: GenerationConfig) -> Iterator[list[tuple[SampleSlot, Completion]]]:
+        """Generate every slot of every job, yielding each decoding step's finished completions."""
+        encoded = self._encode([j.prompt for j in jobs], add_special_tokens=not config.chat_template)
+        order = sorted(range(len(jobs)), key=lambda i: -len(encoded[i]))
+        batch: list[int] = []
+        rows = 0
+        for i in order:
+            if batch and rows + len(jobs[i].slots) > self.batch_size:
+                yield from self._generate_batch([jobs[j] for j in batch], [encoded[j] for j in batch], config)
+                batch, rows = [], 0
+            batch.append(i)
+            rows += len(jobs[i].slots)
+        if batch:
+            yield from self._generate_batch([jobs[j] for j in batch], [encoded[j] for j in batch], config)
+
+    @torch.inference_mode()
+    def _generate_batch(self, jobs: Sequence[PromptJob], prompts: Sequence[list[int]], config: GenerationConfig) -> Iterator[list[tuple[SampleSlot, Completion]]]:
+        from transformers import DynamicCache
+
+        ids, mask = self._left_pad(prompts)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache(config=self.hf_model.config)
+        out = self.hf_model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1, **{self._cache_arg: cache})
+        # Share the prefill: repeat each prompt's cache row once per sample slot.
+        counts = torch.tensor([len(j.slots) for j in jobs], device=self.device)
+        expand = torch.repeat_interleave(torch.arange(len(jobs), device=self.device), counts)
+        cache.batch_select_indices(expand)
+        logits = out.logits[:, -1, :][expand]
+        mask = mask[expand]
+        next_pos = positions[expand, -1] + 1
+        slots = [s for j in jobs for s in j.slots]
+        prompt_lens = [len(prompts[i]) for i, j in enumerate(jobs) for _ in j.slots]
+        alive = list(range(len(slots)))  # row r of the live batch holds slot alive[r]
+        generated: list[list[int]] = [[] for _ in slots]
+        stops = tuple(config.stop)
+        stop_window = max((len(s) for s in stops), default=0) + 8
+        for step in range(config.max_new_tokens):
+            tokens = select_tokens(logits, temperature=config.temperature, top_p=config.top_p, seeds=[slots[s].seed for s in alive], step=step)
+            finished: list[tuple[int, str]] = []  # (row, reason)
+            for row, token in enumerate(tokens.tolist()):
+                slot = alive[row]
+                if token in self.eos_ids:
+                    finished.append((row, "stop"))
+                    continue
+                generated[slot].append(token)
+                if stops and self._hit_stop(generated[slot], stops, stop_window):
+                    finished.append((row, "stop"))
+                elif step + 1 == config.max_new_tokens:
+                    finished.append((row, "length"))
+            if finished:
+                yield [(slots[alive[r]], self._completion(generated[alive[r]], reason, prompt_lens[alive[r]], stops)) for r, reason in finished]
+                done = {r for r, _ in finished}
+                keep = [r for r in range(len(alive)) if r not in done]
+                if not keep:
+                    return
+                alive = [alive[r] for r in keep]
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                tokens, mask, next_pos = tokens[index], mask[index], next_pos[index]
+            mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+            out = self.hf_model(input_ids=tokens.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1), use_cache=True, **{self._cache_arg: cache})
+            logits = out.logits[:, -1, :]
+            next_pos = next_pos + 1
+
+    def _hit_stop(self, tokens: list[int], stops: tuple[str, ...], window: int) -> bool:
+        tail = self.tokenizer.decode(tokens[-window:], skip_special_tokens=False)
+        return any(s in tail for s in stops)
+
+    def _completion(self, tokens: list[int], reason: str, prompt_len: int, stops: tuple[str, ...]) -> Completion:
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        if stops:
+            cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
+            if cut >= 0:
+                text, reason = text[:cut], "stop"
+        return Completion(text=text, finish_reason=reason, prompt_tokens=prompt_len, completion_tokens=len(tokens))
+
+    # -- scoring ------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[Loglikelihood]:
+        """Sum of log-probabilities of each continuation given its context, batched by length.
+
+        The continuation's tokens are those of ``context + continuation`` beyond the tokens of
+        ``context`` alone (so merges across the boundary are handled as lm-evaluation-harness does).
+        """
+        add_special = self.tokenizer.bos_token is not None and not getattr(self.tokenizer, "chat_template", None)
+        whole = self._encode([c + x for c, x in requests], add_special_tokens=add_special)
+        context = self._encode([c for c, _ in requests], add_special_tokens=add_special)
+        n_cont = [max(1, len(w) - len(c)) for w, c in zip(whole, context)]
+        results: list[Loglikelihood | None] = [None] * len(requests)
+        order = sorted(range(len(requests)), key=lambda i: -len(whole[i]))
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            rows = [whole[i][:-1] for i in chunk]  # inputs predict whole[1:]
+            ids, mask = self._left_pad(rows)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            keep = max(n_cont[i] for i in chunk)
+            logits = self.hf_model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits.float()
+            logprobs = torch.log_softmax(logits, dim=-1)
+            for row, i in enumerate(chunk):
+                n = n_cont[i]
+                target = torch.tensor(whole[i][-n:], device=self.device)
+                lp = logprobs[row, keep - n :, :]
+                token_lp = lp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+                greedy = bool((lp.argmax(-1) == target).all())
+                results[i] = Loglikelihood(float(token_lp.sum()), greedy, n)
+        return [r for r in results if r is not None]
+

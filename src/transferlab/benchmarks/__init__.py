@@ -1,0 +1,34 @@
+"""The benchmark registry: fixed names mapped to benchmark objects (no YAML, no strings elsewhere).
+
+``get_benchmark("gsm8k")`` returns an object following :class:`~transferlab.benchmarks.base.Benchmark`.
+"""
+
+from __future__ import annotations
+
+from transferlab.benchmarks.base import Benchmark, Item, Verdict
+from transferlab.benchmarks.groups import BENCHMARK_GROUPS, GROUPS, group_of
+from transferlab.benchmarks.math import MATH_BENCHMARKS
+from transferlab.errors import DataError
+
+REGISTRY: dict[str, Benchmark] = {**MATH_BENCHMARKS}
+
+
+def get_benchmark(name: str) -> Benchmark:
+    """The benchmark called ``name``; an unknown name is a :class:`DataError` listing the known ones."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        planned = sorted(set(BENCHMARK_GROUPS) - set(REGISTRY))
+        hint = f" ({', '.join(planned)} are not implemented yet)" if name in planned else ""
+        raise DataError(f"unknown benchmark {name!r}{hint}", f"choose from {', '.join(sorted(REGISTRY))}") from None
+
+
+def parse_benchmarks(spec: str) -> list[Benchmark]:
+    """Benchmarks from a comma-separated list of names, in order, without duplicates."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise DataError("no benchmark named", f"pass --benchmarks with names from {', '.join(sorted(REGISTRY))}")
+    return [get_benchmark(n) for n in dict.fromkeys(names)]
+
+
+__all__ = ["BENCHMARK_GROUPS", "GROUPS", "REGISTRY", "Benchmark", "Item", "Verdict", "get_benchmark", "group_of", "parse_benchmarks"]

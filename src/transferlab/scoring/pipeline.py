@@ -1,0 +1,125 @@
+"""Scoring what is stored: thinking split, then the benchmark's scorer; verdicts to the score table.
+
+Pure with respect to generation: it reads completions and item references from the store and
+writes scores, so anything can be re-scored (a new scorer, another thinking parser) without
+generating again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from transferlab.benchmarks import get_benchmark
+from transferlab.benchmarks.base import Item, Verdict
+from transferlab.progress import progress_bar
+from transferlab.scoring.thinking import parser_for_prompt, split_thinking
+from transferlab.store import CompletionRecord, ScoreRecord, Store
+
+SCORED_CHUNK = 256  # completions graded and committed together
+
+
+class LazyScoringContext:
+    """Scoring resources started on first use and stopped by :meth:`close` (a context manager)."""
+
+    def __init__(self, *, workers: int | None = None, timeout_s: float = 5.0) -> None:
+        self.workers = workers
+        self.timeout_s = timeout_s
+        self._math: Any = None
+
+    def math_grader(self) -> Any:
+        """The shared math worker pool."""
+        if self._math is None:
+            from transferlab.scoring.math import MathGrader
+
+            self._math = MathGrader(workers=self.workers, timeout_s=self.timeout_s)
+        return self._math
+
+    def close(self) -> None:
+        """Stop every worker that was started."""
+        if self._math is not None:
+            self._math.close()
+            self._math = None
+
+    def __enter__(self) -> LazyScoringContext:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _scored_keys(store: Store, scorer: str, model_key: str | None, benchmark: str) -> set[str]:
+    return {r["key"] for r in store.rows(model_key=model_key, benchmark=benchmark) if r["scorer"] == scorer}
+
+
+def score_completions(
+    store: Store,
+    completions: Sequence[CompletionRecord],
+    benchmark_name: str,
+    context: LazyScoringContext,
+    *,
+    thinking_parser: str = "auto",
+) -> list[ScoreRecord]:
+    """Score completions of one benchmark; returns the score records (not yet written)."""
+    benchmark = get_benchmark(benchmark_name)
+    refs = store.items(benchmark_name)
+    prompts: dict[str, str] = {}
+    splits, to_grade = [], []
+    for c in completions:
+        if c.prompt_hash not in prompts:
+            prompts[c.prompt_hash] = store.prompt_text(c.prompt_hash) or ""
+        parser = parser_for_prompt(prompts[c.prompt_hash], thinking_parser)
+        split = split_thinking(c.text, parser)
+        splits.append((split, parser))
+        if not split.truncated_thinking:
+            to_grade.append(len(splits) - 1)
+    items = [Item(c.item_id, {}, *refs[c.item_id]) for c in completions]
+    graded = benchmark.score([items[i] for i in to_grade], [splits[i][0].answer for i in to_grade], context) if to_grade else []
+    verdicts: list[Verdict] = [Verdict(0.0, None, "truncated_thinking")] * len(completions)
+    for i, verdict in zip(to_grade, graded):
+        verdicts[i] = verdict
+    return [
+        ScoreRecord(
+            completion_key=c.key, scorer=benchmark.scorer, score=v.score, status=v.status, extracted=v.extracted,
+            thinking=s.thinking, answer=s.answer, thinking_status=s.status,
+            details={"finish_reason": c.finish_reason, "thinking_parser": parser},
+        )
+        for c, (s, parser), v in zip(completions, splits, verdicts)
+    ]
+
+
+def score_store(
+    store: Store,
+    *,
+    model_key: str | None = None,
+    benchmarks: Sequence[str] | None = None,
+    thinking_parser: str = "auto",
+    only_unscored: bool = False,
+    context: LazyScoringContext | None = None,
+    show_progress: bool | None = None,
+) -> int:
+    """Score stored completions (all, or only those without a verdict); returns how many were scored."""
+    by_benchmark: dict[str, list[CompletionRecord]] = defaultdict(list)
+    for c in store.completions(model_key=model_key):
+        if benchmarks is None or c.benchmark in benchmarks:
+            by_benchmark[c.benchmark].append(c)
+    own_context = context is None
+    context = context or LazyScoringContext()
+    done = 0
+    try:
+        with progress_bar("answers", enabled=show_progress) as progress:
+            for name, completions in sorted(by_benchmark.items()):
+                if only_unscored:
+                    scored = _scored_keys(store, get_benchmark(name).scorer, model_key, name)
+                    completions = [c for c in completions if c.key not in scored]
+                task = progress.add_task(f"score {name}", total=len(completions))
+                for start in range(0, len(completions), SCORED_CHUNK):
+                    chunk = completions[start : start + SCORED_CHUNK]
+                    store.put_scores(score_completions(store, chunk, name, context, thinking_parser=thinking_parser))
+                    progress.advance(task, len(chunk))
+                    done += len(chunk)
+    finally:
+        if own_context:
+            context.close()
+    return done

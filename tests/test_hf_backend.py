@@ -1,0 +1,98 @@
+"""The transformers backend on a tiny real Qwen2 model built from a config."""
+
+import pytest
+import torch
+
+from transferlab.backends.base import PromptJob, SampleSlot
+from transferlab.backends.hf import HFBackend, resolve_model
+from transferlab.errors import ModelError
+from transferlab.spec import GenerationConfig
+
+QUESTIONS = ["What is 2 + 3?", "How many apples are there in total if each of 7 boxes holds 4?", "Find x.", "Sum 1 to 10, step by step please, and explain each step carefully."]
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model):
+    return HFBackend(str(tiny_model), batch_size=4)
+
+
+def jobs_for(backend, config, k=1, seed_base=0):
+    prompts = [backend.render([{"role": "user", "content": q}], config) for q in QUESTIONS]
+    return [PromptJob(p, tuple(SampleSlot(f"{i}-{s}", s, seed_base + 100 * i + s) for s in range(k))) for i, p in enumerate(prompts)]
+
+
+def run(backend, jobs, config):
+    return {slot.key: c for group in backend.generate(jobs, config) for slot, c in group}
+
+
+def test_greedy_matches_transformers_generate(backend):
+    config = GenerationConfig(max_new_tokens=24)
+    out = run(backend, jobs_for(backend, config), config)
+    tok = backend.tokenizer
+    for i, job in enumerate(jobs_for(backend, config)):
+        ids = tok(job.prompt, add_special_tokens=False, return_tensors="pt")
+        ref = backend.hf_model.generate(**ids, max_new_tokens=24, do_sample=False, pad_token_id=backend.pad_id)
+        new = ref[0, ids.input_ids.shape[1]:].tolist()
+        eos = [j for j, t in enumerate(new) if t in backend.eos_ids]
+        new = new[: eos[0]] if eos else new
+        c = out[f"{i}-0"]
+        assert c.text == tok.decode(new, skip_special_tokens=True)
+        assert c.completion_tokens == len(new) and c.prompt_tokens == ids.input_ids.shape[1]
+        assert c.finish_reason == ("stop" if eos else "length")
+
+
+def test_seeded_samples_do_not_depend_on_batching(backend):
+    config = GenerationConfig(samples=3, temperature=1.0, top_p=0.95, max_new_tokens=16)
+    jobs = jobs_for(backend, config, k=3)
+    together = run(backend, jobs, config)
+    backend.batch_size = 2
+    try:
+        apart = run(backend, jobs[1:3], config)
+    finally:
+        backend.batch_size = 4
+    assert apart and all(together[k].text == v.text for k, v in apart.items())
+    # the k samples of one prompt share a prefill but not their randomness
+    assert len({together[f"0-{s}"].text for s in range(3)}) == 3
+    # another seed gives other samples
+    other = run(backend, jobs_for(backend, config, k=3, seed_base=7), config)
+    assert sum(other[k].text != together[k].text for k in together) >= len(together) - 1
+
+
+def test_length_and_stop_strings(backend):
+    config = GenerationConfig(max_new_tokens=5)
+    out = run(backend, jobs_for(backend, config), config)
+    assert all(c.finish_reason == "length" and c.completion_tokens == 5 for c in out.values())
+    full = run(backend, jobs_for(backend, GenerationConfig(max_new_tokens=30)), GenerationConfig(max_new_tokens=30))
+    key, text = next((k, c.text) for k, c in full.items() if len(c.text.strip()) > 8)
+    start = len(text) - len(text.lstrip()) + 3
+    stop = text[start : start + 2]
+    config = GenerationConfig(max_new_tokens=30, stop=(stop,))
+    stopped = run(backend, jobs_for(backend, config), config)[key]
+    assert stopped.finish_reason == "stop" and stopped.text == text[: text.find(stop)]
+
+
+def test_loglikelihood_matches_a_manual_forward(backend):
+    context, continuation = "What is 2 + 3?", " the answer is 5"
+    (result,) = backend.loglikelihood([(context, continuation)])
+    tok = backend.tokenizer
+    whole = tok(context + continuation, add_special_tokens=False).input_ids
+    n = len(whole) - len(tok(context, add_special_tokens=False).input_ids)
+    with torch.no_grad():
+        logits = backend.hf_model(torch.tensor([whole])).logits[0].log_softmax(-1)
+    manual = sum(logits[t - 1, whole[t]].item() for t in range(len(whole) - n, len(whole)))
+    assert result.n_tokens == n and result.logprob == pytest.approx(manual, abs=1e-4)
+    # batching with other lengths does not change it
+    results = backend.loglikelihood([("a", " b"), (context, continuation), ("a much longer context about apples", " x")])
+    assert results[1].logprob == pytest.approx(manual, abs=1e-4)
+
+
+def test_model_resolution_errors(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        resolve_model(str(tmp_path / "nope"))
+    with pytest.raises(ModelError, match="no config.json"):
+        resolve_model(str(tmp_path))
+    assert resolve_model("Qwen/Qwen3-8B") == ("Qwen/Qwen3-8B", None)
+
+
+def test_identity_is_a_weights_fingerprint(backend, tiny_model):
+    assert backend.model.fingerprint and backend.model.key.startswith("tiny-qwen2@")
