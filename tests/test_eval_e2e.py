@@ -81,6 +81,8 @@ def test_results_and_export(tiny_model, shared_data, tmp_path, capsys):
     store = tmp_path / "runs.db"
     assert main(eval_args(tiny_model, store, shared_data, "--limit", "5", "--samples", "2")) == 0
     capsys.readouterr()
+    assert main(eval_args(tiny_model, store, shared_data, "--limit", "5", "--samples", "2")) == 0  # all stored already
+    assert "20 completions asked, 20 already stored, 0 generated" in capsys.readouterr().err
     assert main(["results", "--store", str(store), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["benchmark"] for r in rows} == {"gsm8k", "math500"}

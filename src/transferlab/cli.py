@@ -19,7 +19,12 @@ from transferlab.errors import TransferlabError
 COMMAND_MODULES: tuple[str, ...] = (
     "transferlab.commands.eval",
     "transferlab.commands.grade",
+    "transferlab.commands.study",
     "transferlab.commands.ti",
+    "transferlab.commands.report",
+    "transferlab.commands.drift",
+    "transferlab.commands.distill",
+    "transferlab.commands.train",
     "transferlab.commands.sandbox",
 )
 

@@ -7,10 +7,11 @@ completion twice.
 
 from __future__ import annotations
 
+import json
 import platform
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +20,11 @@ from transferlab.backends.base import Backend, PromptJob, SampleSlot, sample_see
 from transferlab.benchmarks.base import Benchmark, Item
 from transferlab.progress import progress_bar
 from transferlab.spec import GenerationConfig
-from transferlab.store import CompletionRecord, Store, completion_key
+from transferlab.store import CompletionRecord, Store, completion_key, sha
+
+# Log-likelihood benchmarks do not sample: one fixed settings key, whatever the sampling options.
+LOGLIKELIHOOD_KEY = sha("loglikelihood-v1")
+LOGLIKELIHOOD_CHUNK = 32  # items scored and committed together
 
 VERSIONED_PACKAGES = ("transferlab", "torch", "transformers", "math-verify", "trl", "vllm", "datasets")
 
@@ -46,6 +51,12 @@ class BenchmarkPlan:
     total: int = 0
     stored: int = 0
     meta: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (item id, prompt hash)
+    loglikelihood: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)  # (key, requests) still missing
+
+
+def is_loglikelihood(benchmark: Benchmark) -> bool:
+    """True for benchmarks scored by option log-likelihoods instead of generated text."""
+    return getattr(benchmark, "mode", "generate") == "loglikelihood"
 
 
 @dataclass(frozen=True)
@@ -59,9 +70,21 @@ class EvalSummary:
     generated: int
 
 
+def effective_config(benchmark: Benchmark, config: GenerationConfig) -> GenerationConfig:
+    """The settings a benchmark's completions are generated with: the study's plus its stop strings."""
+    return replace(config, stop=tuple(dict.fromkeys(config.stop + benchmark.stop(config.prompt_style))))
+
+
+def settings_key(benchmark: Benchmark, config: GenerationConfig) -> str:
+    """The settings key (``gen_key``) of a benchmark's stored completions under ``config``."""
+    return LOGLIKELIHOOD_KEY if is_loglikelihood(benchmark) else effective_config(benchmark, config).key()
+
+
 def plan_benchmark(backend: Backend, store: Store, benchmark: Benchmark, config: GenerationConfig, *, data_dir: Path | None, limit: int | None) -> BenchmarkPlan:
     """Load, render and key one benchmark's prompts; find the completions still missing."""
-    config = replace(config, stop=tuple(dict.fromkeys(config.stop + benchmark.stop(config.prompt_style))))
+    if is_loglikelihood(benchmark):
+        return plan_loglikelihood(store, benchmark, config, model_key=backend.model.key, data_dir=data_dir, limit=limit)
+    config = effective_config(benchmark, config)
     items = benchmark.load(data_dir, limit)
     store.add_items(benchmark.name, items)
     prompts = [backend.render(benchmark.messages(item, config.prompt_style), config) for item in items]
@@ -87,6 +110,63 @@ def plan_benchmark(backend: Backend, store: Store, benchmark: Benchmark, config:
     return plan
 
 
+def plan_loglikelihood(store: Store, benchmark: Benchmark, config: GenerationConfig, *, model_key: str, data_dir: Path | None, limit: int | None) -> BenchmarkPlan:
+    """Key one log-likelihood benchmark: one stored "completion" per item holding its options' scores.
+
+    The stored prompt is the JSON list of (context, continuation) requests, so the key covers
+    exactly what was scored; the sampling settings do not apply.
+    """
+    items = benchmark.load(data_dir, limit)
+    store.add_items(benchmark.name, items)
+    requests = [benchmark.loglikelihood_requests(item, config.prompt_style) for item in items]  # type: ignore[attr-defined]
+    texts = [json.dumps(r, ensure_ascii=False) for r in requests]
+    hashes = store.add_prompts(texts)
+    store.add_gen_config(LOGLIKELIHOOD_KEY, {"mode": "loglikelihood", "version": 1})
+    plan = BenchmarkPlan(benchmark, config, items)
+    for item, text, reqs in zip(items, texts, requests):
+        key = completion_key(model_key, benchmark.name, item.id, hashes[text], LOGLIKELIHOOD_KEY, 0)
+        plan.meta[key] = (item.id, hashes[text])
+        plan.loglikelihood.append((key, reqs))
+    existing = store.existing_keys(plan.meta)
+    plan.total, plan.stored = len(plan.meta), len(existing)
+    plan.loglikelihood = [(k, r) for k, r in plan.loglikelihood if k not in existing]
+    return plan
+
+
+def _loglikelihood_records(backend: Backend, plan: BenchmarkPlan, model_key: str, run_id: str) -> Iterator[list[CompletionRecord]]:
+    """Score the missing items in chunks; yields the records of each chunk as it is done."""
+    for start in range(0, len(plan.loglikelihood), LOGLIKELIHOOD_CHUNK):
+        chunk = plan.loglikelihood[start : start + LOGLIKELIHOOD_CHUNK]
+        flat = [pair for _, reqs in chunk for pair in reqs]
+        results = iter(backend.loglikelihood(flat))
+        records = []
+        for key, reqs in chunk:
+            scored = [next(results) for _ in reqs]
+            text = json.dumps({"logprob": [r.logprob for r in scored], "n_tokens": [r.n_tokens for r in scored], "is_greedy": [r.is_greedy for r in scored], "chars": [len(c) for _, c in reqs]})
+            item_id, prompt_hash = plan.meta[key]
+            records.append(CompletionRecord(key=key, model_key=model_key, benchmark=plan.benchmark.name, item_id=item_id, prompt_hash=prompt_hash, gen_key=LOGLIKELIHOOD_KEY, seed=0, sample_index=0, text=text, finish_reason="loglikelihood", prompt_tokens=None, completion_tokens=sum(r.n_tokens for r in scored), run_id=run_id))
+        yield records
+
+
+def _generated_records(backend: Backend, plan: BenchmarkPlan, model_key: str, run_id: str) -> Iterator[list[CompletionRecord]]:
+    """Generate the missing samples; yields the records of each group of finished completions."""
+    gen_key = plan.config.key()
+    for finished in backend.generate(plan.jobs, plan.config):
+        records = []
+        for slot, completion in finished:
+            item_id, prompt_hash = plan.meta[slot.key]
+            records.append(
+                CompletionRecord(
+                    key=slot.key, model_key=model_key, benchmark=plan.benchmark.name, item_id=item_id,
+                    prompt_hash=prompt_hash, gen_key=gen_key, seed=slot.seed, sample_index=slot.sample_index,
+                    text=completion.text if completion.thinking is None else f"<think>{completion.thinking}</think>{completion.text}",
+                    finish_reason=completion.finish_reason, prompt_tokens=completion.prompt_tokens,
+                    completion_tokens=completion.completion_tokens, run_id=run_id,
+                )
+            )
+        yield records
+
+
 def run_eval(
     backend: Backend,
     benchmarks: Sequence[Benchmark],
@@ -109,20 +189,8 @@ def run_eval(
     with progress_bar("completions", enabled=show_progress) as progress:
         for plan in plans:
             task = progress.add_task(plan.benchmark.name, total=plan.total, completed=plan.stored)
-            gen_key = plan.config.key()
-            for finished in backend.generate(plan.jobs, plan.config):
-                records = []
-                for slot, completion in finished:
-                    item_id, prompt_hash = plan.meta[slot.key]
-                    records.append(
-                        CompletionRecord(
-                            key=slot.key, model_key=model_key, benchmark=plan.benchmark.name, item_id=item_id,
-                            prompt_hash=prompt_hash, gen_key=gen_key, seed=slot.seed, sample_index=slot.sample_index,
-                            text=completion.text if completion.thinking is None else f"<think>{completion.thinking}</think>{completion.text}",
-                            finish_reason=completion.finish_reason, prompt_tokens=completion.prompt_tokens,
-                            completion_tokens=completion.completion_tokens, run_id=run_id,
-                        )
-                    )
+            produce = _loglikelihood_records if is_loglikelihood(plan.benchmark) else _generated_records
+            for records in produce(backend, plan, model_key, run_id):
                 generated += store.add_completions(records)
                 progress.advance(task, len(records))
     return EvalSummary(run_id, model_key, requested, reused, generated)

@@ -118,7 +118,8 @@ def model_fingerprint(path: Path, *, full_hash_limit: int = 256 * 2**20) -> str:
     """
     h = hashlib.sha256()
     files = sorted(p for p in Path(path).iterdir() if p.is_file())
-    weights = [p for p in files if p.suffix in (".safetensors", ".bin", ".pt", ".gguf")]
+    not_weights = ("training_args", "optimizer", "scheduler", "rng_state", "scaler")  # trainer state
+    weights = [p for p in files if p.suffix in (".safetensors", ".bin", ".pt", ".gguf") and not p.name.startswith(not_weights)]
     total = sum(p.stat().st_size for p in weights)
     for p in files:
         if p.suffix == ".json" and p.name in ("config.json", "generation_config.json"):

@@ -79,7 +79,8 @@ class PairedTest:
 class TIBootstrap:
     """Bootstrap CIs for a TI. Intervals are ``(low, high)``; ``None`` when undefined.
 
-    ``share_math_near_zero``: share of replicates whose math gain was below ``min_math_gain`` (these
+    ``group_delta``/``group_delta_ci``: the mean delta (points) over each group's benchmarks with its
+    CI from the same replicates. ``share_math_near_zero``: share of replicates whose math gain was below ``min_math_gain`` (these
     are left out of the TI intervals). ``status`` is :data:`~transferlab.ti.STATUS_UNDEFINED` when the
     point math gain is ≈ 0 or its CI contains 0; the TI intervals are then ``None``.
     """
@@ -94,6 +95,8 @@ class TIBootstrap:
     confidence: float
     n_resamples: int
     sigma_resampled: bool
+    group_delta: dict[Group, float] | None = None
+    group_delta_ci: dict[Group, tuple[float, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -371,6 +374,11 @@ def _summarise(
         low, high = _interval(values, confidence)
         return None if math.isnan(low) else (low, high)
 
+    groups = [row.group for row in point.benchmarks]
+    present = [g for g in GROUPS if g in groups]
+    masks = {g: np.array([x == g for x in groups]) for g in present}
+    point_deltas = np.array([row.delta for row in point.benchmarks])
+
     return TIBootstrap(
         point=point,
         ti_ci={g: None if undefined else ci(ti[:, GROUP_INDEX[g]]) for g in TRANSFER_GROUPS},
@@ -384,5 +392,7 @@ def _summarise(
         confidence=confidence,
         n_resamples=n_resamples,
         sigma_resampled=sigma_resampled,
+        group_delta={g: float(point_deltas[masks[g]].mean()) for g in present},
+        group_delta_ci={g: _interval(deltas[:, masks[g]].mean(axis=1), confidence) for g in present},
     )
 

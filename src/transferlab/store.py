@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS scores (
     score REAL NOT NULL, extracted TEXT, thinking TEXT, answer TEXT, thinking_status TEXT,
     status TEXT NOT NULL, details TEXT, created REAL NOT NULL,
     PRIMARY KEY (completion_key, scorer));
+CREATE TABLE IF NOT EXISTS studies (study TEXT PRIMARY KEY, spec TEXT NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS study_models (
+    study TEXT NOT NULL, name TEXT NOT NULL, model_key TEXT NOT NULL, source TEXT NOT NULL,
+    training TEXT NOT NULL, base TEXT, updated REAL NOT NULL, PRIMARY KEY (study, name));
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, model_key TEXT NOT NULL, benchmarks TEXT NOT NULL,
     settings TEXT NOT NULL, versions TEXT NOT NULL, argv TEXT, started REAL NOT NULL);
@@ -243,9 +247,14 @@ class Store:
         return mapping
 
     def add_items(self, benchmark: str, items: Sequence[Any]) -> None:
-        """Keep each item's reference answer and scoring metadata, so scoring needs no data files."""
+        """Keep each item's reference answer and scoring metadata, so scoring needs no data files.
+
+        An item already stored unchanged is not rewritten.
+        """
         self._write(
-            "INSERT OR REPLACE INTO items (benchmark, item_id, reference, meta) VALUES (?,?,?,?)",
+            "INSERT INTO items (benchmark, item_id, reference, meta) VALUES (?,?,?,?) "
+            "ON CONFLICT (benchmark, item_id) DO UPDATE SET reference = excluded.reference, meta = excluded.meta "
+            "WHERE reference != excluded.reference OR meta != excluded.meta",
             [(benchmark, i.id, json.dumps(i.reference), json.dumps(i.meta, sort_keys=True)) for i in items],
         )
 
@@ -282,7 +291,38 @@ class Store:
         ]
         self._write("INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
 
+    def record_study(self, name: str, spec: dict[str, Any]) -> None:
+        """Keep a study spec (JSON-ready) under its name."""
+        self._write("INSERT OR REPLACE INTO studies (study, spec, updated) VALUES (?,?,?)", [(name, json.dumps(spec, sort_keys=True), time.time())])
+
+    def record_study_model(self, study: str, name: str, model_key: str, *, source: str, training: str, base: str | None) -> None:
+        """Remember which model key a study's model name stands for."""
+        self._write(
+            "INSERT OR REPLACE INTO study_models (study, name, model_key, source, training, base, updated) VALUES (?,?,?,?,?,?,?)",
+            [(study, name, model_key, source, training, base, time.time())],
+        )
+
     # -- reads ------------------------------------------------------------------------------
+    def _has_table(self, name: str) -> bool:
+        return bool(self._query("SELECT 1 AS x FROM sqlite_master WHERE type='table' AND name=?", (name,)))
+
+    def studies(self) -> dict[str, dict[str, Any]]:
+        """Every recorded study spec (as stored JSON) by name, oldest first."""
+        if not self._has_table("studies"):  # a read-only store written before studies existed
+            return {}
+        return {r["study"]: json.loads(r["spec"]) for r in self._query("SELECT study, spec FROM studies ORDER BY updated")}
+
+    def study_model_keys(self, study: str) -> dict[str, str]:
+        """``{model name: model key}`` of a recorded study."""
+        if not self._has_table("study_models"):
+            return {}
+        return {r["name"]: r["model_key"] for r in self._query("SELECT name, model_key FROM study_models WHERE study = ?", (study,))}
+
+    def gen_keys(self, model_key: str) -> list[tuple[str, str]]:
+        """The distinct (benchmark, settings key) pairs of a model's completions."""
+        rows = self._query("SELECT DISTINCT benchmark, gen_key FROM completions WHERE model_key = ? ORDER BY benchmark, gen_key", (model_key,))
+        return [(r["benchmark"], r["gen_key"]) for r in rows]
+
     def count_completions(self) -> int:
         """How many completions are stored."""
         return int(self._query("SELECT count(*) AS n FROM completions")[0]["n"])

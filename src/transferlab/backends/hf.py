@@ -14,7 +14,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -123,6 +122,8 @@ class HFBackend:
     # -- generation ---------------------------------------------------------------------------
     def generate(self, jobs: Sequence[PromptJob], config: GenerationConfig) -> Iterator[list[tuple[SampleSlot, Completion]]]:
         """Generate every slot of every job, yielding each decoding step's finished completions."""
+        if not jobs:
+            return
         encoded = self._encode([j.prompt for j in jobs], add_special_tokens=not config.chat_template)
         order = sorted(range(len(jobs)), key=lambda i: -len(encoded[i]))
         batch: list[int] = []

@@ -8,9 +8,11 @@ from __future__ import annotations
 from transferlab.benchmarks.base import Benchmark, Item, Verdict
 from transferlab.benchmarks.groups import BENCHMARK_GROUPS, GROUPS, group_of
 from transferlab.benchmarks.math import MATH_BENCHMARKS
+from transferlab.benchmarks.non_group import NON_BENCHMARKS
+from transferlab.benchmarks.other_group import OTHER_BENCHMARKS
 from transferlab.errors import DataError
 
-REGISTRY: dict[str, Benchmark] = {**MATH_BENCHMARKS}
+REGISTRY: dict[str, Benchmark] = {**MATH_BENCHMARKS, **OTHER_BENCHMARKS, **NON_BENCHMARKS}
 
 
 def get_benchmark(name: str) -> Benchmark:

@@ -37,12 +37,15 @@ class Verdict:
     """A scorer's judgement of one answer: ``score`` in [0, 1], the extracted answer, a status.
 
     ``status`` is ``"ok"`` when the scorer could judge, else why not (``"no_answer"``,
-    ``"truncated"``, ``"timeout"``, ``"error"``); a non-ok answer always scores 0.
+    ``"truncated"``, ``"timeout"``, ``"error"``); a non-ok answer always scores 0. ``details``
+    holds secondary metrics (acc_norm, IFEval's loose and instruction-level results...), stored
+    with the score.
     """
 
     score: float
     extracted: str | None
     status: str = "ok"
+    details: dict[str, Any] | None = None
 
 
 class ScoringContext(Protocol):
@@ -54,13 +57,21 @@ class ScoringContext(Protocol):
 
 
 class Benchmark(Protocol):
-    """What every benchmark provides."""
+    """What every benchmark provides.
+
+    ``mode`` is ``"generate"`` (the model writes an answer that :meth:`score` grades) or
+    ``"loglikelihood"``: the benchmark then also has ``loglikelihood_requests(item, style) ->
+    list[tuple[str, str]]`` (one (context, continuation) pair per option), the store keeps one
+    record per item whose text is the JSON of the options' ``logprob``, ``n_tokens``,
+    ``is_greedy`` and ``chars`` lists, and :meth:`score` receives that JSON text as the answer.
+    """
 
     name: str
     group: Group
     hf_id: str
     prompt_styles: tuple[str, ...]
     scorer: str
+    mode: str
 
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:
         """The items, from ``data_dir`` (a ``shared/data``-like folder) or the hub."""

@@ -1,6 +1,8 @@
 """The paper's three benchmark groups (PAPER.md section 1).
 
-Benchmark names are fixed: they key stored results, score files and study specs.
+Benchmark names are fixed: they key stored results, score files and study specs. ``headqa`` and
+``mctaco`` are log-likelihood multiple choice as in the paper; ``headqa_gen`` and ``mctaco_gen`` are
+the same items answered by generation (a letter or yes/no extracted), for chat and reasoning models.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ BENCHMARK_GROUPS: Final[dict[str, Group]] = {
     "livecodebench": "other",
     "acpbench": "other",
     "headqa": "other",
+    "headqa_gen": "other",
     "coqa": "non",
     "ifeval": "non",
     "halueval": "non",
     "mctaco": "non",
+    "mctaco_gen": "non",
 }
 
 

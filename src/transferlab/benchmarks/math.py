@@ -55,6 +55,7 @@ class MathBenchmark:
     group: Group = "math"
     prompt_styles: tuple[str, ...] = ("default", "paper")
     scorer: str = "math"
+    mode: str = "generate"
 
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:
         """The items, from ``data_dir/<local_path>`` or from the hub."""

@@ -1,6 +1,9 @@
-"""``transferlab ti``: the Transferability Index of a tuned model against its base, from a CSV.
+"""``transferlab ti``: the Transferability Index of a tuned model against its base.
 
     transferlab ti --scores scores.csv --base Qwen3-14B-Base --tuned UniReason-RL [--json]
+    transferlab ti --store runs.db --base Qwen3-14B-Base --tuned UniReason-RL [--version v2|v1]
+
+With ``--store`` the per-item scores give bootstrap CIs (see :mod:`transferlab.commands.ti_store`).
 
 The CSV has columns ``model, benchmark, score`` (score: accuracy in percent) and optionally
 ``group`` (math, other or non) for benchmarks the built-in list does not know, or to override it.
@@ -49,9 +52,15 @@ class ScoreTable:
 def register(subparsers: Any) -> None:
     """Add the ``ti`` sub-command."""
     p = subparsers.add_parser("ti", help="Transferability Index of a tuned model against its base")
-    p.add_argument("--scores", required=True, type=Path, help="CSV with model,benchmark,score[,group]")
-    p.add_argument("--base", required=True, help="the base model's name in the CSV")
-    p.add_argument("--tuned", required=True, help="the tuned model's name in the CSV")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--scores", type=Path, help="CSV with model,benchmark,score[,group]")
+    source.add_argument("--store", type=Path, help="a store: per-item scores, so TI gets bootstrap CIs")
+    p.add_argument("--base", required=True, help="the base model (CSV name; in a store: study name, key or name)")
+    p.add_argument("--tuned", required=True, help="the tuned model (same forms as --base)")
+    p.add_argument("--spec", default=None, help="with --store: the study spec (default: the study recorded in the store)")
+    p.add_argument("--study", default=None, help="with --store: which recorded study")
+    p.add_argument("--resamples", type=int, default=2000, help="with --store: bootstrap resamples")
+    p.add_argument("--seed", type=int, default=0, help="with --store: bootstrap seed")
     p.add_argument("--version", choices=VERSIONS, default="v2", help="TI version (default v2)")
     p.add_argument("--sigma", default=None, help="σ per group in points, e.g. math=12,other=3,non=4 (v2)")
     p.add_argument(
@@ -71,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
     """Read the CSV, compute TI, print it."""
     if args.version == "v1" and args.sigma:
         raise ConfigError("--sigma applies to --version v2 only", "drop --sigma or use v2")
+    if args.store is not None:
+        from transferlab.commands.ti_store import run_store
+
+        return run_store(args)
     table = read_scores_csv(args.scores)
     result = compute(
         table, args.base, args.tuned, version=args.version,

@@ -37,11 +37,14 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from transferlab.errors import TransferlabError
 from transferlab.scoring.extract import extract_math_answer, normalize_answer, normalize_part, split_answers
 
 __all__ = ["MathGrader", "MathTask", "MathVerdict", "answers_equivalent", "grade_math"]
 
 log = logging.getLogger(__name__)
+
+WORKER_START_TIMEOUT_S = 300.0  # importing math-verify (and the main module, under spawn) may be slow
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,7 @@ def _worker_main(conn: Connection, soft_timeout_s: float | None, memory_limit_mb
     _mv()
     if memory_limit_mb:
         _limit_memory(memory_limit_mb)
+    conn.send("ready")  # the parent starts a task's clock only once the worker can grade
     while True:
         try:
             chunk = conn.recv()
@@ -310,7 +314,7 @@ class MathGrader:
             ctx.set_forkserver_preload(["transferlab.scoring.math", "math_verify"])
         return ctx
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self, *, wait: bool = True) -> _Worker:
         ctx = self._context()
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         # A soft limit inside the worker saves a respawn when Python code can be interrupted.
@@ -324,7 +328,24 @@ class MathGrader:
         worker = _Worker(process, parent_conn)
         with self._cond:
             self._live[id(worker)] = worker
+        if wait:
+            self._await_ready(worker)
         return worker
+
+    def _await_ready(self, worker: _Worker) -> None:
+        """Wait until the worker has imported math-verify: start-up (slow when the main module
+        imports heavy libraries) must not count against the first answer's limit."""
+        ready = False
+        try:
+            ready = worker.conn.poll(WORKER_START_TIMEOUT_S) and worker.conn.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self._discard(worker)
+            raise TransferlabError(
+                f"a math scorer worker did not start within {WORKER_START_TIMEOUT_S:.0f} s",
+                "check that the main script creates MathGrader under `if __name__ == '__main__':` and that the machine is not out of memory",
+            )
 
     def _discard(self, worker: _Worker) -> None:
         with self._cond:
@@ -338,7 +359,16 @@ class MathGrader:
             if self._started:
                 return
             self._started = True
-        fresh = [self._spawn() for _ in range(self.workers)]
+        fresh = [self._spawn(wait=False) for _ in range(self.workers)]
+        try:
+            for worker in fresh:
+                self._await_ready(worker)
+        except TransferlabError:
+            for worker in fresh:
+                self._discard(worker)
+            with self._cond:
+                self._started = False
+            raise
         with self._cond:
             self._idle.extend(fresh)
             self._cond.notify_all()

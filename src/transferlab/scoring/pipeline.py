@@ -69,7 +69,8 @@ def score_completions(
     for c in completions:
         if c.prompt_hash not in prompts:
             prompts[c.prompt_hash] = store.prompt_text(c.prompt_hash) or ""
-        parser = parser_for_prompt(prompts[c.prompt_hash], thinking_parser)
+        # Option log-likelihoods (finish reason "loglikelihood") hold no thinking to split.
+        parser = "none" if c.finish_reason == "loglikelihood" else parser_for_prompt(prompts[c.prompt_hash], thinking_parser)
         split = split_thinking(c.text, parser)
         splits.append((split, parser))
         if not split.truncated_thinking:
@@ -83,7 +84,7 @@ def score_completions(
         ScoreRecord(
             completion_key=c.key, scorer=benchmark.scorer, score=v.score, status=v.status, extracted=v.extracted,
             thinking=s.thinking, answer=s.answer, thinking_status=s.status,
-            details={"finish_reason": c.finish_reason, "thinking_parser": parser},
+            details={**(v.details or {}), "finish_reason": c.finish_reason, "thinking_parser": parser},
         )
         for c, (s, parser), v in zip(completions, splits, verdicts)
     ]

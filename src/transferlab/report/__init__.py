@@ -1,0 +1,1 @@
+"""The study report: tables, figures, one self-contained HTML page and a Markdown twin."""

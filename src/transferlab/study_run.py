@@ -1,0 +1,215 @@
+"""Running a study against a store: every model on every benchmark under the study's one settings.
+
+:func:`run_study` refuses a store that already holds results of the same model and benchmark
+produced under other settings (unless told to allow it). The study and the mapping from its model
+names to the store's model keys (``name@revision-or-fingerprint``) are kept in the store's
+``studies`` and ``study_models`` tables, so ``ti --store`` and ``report --store`` need no spec.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from transferlab.errors import ConfigError
+from transferlab.spec import GenerationConfig
+from transferlab.store import Store
+from transferlab.study import BACKEND_KINDS, BackendOptions, StudyModel, StudySpec, load_spec, parse_spec
+
+
+# --- the store side: recorded studies and the settings check ---------------------------------------
+
+
+def record_study(store: Store, spec: StudySpec) -> None:
+    """Keep the spec (as JSON) in the store under its name."""
+    store.record_study(spec.name, spec.to_dict())
+
+
+def record_model_key(store: Store, spec: StudySpec, model: StudyModel, model_key: str) -> None:
+    """Remember which store key a study model name stands for."""
+    store.record_study_model(spec.name, model.name, model_key, source=model.source, training=model.training, base=model.base)
+
+
+def stored_studies(store: Store) -> dict[str, StudySpec]:
+    """Every study recorded in the store, by name."""
+    return {name: parse_spec(data, where=f"study {name!r} in the store") for name, data in store.studies().items()}
+
+
+def stored_model_keys(store: Store, study: str) -> dict[str, str]:
+    """``{model name: model key}`` of a recorded study (models not yet run are absent)."""
+    return store.study_model_keys(study)
+
+
+def expected_gen_key(benchmark: Any, config: GenerationConfig) -> str:
+    """The settings key :func:`transferlab.evaluate.plan_benchmark` gives this benchmark's completions."""
+    from transferlab.evaluate import settings_key
+
+    return settings_key(benchmark, config)
+
+
+def settings_differences(store: Store, model_key: str, benchmarks: Sequence[Any], config: GenerationConfig) -> list[str]:
+    """What the store holds for this model on these benchmarks under settings other than ``config``.
+
+    Compares the completions' settings keys (sampling) and the recorded runs' settings (prompt
+    rendering too); ``samples`` may differ (sample i is the same completion whatever k is).
+    """
+    found: list[str] = []
+    wanted = {b.name: expected_gen_key(b, config) for b in benchmarks}
+    for benchmark, gen_key in store.gen_keys(model_key):
+        if benchmark in wanted and gen_key != wanted[benchmark]:
+            old = store.gen_settings(gen_key) or {}
+            new = store.gen_settings(wanted[benchmark]) or _sampling_of(benchmarks, benchmark, config)
+            found.append(f"{model_key} on {benchmark}: completions under other sampling settings ({_diff(old, new)})")
+    mine = config.to_dict()
+    for run in store.runs():
+        if run["model_key"] != model_key or not set(json.loads(run["benchmarks"])) & set(wanted):
+            continue
+        theirs = json.loads(run["settings"])
+        delta = _diff(theirs, mine, ignore=("samples",))
+        if delta:
+            found.append(f"{model_key}: run {run['run_id']} used other settings ({delta})")
+    return list(dict.fromkeys(found))
+
+
+def _sampling_of(benchmarks: Sequence[Any], name: str, config: GenerationConfig) -> dict[str, Any]:
+    from transferlab.evaluate import effective_config
+
+    return effective_config(next(b for b in benchmarks if b.name == name), config).sampling_dict()
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any], ignore: Sequence[str] = ()) -> str:
+    keys = sorted((set(old) | set(new)) - set(ignore))
+    return ", ".join(f"{k}: {old.get(k)!r} there vs {new.get(k)!r} here" for k in keys if old.get(k) != new.get(k))
+
+
+# --- running ----------------------------------------------------------------------------------------
+
+
+def predicted_model_key(model: StudyModel) -> str | None:
+    """The store key a model will get, when it is known without loading it (local folders, pinned
+    hub revisions); None for a hub id without a revision (its commit is known only after loading)."""
+    from transferlab.backends.hf import resolve_model
+    from transferlab.models import model_fingerprint
+
+    if model.path is not None:
+        name, folder = resolve_model(model.path)
+        tag = model.revision or (model_fingerprint(folder) if folder is not None else None)
+        return f"{name}@{tag or 'unversioned'}"
+    return f"{model.hf}@{model.revision}" if model.revision else None
+
+
+def make_backend(model: StudyModel, options: BackendOptions) -> Any:
+    """The backend that runs ``model``."""
+    if options.kind == "hf":
+        from transferlab.backends.hf import HFBackend
+
+        return HFBackend(model.source, revision=model.revision, device=options.device, dtype=options.dtype, batch_size=options.batch_size)
+    raise ConfigError(f"unknown backend {options.kind!r}", f"use one of {', '.join(BACKEND_KINDS)}")
+
+
+def _refuse(differences: list[str]) -> None:
+    if differences:
+        more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+        raise ConfigError(
+            f"the store already holds results under other settings: {differences[0]}{more}",
+            "use another --store, or pass --allow-mixed-settings to add these settings beside them (each table then uses the study's settings only)",
+        )
+
+
+def _free_memory() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+
+
+def run_study(
+    spec: StudySpec,
+    store: Store,
+    *,
+    only: Sequence[str] | None = None,
+    allow_mixed_settings: bool = False,
+    limit: int | None = None,
+    data_dir: Path | None = None,
+    show_progress: bool | None = None,
+    argv: Sequence[str] | None = None,
+) -> list[Any]:
+    """Evaluate (then score) every model of ``spec`` on every benchmark, with the spec's settings.
+
+    ``only`` restricts to some model names; ``limit``/``data_dir`` override the spec's. Before
+    loading anything, models whose store key is known are checked against the store; the others are
+    checked right after loading. Returns the :class:`~transferlab.evaluate.EvalSummary` of each model.
+    """
+    from transferlab.benchmarks import get_benchmark
+    from transferlab.scoring.pipeline import LazyScoringContext
+
+    benchmarks = [get_benchmark(b) for b in spec.benchmarks]
+    models = [spec.model(n) for n in only] if only else list(spec.models)
+    config = spec.generation
+    if not allow_mixed_settings:
+        for m in models:
+            key = predicted_model_key(m)
+            if key is not None:
+                _refuse(settings_differences(store, key, benchmarks, config))
+    record_study(store, spec)
+    data_dir = data_dir if data_dir is not None else (Path(spec.data_dir) if spec.data_dir else None)
+    limit = limit if limit is not None else spec.limit
+    summaries = []
+    with LazyScoringContext() as scoring:  # one math worker pool for every model
+        for m in models:
+            summaries.append(_run_model(spec, m, store, benchmarks, scoring, allow_mixed_settings, data_dir=data_dir, limit=limit, argv=argv, show_progress=show_progress))
+    return summaries
+
+
+def _run_model(spec: StudySpec, m: StudyModel, store: Store, benchmarks: Sequence[Any], scoring: Any, allow_mixed_settings: bool, **kwargs: Any) -> Any:
+    """Load one model, check the store, generate what is missing, free the model, score."""
+    from transferlab.scoring.pipeline import score_store
+
+    config = spec.generation
+    backend = make_backend(m, spec.backend)
+    key = backend.model.key
+    if not allow_mixed_settings:
+        _refuse(settings_differences(store, key, benchmarks, config))
+    record_model_key(store, spec, m, key)
+    from transferlab.evaluate import run_eval
+
+    summary = run_eval(backend, benchmarks, config, store, **kwargs)
+    del backend
+    _free_memory()
+    score_store(store, model_key=key, benchmarks=list(spec.benchmarks), thinking_parser=config.thinking_parser,
+                only_unscored=True, context=scoring, show_progress=kwargs.get("show_progress"))
+    return summary
+
+
+def study_for_store(store: Store, spec_path: str | Path | None = None, name: str | None = None) -> tuple[StudySpec, dict[str, str]]:
+    """The study to read from ``store`` and ``{model name: model key}`` of its models found there.
+
+    ``spec_path`` wins; else the study called ``name``; else the store's only study. Models the
+    store has no mapping for are looked up by their predicted key (local folders, pinned revisions).
+    """
+    if spec_path is not None:
+        spec = load_spec(spec_path)
+    else:
+        studies = stored_studies(store)
+        if not studies:
+            raise ConfigError(f"the store {store.path} holds no study", "run `transferlab study run SPEC` or pass --spec")
+        if name is None and len(studies) > 1:
+            raise ConfigError(f"the store holds {len(studies)} studies ({', '.join(studies)})", "pick one with --study NAME")
+        spec = studies[name] if name is not None and name in studies else (next(iter(studies.values())) if name is None else None)  # type: ignore[assignment]
+        if spec is None:
+            raise ConfigError(f"no study {name!r} in the store", f"use one of {', '.join(studies)}")
+    keys = stored_model_keys(store, spec.name)
+    known = {r["model_key"] for r in store.models()}
+    for m in spec.models:
+        if m.name not in keys:
+            key = predicted_model_key(m) if m.path is None or Path(m.path).exists() else None
+            if key in known:
+                keys[m.name] = key  # type: ignore[assignment]
+    return spec, keys

@@ -1,0 +1,120 @@
+"""GRPO rewards: the evaluation's own math scorer, and DAPO's soft overlong penalty.
+
+There is no second grader: :class:`MathReward` splits the thinking off a rollout exactly as the
+scoring pipeline does (``scoring.thinking``; a thinking block that never closed scores 0, as in
+evaluation) and grades the answer with :class:`~transferlab.scoring.math.MathGrader` (math-verify
+in worker processes with a hard time limit per answer), as every math benchmark does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from transferlab.errors import ConfigError, TransferlabError
+from transferlab.scoring.math import MathGrader, MathTask
+from transferlab.scoring.thinking import PARSERS, split_thinking
+
+
+def completion_text(completion: Any) -> str:
+    """The text of one TRL completion: a string, or a list of chat messages (conversational data)."""
+    if isinstance(completion, str):
+        return completion
+    return "".join(m.get("content") or "" for m in completion if m.get("role", "assistant") == "assistant")
+
+
+class MathReward:
+    """A TRL reward function: 1.0 when the math scorer accepts the final answer, else 0.0.
+
+    Called by ``GRPOTrainer`` as ``reward(prompts=..., completions=..., answer=[...], **columns)``:
+    ``answer`` is the dataset column holding each prompt's reference; an optional ``answer_style``
+    column ("boxed", the default, or "gsm8k") picks the extraction as the benchmarks do.
+
+    Args:
+        thinking_parser: "think", "think-end" or "none" (resolve "auto" against a rendered prompt
+            with ``scoring.thinking.parser_for_prompt`` first).
+        workers: math-scorer worker processes (started on first use; :meth:`close` stops them).
+        timeout_s: wall-clock limit per answer (seconds).
+        timer: an optional :class:`~transferlab.train.callbacks.StepTimer` that gets the grading
+            time as its "reward" phase.
+    """
+
+    __name__ = "math_correct"  # TRL names the reward's metrics after it
+
+    def __init__(self, thinking_parser: str = "think", *, workers: int = 1, timeout_s: float = 5.0, timer: Any = None) -> None:
+        if thinking_parser not in PARSERS:
+            raise ConfigError(f"unknown thinking parser {thinking_parser!r}", f"use one of {', '.join(PARSERS)}")
+        self.thinking_parser = thinking_parser
+        self.workers = workers
+        self.timeout_s = timeout_s
+        self.seconds = 0.0  # wall time spent grading
+        self.timer = timer
+        self._grader: MathGrader | None = None
+
+    def grade(self, texts: Sequence[str], golds: Sequence[Any], styles: Sequence[str] | None = None) -> list[float]:
+        """Rewards of raw completion texts against their references, in order."""
+        started = time.perf_counter()
+        splits = [split_thinking(t, self.thinking_parser) for t in texts]
+        styles = list(styles) if styles is not None else ["boxed"] * len(texts)
+        todo = [i for i, s in enumerate(splits) if not s.truncated_thinking]
+        tasks = [MathTask(response=splits[i].answer, gold=golds[i], style=styles[i] or "boxed") for i in todo]
+        rewards = [0.0] * len(texts)
+        if tasks:
+            if self._grader is None:
+                self._grader = MathGrader(workers=self.workers, timeout_s=self.timeout_s)
+            for i, verdict in zip(todo, self._grader.grade(tasks)):
+                rewards[i] = 1.0 if verdict.correct else 0.0
+        elapsed = time.perf_counter() - started
+        self.seconds += elapsed
+        if self.timer is not None:
+            self.timer.add("reward", elapsed)
+        return rewards
+
+    def warm_up(self, tries: int = 3) -> None:
+        """Start the scorer's workers and check them on a known answer, before any training step.
+
+        The first answers sent to fresh workers can time out while the workers still import their
+        modules (a loaded machine): retried ``tries`` times, then a clear error.
+        """
+        for _ in range(tries):
+            if self.grade(["\\boxed{2}"], ["2"]) == [1.0]:
+                self.seconds = 0.0
+                return
+        raise TransferlabError(
+            f"the math scorer's workers did not answer a trivial check within {self.timeout_s} s",
+            "raise scorer_timeout_s (--set scorer_timeout_s=30) or free some CPU",
+        )
+
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], answer: Sequence[Any] | None = None, **kwargs: Any) -> list[float]:
+        if answer is None:
+            raise ConfigError("the GRPO dataset has no 'answer' column", "build it with transferlab.train.data (every prompt needs a reference)")
+        rewards = self.grade([completion_text(c) for c in completions], list(answer), kwargs.get("answer_style"))
+        log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
+        if log_metric is not None and rewards:
+            log_metric("math/accuracy", sum(rewards) / len(rewards))
+        return rewards
+
+    def close(self) -> None:
+        """Stop the scorer's worker processes."""
+        if self._grader is not None:
+            self._grader.close()
+            self._grader = None
+
+    def __getstate__(self) -> dict[str, Any]:  # picklable without its worker pool
+        state = dict(self.__dict__)
+        state["_grader"] = None
+        return state
+
+
+def overlong_penalty(max_completion_length: int, cache: int) -> Callable[..., list[float]]:
+    """DAPO's soft overlong punishment (eq. 13) as a TRL reward function, from ``trl.rewards``.
+
+    For a rollout of ``L`` tokens: 0 when ``L <= L_max - L_cache``; ``(L_max - L_cache - L) / L_cache``
+    (from 0 down to -1) inside the last ``L_cache`` tokens of the budget; -1 beyond ``L_max``.
+    """
+    if not 0 < cache < max_completion_length:
+        raise ConfigError(f"the overlong window must be in (0, {max_completion_length}), got {cache}", "set overlong_cache below max_completion_length, or 0 to switch it off")
+    from trl.rewards import get_soft_overlong_punishment
+
+    return get_soft_overlong_punishment(max_completion_len=max_completion_length, soft_punish_cache=cache)

@@ -1,0 +1,175 @@
+"""Study specs (parsing, one-line errors, the shipped tiny spec) and a whole tiny study end to end."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from transferlab.commands import report as report_command
+from transferlab.commands import study as study_command
+from transferlab.commands import ti as ti_command
+from transferlab.errors import ConfigError, DataError
+from transferlab.store import Store
+from transferlab.study import load_spec, parse_spec
+from transferlab.study_run import stored_model_keys, stored_studies
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+GOOD = {
+    "name": "s",
+    "models": [{"name": "b", "hf": "org/base"}, {"name": "t", "hf": "org/tuned", "base": "b", "training": "rl"}],
+    "benchmarks": ["math500", "aime24", "aime25"],
+    "groups": {"aime25": "non"},
+    "generation": {"temperature": 0.6, "max_new_tokens": 128, "samples": 2},
+    "ti": {"version": "v1", "sigma": {"math": 3.5}, "population": ["t"]},
+}
+
+
+def test_good_spec_parses_with_defaults_and_overrides():
+    spec = parse_spec(GOOD)
+    assert spec.pairs == [("t", "b")]
+    assert spec.model("t").training == "RL" and spec.model("b").training == "base"
+    assert spec.resolved_groups() == {"math500": "math", "aime24": "math", "aime25": "non"}
+    assert spec.generation.temperature == 0.6 and spec.generation.samples == 2
+    assert spec.ti.version == "v1" and spec.ti.sigma == {"math": 3.5} and spec.ti.population == ("t",)
+    assert parse_spec(json.loads(json.dumps(spec.to_dict()))) == spec  # the store keeps it as JSON
+
+
+def broken(path, value):
+    data = copy.deepcopy(GOOD)
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    if value is None:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (broken(["models"], None), "'models' is missing"),
+        (broken(["extra"], 1), "unknown key(s) extra"),
+        (broken(["benchmarks"], ["math500", "nope"]), "unknown benchmark(s) nope"),
+        (broken(["benchmarks"], ["aime24", "aime24"]), "listed twice"),
+        (broken(["groups"], {"aime25": "social"}), "group 'social'"),
+        (broken(["groups"], {"gsm8k": "non"}), "not among the benchmarks"),
+        (broken(["groups"], {"math500": "other", "aime24": "non", "aime25": "non"}), "no math benchmark"),
+        (broken(["models", 1, "base"], "ghost"), "names base 'ghost'"),
+        (broken(["models", 1, "training"], "dpo"), "training 'dpo'"),
+        (broken(["models", 1, "path"], "/x"), "exactly one of hf:"),
+        (broken(["models", 0, "hf"], "not-a-hub-id"), "not a hub id"),
+        (broken(["models", 1, "name"], "b"), "appear twice"),
+        (broken(["models"], [{"name": "b", "hf": "o/b"}]), "no model names a base"),
+        (broken(["generation", "temperatur"], 0.1), "unknown generation setting(s): temperatur"),
+        (broken(["generation", "samples"], 0), "samples must be at least 1"),
+        (broken(["ti", "sigma"], {"math": -1}), "not a positive σ"),
+        (broken(["ti", "population"], ["b"]), "not tuned models"),
+        (broken(["ti", "version"], "v3"), "unknown TI version"),
+        ("just text", "must be a mapping"),
+    ],
+)
+def test_invalid_specs_give_one_line_errors(data, words):
+    with pytest.raises(ConfigError) as err:
+        parse_spec(data)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_bad_yaml_names_the_line(tmp_path):
+    (tmp_path / "x.yaml").write_text("name: x\nmodels: [\n  - oops: : :\n")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_spec(tmp_path / "x.yaml")
+
+
+def test_shipped_tiny_spec_parses_with_paths_relative_to_it():
+    spec = load_spec(CONFIGS / "tiny.yaml")
+    assert spec.model("tiny-rl").path == str((CONFIGS / "tiny-models" / "tiny-rl").resolve())
+    assert spec.data_dir == str((CONFIGS / "../../shared/data").resolve())
+    assert spec.resolved_groups() == {"math500": "math", "gsm8k": "math", "aime24": "other", "aime25": "non"}
+    assert [t for t, _ in spec.pairs] == ["tiny-rl", "tiny-sft"]
+
+
+def cli(module, *argv):
+    parser = argparse.ArgumentParser(prog="transferlab")
+    module.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(list(argv))
+    return args.func(args)
+
+
+def perturbed_copy(src: Path, dst: Path, seed: int) -> Path:
+    """A copy of a tiny model with every weight nudged: another model (another fingerprint), same tokenizer."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(src, dst)
+    gen = torch.Generator().manual_seed(seed)
+    for f in dst.glob("*.safetensors"):
+        tensors = load_file(f)
+        save_file({k: v + 0.05 * torch.randn(v.shape, generator=gen) for k, v in tensors.items()}, f, metadata={"format": "pt"})
+    return dst
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tiny_model, tmp_path_factory):
+    """configs/tiny.yaml copied beside three tiny models: the base and two perturbed copies (RL, SFT)."""
+    root = tmp_path_factory.mktemp("study")
+    shutil.copytree(tiny_model, root / "tiny-models" / "tiny-base")
+    perturbed_copy(tiny_model, root / "tiny-models" / "tiny-rl", seed=1)
+    perturbed_copy(tiny_model, root / "tiny-models" / "tiny-sft", seed=2)
+    shutil.copy(CONFIGS / "tiny.yaml", root / "tiny.yaml")
+    return root
+
+
+@pytest.mark.slow
+def test_tiny_study_end_to_end(tiny_study, shared_data, tmp_path, capsys):
+    spec_path, store_path = tiny_study / "tiny.yaml", tmp_path / "runs.db"
+    run = ["study", "run", str(spec_path), "--store", str(store_path), "--data-dir", str(shared_data), "--limit", "3", "--quiet"]
+    assert cli(study_command, *run) == 0
+    with Store(store_path, readonly=True) as store:
+        keys = stored_model_keys(store, "tiny")
+        assert sorted(keys) == ["tiny-base", "tiny-rl", "tiny-sft"] and len(set(keys.values())) == 3
+        assert list(stored_studies(store)) == ["tiny"]
+        # every model x benchmark x item x sample, all scored
+        assert store.count_completions() == 3 * 4 * 3 * 2
+        assert all(r["scorer"] is not None for r in store.rows())
+
+    # Running again generates nothing.
+    capsys.readouterr()
+    assert cli(study_command, *run, "--only", "tiny-rl") == 0
+    assert "24 completions asked, 24 already stored, 0 generated" in capsys.readouterr().err
+
+    # Other settings for the same models and benchmarks are refused before any model is loaded.
+    other = yaml.safe_load(spec_path.read_text())
+    other["generation"]["temperature"] = 0.3
+    other_path = tiny_study / "tiny-hot.yaml"
+    other_path.write_text(yaml.safe_dump(other))
+    with pytest.raises(ConfigError, match="other settings.*temperature.*allow-mixed-settings"):
+        cli(study_command, "study", "run", str(other_path), "--store", str(store_path), "--data-dir", str(shared_data), "--quiet")
+
+    # TI from the per-item scores. Random models score 0 everywhere: σ is 0 and the math gain is 0,
+    # and both are said in one line, not printed as huge numbers.
+    ti = ["ti", "--store", str(store_path), "--base", "tiny-base", "--tuned", "tiny-rl", "--resamples", "200"]
+    with pytest.raises(DataError, match="σ for group .* is 0"):
+        cli(ti_command, *ti)
+    capsys.readouterr()
+    assert cli(ti_command, *ti, "--sigma", "math=5,other=5,non=5") == 0
+    out = capsys.readouterr().out
+    assert "TI v2: tiny-rl vs base tiny-base" in out and "status: math gain ≈ 0: TI undefined" in out
+
+    out_dir = tmp_path / "report"
+    assert cli(report_command, "report", "--store", str(store_path), "--out", str(out_dir), "--resamples", "200") == 0
+    page = (out_dir / "index.html").read_text()
+    assert page.count("<table>") >= 5 and page.count('src="data:image/png;base64,') == 4
+    md = (out_dir / "report.md").read_text()
+    assert "| tiny-rl | tiny-base | RL |" in md and "tiny-sft" in md and "Truncation and length" in md
+    assert "Not drawn (TI undefined): tiny-rl, tiny-sft." in page
+    for f in (out_dir / "figures").glob("*.png"):
+        assert f.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
