@@ -11,6 +11,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_smollm2_gsm8k_greedy(smollm2, shared_data, tmp_path, capsys):
+    import torch
+
+    torch.set_num_threads(2)  # a real model: use both cores (the suite runs on one thread otherwise)
     store = tmp_path / "runs.db"
     argv = ["eval", "--model", str(smollm2), "--benchmarks", "gsm8k", "--limit", "20", "--max-new-tokens", "128",
             "--temperature", "0", "--batch-size", "20", "--store", str(store), "--data-dir", str(shared_data), "--quiet"]
@@ -45,3 +48,4 @@ def test_smollm2_gsm8k_greedy(smollm2, shared_data, tmp_path, capsys):
     # A rerun generates nothing: every completion is already stored.
     assert main(argv + ["--no-score"]) == 0
     assert "20 already stored, 0 generated" in capsys.readouterr().err
+    torch.set_num_threads(1)
