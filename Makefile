@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt scripts/system-deps.sh
 	touch $(STAMP)
 
 test: $(STAMP)
-	TRANSFERLAB_SHARED_DATA=$(DATA) $(PY) -m pytest -q
+	TRANSFERLAB_SHARED_DATA=$(DATA) $(PY) -m pytest -q --durations=15
 
 test-fast: $(STAMP)
 	TRANSFERLAB_SHARED_DATA=$(DATA) $(PY) -m pytest -q -m "not slow"
