@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from transferlab.benchmarks.base import Benchmark, Item, Verdict
 from transferlab.benchmarks.groups import BENCHMARK_GROUPS, GROUPS, group_of
 from transferlab.benchmarks.math import MATH_BENCHMARKS
@@ -25,6 +28,23 @@ def get_benchmark(name: str) -> Benchmark:
         raise DataError(f"unknown benchmark {name!r}{hint}", f"choose from {', '.join(sorted(REGISTRY))}") from None
 
 
+# The study's own (careless) scoring, kept behind an explicit option so its numbers can be compared:
+# GPQA's letter scan over the whole output, HaluEval's first-line reading. Each variant records
+# under its own scorer name, beside the careful default.
+PAPER_SCORING: dict[str, dict[str, Any]] = {
+    "gpqa_diamond": {"extraction": "paper"},
+    "halueval": {"first_line_only": True},
+}
+
+
+def scoring_variant(name: str, *, paper: bool = False) -> Benchmark:
+    """The benchmark that scores ``name``: the registered one, or its paper-scoring variant."""
+    benchmark = get_benchmark(name)
+    if paper and name in PAPER_SCORING:
+        return dataclasses.replace(benchmark, **PAPER_SCORING[name])  # type: ignore[type-var]
+    return benchmark
+
+
 def parse_benchmarks(spec: str) -> list[Benchmark]:
     """Benchmarks from a comma-separated list of names, in order, without duplicates."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
@@ -33,4 +53,4 @@ def parse_benchmarks(spec: str) -> list[Benchmark]:
     return [get_benchmark(n) for n in dict.fromkeys(names)]
 
 
-__all__ = ["BENCHMARK_GROUPS", "GROUPS", "REGISTRY", "Benchmark", "Item", "Verdict", "get_benchmark", "group_of", "parse_benchmarks"]
+__all__ = ["BENCHMARK_GROUPS", "GROUPS", "REGISTRY", "Benchmark", "Item", "Verdict", "get_benchmark", "group_of", "parse_benchmarks", "scoring_variant"]

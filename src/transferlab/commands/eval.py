@@ -89,7 +89,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     benchmarks = [b.strip() for b in args.benchmarks.split(",")] if args.benchmarks else None
     with Store(args.store) as store:
-        n = score_store(store, model_key=args.model_key, benchmarks=benchmarks, thinking_parser=args.thinking_parser, only_unscored=args.only_unscored)
+        n = score_store(store, model_key=args.model_key, benchmarks=benchmarks, thinking_parser=args.thinking_parser, only_unscored=args.only_unscored, paper_scoring=args.paper_scoring)
     print(f"scored {n} completions", file=sys.stderr)
     return 0
 
@@ -140,6 +140,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--benchmarks", default=None)
     p.add_argument("--thinking-parser", default="auto", choices=("auto", "think", "think-end", "none"))
     p.add_argument("--only-unscored", action="store_true")
+    p.add_argument("--paper-scoring", action="store_true", help="the study's own scorers where they differ (GPQA: last A-D anywhere; HaluEval: first line only), stored under their own scorer names; with --thinking-parser none, reasoning is graded as the paper did")
     p.set_defaults(func=cmd_score)
 
     p = subparsers.add_parser("results", help="a table: model x benchmark accuracy with 95%% CIs")

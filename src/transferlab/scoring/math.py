@@ -24,6 +24,7 @@ math-verify's own timeout uses ``SIGALRM`` and is switched off everywhere here; 
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -78,7 +79,10 @@ def _mv() -> Any:
     return math_verify
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(text: str) -> list[Any]:
+    """math-verify's parse of one cleaned answer, cached per process (a reference is parsed once
+    for all of its k samples; the result is never mutated)."""
     mv = _mv()
     config = [mv.LatexExtractionConfig(boxed_match_priority=0), mv.ExprExtractionConfig()]
     return mv.parse(f"${text}$", extraction_config=config, parsing_timeout=None)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from transferlab.benchmarks import get_benchmark
+from transferlab.benchmarks import scoring_variant
 from transferlab.benchmarks.base import Item, Verdict
 from transferlab.progress import progress_bar
 from transferlab.scoring.thinking import parser_for_prompt, split_thinking
@@ -60,9 +60,13 @@ def score_completions(
     context: LazyScoringContext,
     *,
     thinking_parser: str = "auto",
+    paper_scoring: bool = False,
 ) -> list[ScoreRecord]:
-    """Score completions of one benchmark; returns the score records (not yet written)."""
-    benchmark = get_benchmark(benchmark_name)
+    """Score completions of one benchmark; returns the score records (not yet written).
+
+    ``paper_scoring`` uses the study's own scorer where it differs (see ``PAPER_SCORING``).
+    """
+    benchmark = scoring_variant(benchmark_name, paper=paper_scoring)
     refs = store.items(benchmark_name)
     prompts: dict[str, str] = {}
     splits, to_grade = [], []
@@ -97,6 +101,7 @@ def score_store(
     benchmarks: Sequence[str] | None = None,
     thinking_parser: str = "auto",
     only_unscored: bool = False,
+    paper_scoring: bool = False,
     context: LazyScoringContext | None = None,
     show_progress: bool | None = None,
 ) -> int:
@@ -112,12 +117,12 @@ def score_store(
         with progress_bar("answers", enabled=show_progress) as progress:
             for name, completions in sorted(by_benchmark.items()):
                 if only_unscored:
-                    scored = _scored_keys(store, get_benchmark(name).scorer, model_key, name)
+                    scored = _scored_keys(store, scoring_variant(name, paper=paper_scoring).scorer, model_key, name)
                     completions = [c for c in completions if c.key not in scored]
                 task = progress.add_task(f"score {name}", total=len(completions))
                 for start in range(0, len(completions), SCORED_CHUNK):
                     chunk = completions[start : start + SCORED_CHUNK]
-                    store.put_scores(score_completions(store, chunk, name, context, thinking_parser=thinking_parser))
+                    store.put_scores(score_completions(store, chunk, name, context, thinking_parser=thinking_parser, paper_scoring=paper_scoring))
                     progress.advance(task, len(chunk))
                     done += len(chunk)
     finally:

@@ -1,0 +1,32 @@
+"""The study's own scorers stay reachable (``score --paper-scoring``) and are stored apart."""
+
+from transferlab.benchmarks import get_benchmark
+from transferlab.cli import main
+from transferlab.store import CompletionRecord, ModelInfo, Store, completion_key
+
+
+def test_halueval_first_line_reading_beside_the_careful_default(shared_data, tmp_path):
+    items = get_benchmark("halueval").load(shared_data, limit=6)
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        model = store.add_model(ModelInfo("judge", "1"))
+        store.add_items("halueval", items)
+        hashes = store.add_prompts([f"prompt {i.id}" for i in items])
+        records = []
+        for item in items:
+            h = hashes[f"prompt {item.id}"]
+            # A judgement whose first line is chatter ("Now..." holds "No" to a substring test).
+            text = f"Now I compare the answer with the knowledge.\n#Your Judgement#: {item.reference}"
+            records.append(CompletionRecord(completion_key(model, "halueval", item.id, h, "g", 0), model, "halueval", item.id, h, "g", 0, 0, text, "stop", 1, 1))
+        store.add_completions(records)
+    assert main(["score", "--store", str(path)]) == 0
+    assert main(["score", "--store", str(path), "--paper-scoring"]) == 0
+    with Store(path, readonly=True) as store:
+        by_scorer: dict[str, list[float]] = {}
+        for row in store.rows():
+            by_scorer.setdefault(row["scorer"], []).append(row["score"])
+    assert set(by_scorer) == {"halueval", "halueval-first-line"}
+    assert by_scorer["halueval"] == [1.0] * 6  # the final judgement is read
+    yes = sum(i.reference.lower() == "yes" for i in items)
+    assert 0 < yes < 6
+    assert sum(by_scorer["halueval-first-line"]) == 6 - yes  # the paper's reading hears "No" in "Now"
