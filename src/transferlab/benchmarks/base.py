@@ -133,6 +133,26 @@ def load_hub(hf_id: str, *, config: str | None = None, split: str = "test") -> l
     return [dict(row) for row in ds]
 
 
+def load_rows(
+    data_dir: Path | None, local_path: str, hf_id: str, *, split: str, config: str | None = None,
+    fields: Sequence[str] = (), what: str = "items",
+) -> tuple[list[dict[str, Any]], str]:
+    """A benchmark's raw rows, from ``data_dir/local_path`` (JSON Lines) or the hub, checked.
+
+    Returns ``(rows, where)``; no rows, or a row lacking one of ``fields``, is a :class:`DataError`.
+    """
+    if data_dir is not None:
+        path = Path(data_dir) / local_path
+        rows, where = list(read_jsonl(path)), str(path)
+    else:
+        rows, where = load_hub(hf_id, config=config, split=split), hf_id
+    if not rows:
+        raise DataError(f"{where} holds no {what}", "check the file or the dataset id")
+    for row in rows:
+        require_fields(row, fields, where)
+    return rows, where
+
+
 def require_fields(row: dict[str, Any], names: Sequence[str], where: str) -> None:
     """Raise a :class:`DataError` when a row lacks one of ``names``."""
     missing = [n for n in names if n not in row]

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, read_jsonl, require_fields, take
+from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_rows, take
 from transferlab.benchmarks.groups import Group
 from transferlab.errors import DataError
 
@@ -171,15 +171,7 @@ class CoQA:
 
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:
         """One item per story, from ``data_dir/coqa/validation.jsonl.gz`` or the hub."""
-        if data_dir is not None:
-            path = Path(data_dir) / self.local_path
-            rows, where = list(read_jsonl(path)), str(path)
-        else:
-            rows, where = load_hub(self.hf_id, split=self.hf_split), self.hf_id
-        if not rows:
-            raise DataError(f"{where} holds no CoQA stories", "check the file or the dataset id")
-        for row in rows:
-            require_fields(row, ("story", "questions", "answers"), where)
+        rows, _ = load_rows(data_dir, self.local_path, self.hf_id, split=self.hf_split, fields=("story", "questions", "answers"), what="CoQA stories")
         return take([coqa_item(row, i) for i, row in enumerate(rows)], limit)
 
     def messages(self, item: Item, style: str = "default") -> list[dict[str, str]]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, read_jsonl, require_fields, take
+from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_rows, take
 from transferlab.benchmarks.groups import Group
 from transferlab.errors import DataError
 from transferlab.scoring.ifeval_checks import IFEvalCase, IFEvalCheck, check_response, ifeval_accuracies
@@ -77,15 +77,7 @@ class IFEval:
 
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:
         """The 541 prompts, from ``data_dir/ifeval/input_data.jsonl`` or the hub."""
-        if data_dir is not None:
-            path = Path(data_dir) / self.local_path
-            rows, where = list(read_jsonl(path)), str(path)
-        else:
-            rows, where = load_hub(self.hf_id, split=self.hf_split), self.hf_id
-        if not rows:
-            raise DataError(f"{where} holds no IFEval prompts", "check the file or the dataset id")
-        for row in rows:
-            require_fields(row, ("key", "prompt", "instruction_id_list", "kwargs"), where)
+        rows, _ = load_rows(data_dir, self.local_path, self.hf_id, split=self.hf_split, fields=("key", "prompt", "instruction_id_list", "kwargs"), what="IFEval prompts")
         return take([ifeval_item(row) for row in rows], limit)
 
     def messages(self, item: Item, style: str = "default") -> list[dict[str, str]]:
