@@ -318,6 +318,13 @@ class Store:
             return {}
         return {r["name"]: r["model_key"] for r in self._query("SELECT name, model_key FROM study_models WHERE study = ?", (study,))}
 
+    def scored_keys(self, scorer: str, *, model_key: str | None = None, benchmark: str | None = None) -> set[str]:
+        """Keys of the completions that already hold a verdict of ``scorer``."""
+        where, params = self._filters(model_key, benchmark, table="c")
+        where = (where + " AND" if where else "WHERE") + " s.scorer = ?"
+        sql = f"SELECT c.key FROM completions c JOIN scores s ON s.completion_key = c.key {where}"
+        return {r["key"] for r in self._query(sql, [*params, scorer])}
+
     def gen_keys(self, model_key: str) -> list[tuple[str, str]]:
         """The distinct (benchmark, settings key) pairs of a model's completions."""
         rows = self._query("SELECT DISTINCT benchmark, gen_key FROM completions WHERE model_key = ? ORDER BY benchmark, gen_key", (model_key,))

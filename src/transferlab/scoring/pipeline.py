@@ -49,10 +49,6 @@ class LazyScoringContext:
         self.close()
 
 
-def _scored_keys(store: Store, scorer: str, model_key: str | None, benchmark: str) -> set[str]:
-    return {r["key"] for r in store.rows(model_key=model_key, benchmark=benchmark) if r["scorer"] == scorer}
-
-
 def score_completions(
     store: Store,
     completions: Sequence[CompletionRecord],
@@ -117,7 +113,7 @@ def score_store(
         with progress_bar("answers", enabled=show_progress) as progress:
             for name, completions in sorted(by_benchmark.items()):
                 if only_unscored:
-                    scored = _scored_keys(store, scoring_variant(name, paper=paper_scoring).scorer, model_key, name)
+                    scored = store.scored_keys(scoring_variant(name, paper=paper_scoring).scorer, model_key=model_key, benchmark=name)
                     completions = [c for c in completions if c.key not in scored]
                 task = progress.add_task(f"score {name}", total=len(completions))
                 for start in range(0, len(completions), SCORED_CHUNK):

@@ -71,16 +71,15 @@ class MathReward:
             self.timer.add("reward", elapsed)
         return rewards
 
-    def warm_up(self, tries: int = 3) -> None:
+    def warm_up(self) -> None:
         """Start the scorer's workers and check them on a known answer, before any training step.
 
-        The first answers sent to fresh workers can time out while the workers still import their
-        modules (a loaded machine): retried ``tries`` times, then a clear error.
+        The pool waits for its workers to be ready before it starts an answer's clock, so one
+        check suffices; a failure is a clear error rather than a run with zero rewards.
         """
-        for _ in range(tries):
-            if self.grade(["\\boxed{2}"], ["2"]) == [1.0]:
-                self.seconds = 0.0
-                return
+        if self.grade(["\\boxed{2}"], ["2"]) == [1.0]:
+            self.seconds = 0.0
+            return
         raise TransferlabError(
             f"the math scorer's workers did not answer a trivial check within {self.timeout_s} s",
             "raise scorer_timeout_s (--set scorer_timeout_s=30) or free some CPU",
