@@ -96,3 +96,40 @@ def test_model_resolution_errors(tmp_path):
 
 def test_identity_is_a_weights_fingerprint(backend, tiny_model):
     assert backend.model.fingerprint and backend.model.key.startswith("tiny-qwen2@")
+
+
+def test_continuous_batching_matches_fixed_batches(tiny_model):
+    """Refilling finished rows (3 samples x 4 prompts through 5 rows: jobs split across refills,
+    rows of different lengths side by side) gives the same completions as fixed, shrinking batches,
+    with SDPA and with eager attention (additive mask)."""
+    from transferlab.backends.ragged import supports_ragged
+
+    from collections import Counter
+
+    backend = HFBackend(str(tiny_model), batch_size=5)
+    assert backend.continuous and supports_ragged(backend.hf_model)
+    # A stop character common in this random model's outputs makes the rows end at different steps.
+    probe = run(backend, jobs_for(backend, GenerationConfig(samples=3, temperature=1.0, max_new_tokens=20), k=3), GenerationConfig(samples=3, temperature=1.0, max_new_tokens=20))
+    stop = Counter("".join(c.text[2:] for c in probe.values())).most_common(1)[0][0]
+    for config in (GenerationConfig(samples=3, max_new_tokens=20, stop=(stop,)), GenerationConfig(samples=3, temperature=1.0, max_new_tokens=20, stop=(stop,))):
+        jobs = jobs_for(backend, config, k=3)
+        backend.continuous = False
+        fixed = run(backend, jobs, config)
+        backend.continuous = True
+        ragged = run(backend, jobs, config)
+        assert len(ragged) == 12
+        if config.temperature:
+            assert len({c.completion_tokens for c in ragged.values()}) >= 3  # rows really ended apart
+        assert {k: (c.text, c.finish_reason, c.completion_tokens, c.prompt_tokens) for k, c in ragged.items()} == {
+            k: (c.text, c.finish_reason, c.completion_tokens, c.prompt_tokens) for k, c in fixed.items()}
+    backend.hf_model.set_attn_implementation("eager")
+    eager = run(backend, jobs, config)
+    assert {k: c.text for k, c in eager.items()} == {k: c.text for k, c in ragged.items()}
+
+
+def test_sliding_window_models_use_the_fixed_batch_loop(tiny_model):
+    from transferlab.backends.ragged import supports_ragged
+
+    backend = HFBackend(str(tiny_model), batch_size=2)
+    backend.hf_model.config.use_sliding_window, backend.hf_model.config.sliding_window = True, 8
+    assert not supports_ragged(backend.hf_model)

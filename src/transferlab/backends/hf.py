@@ -59,9 +59,12 @@ class HFBackend:
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default: CUDA when available.
         dtype: ``"auto"`` (bfloat16 on GPU, float32 on CPU), ``"float32"``, ``"bfloat16"``, ``"float16"``.
         batch_size: rows (prompt x sample) decoded together.
+        continuous: refill finished rows with waiting prompts (continuous batching, see
+            :mod:`transferlab.backends.continuous`); default: wherever the model supports it
+            (full attention, SDPA or eager). False: fixed batches that only shrink.
     """
 
-    def __init__(self, model: str, *, revision: str | None = None, device: str | None = None, dtype: str = "auto", batch_size: int = 16) -> None:
+    def __init__(self, model: str, *, revision: str | None = None, device: str | None = None, dtype: str = "auto", batch_size: int = 16, continuous: bool | None = None) -> None:
         from transformers import AutoModelForCausalLM
 
         name, folder = resolve_model(model)
@@ -84,6 +87,9 @@ class HFBackend:
         # transformers 5.x renamed the cache argument of forward from past_key_values to cache.
         params = inspect.signature(self.hf_model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        from transferlab.backends.ragged import supports_ragged
+
+        self.continuous = supports_ragged(self.hf_model) if continuous is None else continuous
 
     # -- setup --------------------------------------------------------------------------------
     def _pad_id(self) -> int:
@@ -125,6 +131,9 @@ class HFBackend:
         if not jobs:
             return
         encoded = self._encode([j.prompt for j in jobs], add_special_tokens=not config.chat_template)
+        if self.continuous:
+            yield from self._generate_continuous(jobs, encoded, config)
+            return
         order = sorted(range(len(jobs)), key=lambda i: -len(encoded[i]))
         batch: list[int] = []
         rows = 0
@@ -185,6 +194,26 @@ class HFBackend:
             out = self.hf_model(input_ids=tokens.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1), use_cache=True, **{self._cache_arg: cache})
             logits = out.logits[:, -1, :]
             next_pos = next_pos + 1
+
+    @torch.inference_mode()
+    def _generate_continuous(self, jobs: Sequence[PromptJob], encoded: Sequence[list[int]], config: GenerationConfig) -> Iterator[list[tuple[SampleSlot, Completion]]]:
+        from transferlab.backends.continuous import ContinuousDecoder, Row
+
+        stops = tuple(config.stop)
+        window = max((len(s) for s in stops), default=0) + 8
+
+        def finish(row: Row, token: int, step: int) -> str | None:
+            if token in self.eos_ids:
+                return "stop"
+            row.tokens.append(token)
+            if stops and self._hit_stop(row.tokens, stops, window):
+                return "stop"
+            return "length" if step + 1 >= config.max_new_tokens else None
+
+        def complete(row: Row, reason: str) -> Completion:
+            return self._completion(row.tokens, reason, row.prompt_len, stops)
+
+        yield from ContinuousDecoder(self, config, finish, complete).run(jobs, encoded)
 
     def _hit_stop(self, tokens: list[int], stops: tuple[str, ...], window: int) -> bool:
         tail = self.tokenizer.decode(tokens[-window:], skip_special_tokens=False)

@@ -22,14 +22,15 @@ def splitmix64(x: int) -> int:
     return x ^ (x >> 31)
 
 
-def row_uniforms(seeds: Sequence[int], step: int) -> torch.Tensor:
-    """One uniform in [0, 1) per row for decoding step ``step``; shape ``(rows,)``, float64."""
-    values = [splitmix64(splitmix64(seed) ^ step) >> 11 for seed in seeds]  # 53 random bits
+def row_uniforms(seeds: Sequence[int], step: int | Sequence[int]) -> torch.Tensor:
+    """One uniform in [0, 1) per row for decoding step ``step`` (one for all rows, or one per row); shape ``(rows,)``, float64."""
+    steps = [step] * len(seeds) if isinstance(step, int) else list(step)
+    values = [splitmix64(splitmix64(seed) ^ s) >> 11 for seed, s in zip(seeds, steps, strict=True)]  # 53 random bits
     return torch.tensor(values, dtype=torch.float64) / float(1 << 53)
 
 
 def select_tokens(
-    logits: torch.Tensor, *, temperature: float, top_p: float, seeds: Sequence[int], step: int
+    logits: torch.Tensor, *, temperature: float, top_p: float, seeds: Sequence[int], step: int | Sequence[int]
 ) -> torch.Tensor:
     """Pick the next token of every row.
 
@@ -38,7 +39,7 @@ def select_tokens(
         temperature: 0 for greedy (argmax), else the softmax temperature.
         top_p: nucleus mass to keep (1.0 keeps all tokens).
         seeds: one seed per row.
-        step: the index of the token being generated (0 for the first new token).
+        step: the index of the token being generated (0 for the first new token), for all rows or per row.
 
     Returns:
         ``(rows,)`` int64 token ids.
