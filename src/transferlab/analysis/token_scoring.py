@@ -9,7 +9,11 @@ when nothing merged). A tokenizer that merges the prompt's last token with the a
 makes the merged token the first answer token, and every answer token is kept. (A greedy answer
 whose re-tokenization differs from the ids the model generated is scored as re-tokenized.)
 
-Scoring. Samples are sorted by length and batched (left padding, explicit position ids). Each
+Scoring. Samples are sorted by length and batched (left padding, explicit position ids). On a CPU
+the default batch is one sample: a forward pass over one unpadded sample is already a large,
+efficient matrix product there, while a padded batch of unequal samples pays for its padding and
+for masked attention (measured in ``benchmarks/drift.py``: 8-sample batches took 1.7x as long as
+single samples for SmolLM2-135M). On a GPU, batches of 8 fill the device. Each
 model runs one forward pass per batch keeping only the logits of the answer positions
 (``logits_to_keep``); those are reduced at once, in position chunks, to per-token summaries (the
 realised token's log-probability and rank under each model and the exact KL over the vocabulary)
@@ -135,8 +139,17 @@ def empty_summary() -> TokenSummary:
     return TokenSummary(i, f, f, i, i, f)
 
 
-def score_rows(base: Any, tuned: Any, rows: Sequence[Row], *, pad_id: int, batch_size: int = 8, max_positions: int = 4096) -> Iterator[tuple[int, TokenSummary]]:
-    """``(row index, summary)`` for every row, batch by batch (rows without answer tokens come last, empty)."""
+def auto_batch_size(model: Any) -> int:
+    """Samples per forward pass when none is asked for: 1 on a CPU, 8 on an accelerator (see the module doc)."""
+    return 1 if next(model.parameters()).device.type == "cpu" else 8
+
+
+def score_rows(base: Any, tuned: Any, rows: Sequence[Row], *, pad_id: int, batch_size: int | None = None, max_positions: int = 4096) -> Iterator[tuple[int, TokenSummary]]:
+    """``(row index, summary)`` for every row, batch by batch (rows without answer tokens come last, empty).
+
+    ``batch_size=None`` picks :func:`auto_batch_size`.
+    """
+    batch_size = batch_size or auto_batch_size(base)
     seen: set[int] = set()
     for batch in plan_batches(rows, batch_size=batch_size, max_positions=max_positions):
         for i, summary in zip(batch, score_batch(base, tuned, [rows[i] for i in batch], pad_id=pad_id)):
@@ -147,7 +160,7 @@ def score_rows(base: Any, tuned: Any, rows: Sequence[Row], *, pad_id: int, batch
             yield i, empty_summary()
 
 
-def score_answers(base: Any, tuned: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], *, add_special_tokens: bool, pad_id: int, batch_size: int = 8, max_positions: int = 4096) -> list[TokenSummary]:
+def score_answers(base: Any, tuned: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], *, add_special_tokens: bool, pad_id: int, batch_size: int | None = None, max_positions: int = 4096) -> list[TokenSummary]:
     """Summaries of every ``(prompt, answer)`` pair, in input order (see :func:`score_rows`)."""
     rows = [answer_span(tokenizer, p, a, add_special_tokens=add_special_tokens) for p, a in pairs]
     out: list[TokenSummary | None] = [None] * len(rows)

@@ -176,7 +176,7 @@ def score_benchmark(args: argparse.Namespace, base: Any, tuned: Any, pairs: list
         base_pass = ts.vllm_token_pass(args.base, rows)
         return ts.combine_passes(rows, base_pass, tuned_pass)
     return ts.score_answers(base.hf_model, tuned.hf_model, base.tokenizer, pairs, add_special_tokens=add_special,
-                            pad_id=base.pad_id, batch_size=args.batch_size, max_positions=args.max_positions)
+                            pad_id=base.pad_id, batch_size=args.score_batch_size, max_positions=args.max_positions)
 
 
 def vllm_side(model: str) -> Any:
@@ -278,6 +278,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--backend", default="hf", choices=BACKENDS, help="vllm: generation and prompt log-probabilities on vLLM (no exact KL)")
     q.add_argument("--max-new-tokens", type=int, default=2048)
     q.add_argument("--max-positions", type=int, default=4096, help="rows x answer tokens of logits held per batch (memory bound)")
+    q.add_argument("--score-batch-size", type=int, default=None, help="samples per scoring forward pass (default: 1 on CPU, where padding costs more than batching saves; 8 on GPU)")
     q.add_argument("--no-chat-template", action="store_true")
     q.add_argument("--enable-thinking", type=_on_off, default=None, metavar="on|off")
     q.add_argument("--system-prompt", default=None)
