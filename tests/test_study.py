@@ -173,3 +173,31 @@ def test_tiny_study_end_to_end(tiny_study, shared_data, tmp_path, capsys):
     assert "Not drawn (TI undefined): tiny-rl, tiny-sft." in page
     for f in (out_dir / "figures").glob("*.png"):
         assert f.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_served_and_vllm_backends_in_a_spec():
+    import copy
+
+    from transferlab.errors import ConfigError, TransferlabError
+    from transferlab.study_run import make_backend
+
+    data = copy.deepcopy(GOOD)
+    data["backend"] = {"kind": "openai", "api": "completions", "concurrency": 4}
+    data["models"][0]["endpoints"] = ["http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1"]
+    spec = parse_spec(data)
+    assert spec.backend.api == "completions" and spec.models[0].endpoints == ("http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1")
+    assert parse_spec(json.loads(json.dumps(spec.to_dict()))) == spec
+    with pytest.raises(ConfigError, match="no endpoints"):
+        make_backend(spec.models[1], spec.backend)
+    data["models"][0]["endpoints"] = "http://127.0.0.1:9/v1"
+    with pytest.raises(ConfigError, match="not a list of URLs"):
+        parse_spec(data)
+    data["models"][0].pop("endpoints")
+    data["backend"] = {"kind": "vllm", "tensor_parallel": 2}
+    spec = parse_spec(data)
+    assert spec.backend.tensor_parallel == 2
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(TransferlabError, match="vllm"):
+            make_backend(spec.models[0], spec.backend)

@@ -30,11 +30,11 @@ from transferlab.errors import ConfigError
 from transferlab.spec import GenerationConfig
 
 TRAINING_METHODS: Final[tuple[str, ...]] = ("RL", "SFT", "other", "base")
-BACKEND_KINDS: Final[tuple[str, ...]] = ("hf",)
+BACKEND_KINDS: Final[tuple[str, ...]] = ("hf", "vllm", "openai")
 _TOP_KEYS: Final[frozenset[str]] = frozenset(
     {"name", "description", "models", "benchmarks", "groups", "generation", "backend", "ti", "data_dir", "limit"}
 )
-_MODEL_KEYS: Final[frozenset[str]] = frozenset({"name", "hf", "path", "revision", "training", "base", "note"})
+_MODEL_KEYS: Final[frozenset[str]] = frozenset({"name", "hf", "path", "revision", "training", "base", "note", "endpoints"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class StudyModel:
     revision: str | None = None
     training: str = "base"
     base: str | None = None
+    endpoints: tuple[str, ...] = ()  # the servers of this model (backend kind openai)
 
     @property
     def source(self) -> str:
@@ -69,6 +70,11 @@ class BackendOptions:
     device: str | None = None
     dtype: str = "auto"
     batch_size: int = 16
+    tensor_parallel: int = 1  # vllm: GPUs per engine
+    data_parallel: int = 1  # vllm: engines
+    api: str = "chat"  # openai: chat or completions
+    concurrency: int = 8  # openai: requests in flight per endpoint
+    request_timeout: float = 3600.0  # openai: seconds to wait for one answer
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,7 @@ class StudySpec:
         ti["population"] = list(self.ti.population) if self.ti.population is not None else None
         return {
             "name": self.name, "description": self.description,
-            "models": [{k: v for k, v in asdict(m).items() if v is not None} for m in self.models],
+            "models": [{k: v for k, v in asdict(m).items() if v is not None and v != ()} for m in self.models],
             "benchmarks": list(self.benchmarks), "groups": dict(self.groups),
             "generation": self.generation.to_dict(), "backend": asdict(self.backend), "ti": ti,
             "data_dir": self.data_dir, "limit": self.limit,
@@ -227,9 +233,12 @@ def _parse_model(entry: Any, index: int, base_dir: Path | None, where: str) -> S
         path = str((base_dir / str(path)).resolve())
     base = entry.get("base")
     training = _training(entry.get("training"), tuned=base is not None, name=name, where=where)
+    endpoints = entry.get("endpoints") or ()
+    if isinstance(endpoints, str) or not all(isinstance(e, str) for e in endpoints):
+        raise ConfigError(f"{where}: model {name!r} has endpoints {endpoints!r}, not a list of URLs", "write endpoints: [http://127.0.0.1:8000/v1]")
     return StudyModel(name=name, hf=None if hf is None else str(hf), path=None if path is None else str(path),
                       revision=None if entry.get("revision") is None else str(entry["revision"]),
-                      training=training, base=None if base is None else str(base))
+                      training=training, base=None if base is None else str(base), endpoints=tuple(endpoints))
 
 
 def _training(value: Any, *, tuned: bool, name: str, where: str) -> str:
@@ -274,7 +283,7 @@ def _parse_groups(raw: Any, benchmarks: Sequence[str], where: str) -> dict[str, 
 
 
 def _parse_backend(raw: dict[str, Any], where: str) -> BackendOptions:
-    _no_unknown(raw, frozenset({"kind", "device", "dtype", "batch_size"}), f"{where}: backend")
+    _no_unknown(raw, frozenset({"kind", "device", "dtype", "batch_size", "tensor_parallel", "data_parallel", "api", "concurrency", "request_timeout"}), f"{where}: backend")
     options = BackendOptions(**raw)
     if options.kind not in BACKEND_KINDS:
         raise ConfigError(f"{where}: unknown backend {options.kind!r}", f"use one of {', '.join(BACKEND_KINDS)}")

@@ -107,6 +107,18 @@ def make_backend(model: StudyModel, options: BackendOptions) -> Any:
         from transferlab.backends.hf import HFBackend
 
         return HFBackend(model.source, revision=model.revision, device=options.device, dtype=options.dtype, batch_size=options.batch_size)
+    if options.kind == "vllm":
+        from transferlab.backends.vllm import VLLMBackend
+
+        return VLLMBackend(model.source, revision=model.revision, tensor_parallel=options.tensor_parallel, data_parallel=options.data_parallel, dtype=options.dtype)
+    if options.kind == "openai":
+        from transferlab.backends.http_pool import PoolSettings
+        from transferlab.backends.openai_http import OpenAIBackend
+
+        if not model.endpoints:
+            raise ConfigError(f"model {model.name!r} has no endpoints for the openai backend", "add endpoints: [http://HOST:PORT/v1] to it in the spec")
+        settings = PoolSettings(concurrency=options.concurrency, read_timeout=options.request_timeout)
+        return OpenAIBackend(model.hf or model.name, model.endpoints, api=options.api, tokenizer=model.path or model.hf, revision=model.revision, settings=settings)
     raise ConfigError(f"unknown backend {options.kind!r}", f"use one of {', '.join(BACKEND_KINDS)}")
 
 

@@ -13,7 +13,8 @@ from transferlab.errors import ConfigError
 from transferlab.spec import GenerationConfig
 from transferlab.store import Store
 
-BACKENDS = ("hf",)
+BACKENDS = ("hf", "vllm", "openai")
+API_KEY_ENV = ("TRANSFERLAB_API_KEY", "OPENAI_API_KEY")
 
 
 def console() -> Any:
@@ -57,12 +58,45 @@ def generation_config(args: argparse.Namespace) -> GenerationConfig:
 
 
 def load_backend(args: argparse.Namespace) -> Any:
-    """The backend named by ``--backend`` for ``--model``."""
+    """The backend named by ``--backend`` for ``--model``.
+
+    Commands without :func:`add_backend_args` (drift, distill) get the defaults of those options.
+    """
+    opt = lambda name, default=None: getattr(args, name, default)  # noqa: E731
     if args.backend == "hf":
         from transferlab.backends.hf import HFBackend
 
         return HFBackend(args.model, revision=args.revision, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
+    if args.backend == "vllm":
+        from transferlab.backends.vllm import VLLMBackend
+
+        return VLLMBackend(args.model, revision=args.revision, tensor_parallel=opt("tensor_parallel", 1), data_parallel=opt("data_parallel", 1), dtype=opt("dtype", "auto"))
+    if args.backend == "openai":
+        import os
+
+        from transferlab.backends.http_pool import PoolSettings
+        from transferlab.backends.openai_http import OpenAIBackend
+
+        if not opt("endpoint"):
+            raise ConfigError("--backend openai needs a server", "pass --endpoint http://HOST:PORT/v1 (repeatable)")
+        api_key = opt("api_key") or next((os.environ[k] for k in API_KEY_ENV if os.environ.get(k)), None)
+        settings = PoolSettings(concurrency=opt("concurrency", 8), read_timeout=opt("request_timeout", 3600.0), api_key=api_key)
+        return OpenAIBackend(args.model, opt("endpoint"), api=opt("api", "chat"), tokenizer=opt("tokenizer"), revision=opt("revision"), settings=settings)
     raise ConfigError(f"unknown backend {args.backend!r}", f"choose one of {', '.join(BACKENDS)}")
+
+
+def add_backend_args(p: argparse.ArgumentParser) -> None:
+    """The options of the vllm and openai backends."""
+    g = p.add_argument_group("vllm backend")
+    g.add_argument("--tensor-parallel", type=int, default=1, help="GPUs per vLLM engine")
+    g.add_argument("--data-parallel", type=int, default=1, help="vLLM engines, each on its own --tensor-parallel GPUs")
+    g = p.add_argument_group("openai backend (OpenAI-compatible servers: vLLM serve, SGLang, llama.cpp, TGI)")
+    g.add_argument("--endpoint", action="append", default=[], help="a server's base URL, e.g. http://127.0.0.1:8000/v1 (repeatable: replicas share the work)")
+    g.add_argument("--api", default="chat", choices=("chat", "completions"), help="chat: the server applies the chat template; completions: rendered here with --tokenizer")
+    g.add_argument("--api-key", default=None, help=f"bearer token (default: ${API_KEY_ENV[0]} or ${API_KEY_ENV[1]})")
+    g.add_argument("--concurrency", type=int, default=8, help="requests in flight per endpoint")
+    g.add_argument("--request-timeout", type=float, default=3600.0, help="seconds to wait for one answer (long reasoning)")
+    g.add_argument("--tokenizer", default=None, help="the served model's tokenizer folder or hub id (needed by --api completions)")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -119,7 +153,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("eval", help="generate completions for benchmarks into a store, then score them")
-    p.add_argument("--model", required=True, help="a local folder, a .gguf file or a hub id")
+    p.add_argument("--model", required=True, help="a local folder, a .gguf file or a hub id (openai: the served model's name)")
     p.add_argument("--backend", default="hf", choices=BACKENDS)
     p.add_argument("--revision", default=None, help="hub revision (recorded in the store key)")
     p.add_argument("--device", default=None)
@@ -132,6 +166,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-score", action="store_true", help="generate only")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_generation_args(p)
+    add_backend_args(p)
     p.set_defaults(func=cmd_eval)
 
     p = subparsers.add_parser("score", help="(re-)score stored completions without generating")
