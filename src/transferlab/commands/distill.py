@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from transferlab.commands.common import data_dir_arg
-from transferlab.commands.eval import BACKENDS, add_generation_args, generation_config, load_backend
+from transferlab.commands.eval import BACKENDS, add_backend_args, add_generation_args, generation_config, load_backend
 from transferlab.store import Store
 
 
@@ -48,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="rows (prompt x sample) decoded together")
     p.add_argument("--quiet", action="store_true")
     add_generation_args(p)
+    add_backend_args(p)
     # Sampling defaults for rejection sampling (Qwen3's recommended thinking-mode settings).
     p.set_defaults(func=cmd_distill, samples=4, temperature=0.6, top_p=0.95, max_new_tokens=16384)
 
