@@ -55,3 +55,26 @@ def run_cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None)
     """Run ``transferlab ARGS`` in a real subprocess; returns the completed process."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "transferlab.cli", *args], capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+# -- the llama.cpp server the HTTP backend tests run against -----------------------------------------
+# Its first build compiles llama.cpp (about 15 CPU-minutes). The tests run on one thread, so the build
+# starts in the background as soon as the HTTP tests are collected, on the core the others leave idle,
+# and those tests run last; the fixture then waits for the build (a lock) instead of starting it.
+HTTP_TESTS = "test_http_backend.py"
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name == HTTP_TESTS)  # stable: the HTTP tests move to the end
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not any(item.path.name == HTTP_TESTS for item in session.items):
+        return
+    venv = REPO / ".cache" / "llama-server-venv"
+    if any(venv.glob(".built-llama-cpp-python-*")):
+        return
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    log = open(venv.parent / "llama-server-build.log", "w")  # noqa: SIM115 - the build outlives this call
+    env = {**os.environ, "CMAKE_BUILD_PARALLEL_LEVEL": "1"}
+    subprocess.Popen(["nice", "-n", "10", "bash", str(REPO / "scripts" / "llama-server-venv.sh")], stdout=subprocess.DEVNULL, stderr=log, env=env, start_new_session=True)
