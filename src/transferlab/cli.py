@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "transferlab.commands.distill",
     "transferlab.commands.train",
     "transferlab.commands.sandbox",
+    "transferlab.commands.world",
+    "transferlab.commands.demo",
 )
 
 
