@@ -39,3 +39,20 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
         tmp.unlink(missing_ok=True)
         raise StoreError(f"could not write {path}: {err.strerror}", "check the disk space and permissions") from err
     return count
+
+
+def module_main(register: Any, command: str, argv: list[str] | None) -> int:
+    """``python -m transferlab.commands.X ...``: run one command module as ``transferlab COMMAND ...``."""
+    import argparse
+    import sys
+
+    from transferlab.errors import TransferlabError
+
+    parser = argparse.ArgumentParser(prog="transferlab")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args([command, *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return int(args.func(args) or 0)
+    except TransferlabError as err:
+        print(f"transferlab: error: {err}", file=sys.stderr)
+        return 2

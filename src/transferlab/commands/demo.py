@@ -32,16 +32,9 @@ def register(subparsers: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m transferlab.commands.demo ...``: the same as ``transferlab demo``."""
-    from transferlab.errors import TransferlabError
+    from transferlab.commands.common import module_main
 
-    parser = argparse.ArgumentParser(prog="transferlab")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["demo", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args) or 0)
-    except TransferlabError as err:
-        print(f"transferlab: error: {err}", file=sys.stderr)
-        return 2
+    return module_main(register, "demo", argv)
 
 
 if __name__ == "__main__":

@@ -105,17 +105,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m transferlab.commands.train sft|grpo ...``: the same as ``transferlab train``."""
-    from transferlab.errors import TransferlabError
+    """``python -m transferlab.commands.train ...``: the same as ``transferlab train``."""
+    from transferlab.commands.common import module_main
 
-    parser = argparse.ArgumentParser(prog="transferlab")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args) or 0)
-    except TransferlabError as err:
-        print(f"transferlab: error: {err}", file=sys.stderr)
-        return 2
+    return module_main(register, "train", argv)
 
 
 if __name__ == "__main__":
