@@ -112,18 +112,20 @@ class RaggedCache(Cache):
         Returns a boolean mask ``(rows, 1, 1, width)``: row ``r`` sees slots ``[0, lengths[r]]``.
         """
         self.width = int(lengths.max()) + 1
-        if self.width > self.capacity:
-            self.capacity = (self.width // BLOCK + 1) * BLOCK
+        self._reserve(self.width)
         self.write_rows = torch.arange(lengths.shape[0], device=lengths.device)
         self.write_slots = lengths
         slots = torch.arange(self.width, device=lengths.device)
         return (slots.unsqueeze(0) <= lengths.unsqueeze(1))[:, None, None, :]
 
+    def _reserve(self, slots: int) -> None:
+        """Raise the capacity, in whole blocks, so that it exceeds ``slots`` (the layers grow on their next write)."""
+        if slots > self.capacity:
+            self.capacity = (slots // BLOCK + 1) * BLOCK
+
     def put(self, row: int, per_layer: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Place one prefilled sequence (per layer ``(kv_heads, length, head_dim)`` keys and values) in ``row``."""
-        length = per_layer[0][0].shape[1]
-        if length + 1 > self.capacity:
-            self.capacity = (length // BLOCK + 1) * BLOCK
+        self._reserve(per_layer[0][0].shape[1] + 1)
         for layer, (k, v) in zip(self.layers, per_layer):
             layer.put(row, k, v)  # type: ignore[attr-defined]
 
