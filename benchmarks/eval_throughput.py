@@ -65,6 +65,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads, the same for every path")
     p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("TRANSFERLAB_DATA_DIR") or REPO.parent / "shared" / "data"), help="folder laid out like shared/data")
     p.add_argument("--lm-eval-venv", type=Path, default=REPO / ".cache" / "bench-lm-eval-venv", help="virtualenv for lm-evaluation-harness (made on first use)")
+    p.add_argument("--lookup-tokens", type=int, default=None, help="transferlab's prompt-lookup draft tokens (0: speculation off; default: HFBackend's)")
+    p.add_argument("--compare-lookup-off", action="store_true", help="also time transferlab with prompt-lookup speculation off")
     p.add_argument("--skip-lm-eval", action="store_true", help="measure only transferlab and the plain loop")
     return p.parse_args()
 
@@ -330,7 +332,7 @@ def main() -> None:
         log(f"lm-eval venv {args.lm_eval_venv}: lm_eval {version[0]}, transformers {version[1]}, torch {version[2]}")
 
     t = time.perf_counter()
-    backend = HFBackend(str(model_path), device="cpu", dtype="float32", batch_size=args.batch_size)
+    backend = HFBackend(str(model_path), device="cpu", dtype="float32", batch_size=args.batch_size, **({} if args.lookup_tokens is None else {"lookup_tokens": args.lookup_tokens}))
     log(f"transferlab backend loaded in {time.perf_counter() - t:.1f} s")
     ids, prompts = load_prompts(backend, args.data_dir, args.items, config)
 
@@ -352,17 +354,22 @@ def main() -> None:
     warm_up_transferlab(backend, prompts, config)
     run_plain(model, tokenizer, ids[: args.batch_size], prompts[: args.batch_size], args.batch_size, 8, eos_ids, pad_id)
 
-    results: dict[str, list[dict]] = {"transferlab": [], "plain": [], "lm-eval": []}
+    results: dict[str, list[dict]] = {"transferlab": [], "plain": [], "lm-eval": [], "transferlab-off": []}
     ours_hashes = sorted(hashlib.sha256(json.dumps(p).encode()).hexdigest() for p in ours)
-    paths = ["plain", "transferlab"] + (["lm-eval"] if python is not None else [])
+    paths = ["plain", "transferlab"] + (["lm-eval"] if python is not None else []) + (["transferlab-off"] if args.compare_lookup_off else [])
     for r in range(args.repeats):  # the order alternates, so a slow spell of the machine does not always hit the same path
         for name in paths if r % 2 == 0 else paths[::-1]:
             if name == "plain":
                 res = run_plain(model, tokenizer, ids, prompts, args.batch_size, args.max_new_tokens, eos_ids, pad_id)
                 log(f"plain loop, run {r + 1}: {res['seconds']:.1f} s (CPU {res['cpu']:.1f} s)")
+            elif name == "transferlab-off":
+                lookup, backend.lookup_tokens = backend.lookup_tokens, 0
+                res = run_transferlab(backend, args.data_dir, args.items, config)
+                backend.lookup_tokens = lookup
+                log(f"transferlab (lookup off), run {r + 1}: {res['seconds']:.1f} s (CPU {res['cpu']:.1f} s); decoder {backend.decode_stats}")
             elif name == "transferlab":
                 res = run_transferlab(backend, args.data_dir, args.items, config)
-                log(f"transferlab, run {r + 1}: {res['seconds']:.1f} s (CPU {res['cpu']:.1f} s)")
+                log(f"transferlab, run {r + 1}: {res['seconds']:.1f} s (CPU {res['cpu']:.1f} s); lookup_tokens {backend.lookup_tokens}, decoder {backend.decode_stats}")
             else:
                 res = run_lm_eval(python, model_path, ids, prompts, args)
                 log(f"lm-eval, run {r + 1}: generate_until {res['seconds']:.1f} s (CPU {res['cpu']:.1f} s); whole subprocess {res['wall']:.1f} s (warm-up {res['warmup']:.1f} s)")
@@ -379,6 +386,9 @@ def main() -> None:
     print()
     ident_plain = same_share(rows["plain"]["texts"], tl["texts"])
     print(f"identical greedy completions, transferlab vs plain loop: {ident_plain[0]}/{ident_plain[1]} ({ident_plain[0] / ident_plain[1]:.0%})")
+    if "transferlab-off" in rows:
+        ident_off = same_share(rows["plain"]["texts"], rows["transferlab-off"]["texts"])
+        print(f"identical greedy completions, transferlab (lookup off) vs plain loop: {ident_off[0]}/{ident_off[1]}; lookup on vs off: {same_share(rows['transferlab-off']['texts'], tl['texts'])[0]}/{ident_off[1]}")
     if "lm-eval" in rows:
         lm = rows["lm-eval"]
         ident_lm = same_share(lm["texts"], rows["plain"]["texts"])
@@ -401,8 +411,8 @@ def main() -> None:
     print()
     print("| path | wall s | CPU s | completions/s | generated tokens/s | hit token budget | transferlab speed-up (wall) | (CPU) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    labels = {"transferlab": "transferlab (run_eval + store)", "lm-eval": f"lm-evaluation-harness {LM_EVAL_VERSION} (hf)", "plain": "plain `model.generate` loop"}
-    for name in ("transferlab", "lm-eval", "plain"):
+    labels = {"transferlab-off": "transferlab, prompt lookup off", "transferlab": "transferlab (run_eval + store)", "lm-eval": f"lm-evaluation-harness {LM_EVAL_VERSION} (hf)", "plain": "plain `model.generate` loop"}
+    for name in ("transferlab", "transferlab-off", "lm-eval", "plain"):
         if name in rows:
             r = rows[name]
             up = "1.00x | 1.00x" if name == "transferlab" else f"{cps['transferlab'] / cps[name]:.2f}x | {cpu_cps['transferlab'] / cpu_cps[name]:.2f}x"

@@ -62,9 +62,11 @@ class HFBackend:
         continuous: refill finished rows with waiting prompts (continuous batching, see
             :mod:`transferlab.backends.continuous`); default: wherever the model supports it
             (full attention, SDPA or eager). False: fixed batches that only shrink.
+        lookup_tokens: greedy continuous decoding drafts up to this many tokens per row by prompt
+            lookup and verifies them in one step (same tokens, fewer steps); 0: off.
     """
 
-    def __init__(self, model: str, *, revision: str | None = None, device: str | None = None, dtype: str = "auto", batch_size: int = 16, continuous: bool | None = None) -> None:
+    def __init__(self, model: str, *, revision: str | None = None, device: str | None = None, dtype: str = "auto", batch_size: int = 16, continuous: bool | None = None, lookup_tokens: int = 4) -> None:
         from transformers import AutoModelForCausalLM
 
         name, folder = resolve_model(model)
@@ -90,6 +92,8 @@ class HFBackend:
         from transferlab.backends.ragged import supports_ragged
 
         self.continuous = supports_ragged(self.hf_model) if continuous is None else continuous
+        self.lookup_tokens = max(0, lookup_tokens)
+        self.decode_stats: dict[str, int] = {}  # the last continuous run's step and draft counts
 
     # -- setup --------------------------------------------------------------------------------
     def _pad_id(self) -> int:
@@ -213,7 +217,9 @@ class HFBackend:
         def complete(row: Row, reason: str) -> Completion:
             return self._completion(row.tokens, reason, row.prompt_len, stops)
 
-        yield from ContinuousDecoder(self, config, finish, complete).run(jobs, encoded)
+        decoder = ContinuousDecoder(self, config, finish, complete)
+        self.decode_stats = decoder.stats
+        yield from decoder.run(jobs, encoded)
 
     def _hit_stop(self, tokens: list[int], stops: tuple[str, ...], window: int) -> bool:
         tail = self.tokenizer.decode(tokens[-window:], skip_special_tokens=False)

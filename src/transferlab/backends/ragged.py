@@ -3,7 +3,9 @@
 Row ``r`` keeps its keys and values in slots ``[0, lengths[r])`` of a preallocated buffer of shape
 ``(rows, kv_heads, capacity, head_dim)`` per layer. A decoding step writes each row's new key at
 its own length (in place, no concatenation) and attends over the first ``width = max(lengths) + 1``
-slots through a boolean mask ``(rows, 1, 1, width)`` that hides each row's unused slots. A finished
+slots through a boolean mask ``(rows, 1, 1, width)`` that hides each row's unused slots. A
+speculative verify step writes ``q`` tokens per row at once (mask ``(rows, 1, q, width)``, causal
+among them); slots written beyond a row's accepted length are simply overwritten later. A finished
 row can therefore be refilled with a new prompt while the others keep decoding.
 
 The capacity grows in blocks of :data:`BLOCK` slots, so the buffer is copied once per block rather
@@ -40,16 +42,21 @@ class RaggedLayer(CacheLayerMixin):
         self.is_initialized = True
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write one new token per row at its own slot; return the first ``width`` slots of every row.
+        """Write ``q`` new tokens per row at its own slots; return the first ``width`` slots of every row.
 
-        ``key_states``: ``(rows, kv_heads, 1, head_dim)``.
+        ``key_states``: ``(rows, kv_heads, q, head_dim)``; row ``r``'s token ``i`` goes to slot
+        ``lengths[r] + i`` (as set by :meth:`RaggedCache.plan_step`).
         """
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
         self._fit(self.owner.capacity)
         rows, slots = self.owner.write_rows, self.owner.write_slots
-        self.keys[rows, :, slots, :] = key_states[:, :, 0, :]
-        self.values[rows, :, slots, :] = value_states[:, :, 0, :]
+        if key_states.shape[2] == 1:
+            self.keys[rows, :, slots, :] = key_states[:, :, 0, :]
+            self.values[rows, :, slots, :] = value_states[:, :, 0, :]
+        else:  # (rows, heads, q, dim) -> (rows * q, heads, dim), row-major like write_rows/write_slots
+            self.keys[rows, :, slots, :] = key_states.transpose(1, 2).reshape(-1, key_states.shape[1], key_states.shape[3])
+            self.values[rows, :, slots, :] = value_states.transpose(1, 2).reshape(-1, value_states.shape[1], value_states.shape[3])
         width = self.owner.width
         return self.keys[:, :, :width, :], self.values[:, :, :width, :]
 
@@ -104,19 +111,35 @@ class RaggedCache(Cache):
         self.width = 1
         self.write_rows = torch.arange(rows)
         self.write_slots = torch.zeros(rows, dtype=torch.long)
+        self.packed_index: torch.Tensor | None = None
         super().__init__(layers=[RaggedLayer(self) for _ in range(num_layers)])
 
-    def plan_step(self, lengths: torch.Tensor) -> torch.Tensor:
-        """Set up a step where row ``r`` writes slot ``lengths[r]``; returns the attention mask.
+    def plan_step(self, lengths: torch.Tensor, q: int = 1, counts: torch.Tensor | None = None) -> torch.Tensor:
+        """Set up a step where row ``r`` writes ``q`` tokens at slots ``lengths[r] .. lengths[r] + q - 1``.
 
-        Returns a boolean mask ``(rows, 1, 1, width)``: row ``r`` sees slots ``[0, lengths[r]]``.
+        Returns the boolean attention mask ``(rows, 1, q, width)`` with ``width = max(lengths) + q``:
+        query ``i`` of row ``r`` sees slots ``[0, lengths[r] + i]`` (causal among the new tokens).
+
+        ``counts`` (``(rows,)``, each in ``1..q``): a packed step, whose forward takes the rows' tokens
+        one after another as a single sequence (row ``r`` brings ``counts[r]``); only those are written,
+        and ``packed_index`` maps each packed token to its place ``r * q + i`` in the ``(rows, q)`` grid.
         """
-        self.width = int(lengths.max()) + 1
+        self.width = int(lengths.max()) + q
         self._reserve(self.width)
-        self.write_rows = torch.arange(lengths.shape[0], device=lengths.device)
-        self.write_slots = lengths
+        rows = lengths.shape[0]
+        if q == 1:
+            self.write_rows = torch.arange(rows, device=lengths.device)
+            self.write_slots = lengths
+            last = lengths.unsqueeze(1)  # (rows, 1)
+        else:
+            self.write_rows = torch.arange(rows, device=lengths.device).repeat_interleave(q)
+            last = lengths.unsqueeze(1) + torch.arange(q, device=lengths.device)  # (rows, q)
+            self.write_slots = last.reshape(-1)
+        if counts is not None:
+            self.packed_index = (torch.arange(q, device=lengths.device) < counts.unsqueeze(1)).reshape(-1).nonzero().squeeze(1)
+            self.write_rows, self.write_slots = self.write_rows[self.packed_index], self.write_slots[self.packed_index]
         slots = torch.arange(self.width, device=lengths.device)
-        return (slots.unsqueeze(0) <= lengths.unsqueeze(1))[:, None, None, :]
+        return (slots.view(1, 1, -1) <= last.unsqueeze(-1)).unsqueeze(1)
 
     def _reserve(self, slots: int) -> None:
         """Raise the capacity, in whole blocks, so that it exceeds ``slots`` (the layers grow on their next write)."""
@@ -151,3 +174,43 @@ def supports_ragged(model: Any) -> bool:
     if getattr(config, "is_encoder_decoder", False):
         return False
     return getattr(config, "_attn_implementation", None) in ("sdpa", "eager")
+
+
+PACKED_SDPA = "transferlab_packed_gqa_sdpa"
+
+
+def packed_gqa_sdpa(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: torch.Tensor, dropout: float = 0.0, scaling: float | None = None, packed_index: torch.Tensor | None = None, **kwargs: Any) -> tuple[torch.Tensor, None]:
+    """SDPA for a multi-token ragged step that folds each key/value head's query heads into its queries.
+
+    transformers' SDPA path does this only for one query token; with ``q > 1`` (a speculative verify
+    step) and a mask it copies every key and value ``num_key_value_groups`` times, which costs more
+    than the attention itself. ``query`` ``(rows, heads, q, head_dim)`` becomes
+    ``(rows, kv_heads, groups * q, head_dim)`` and the mask ``(rows, 1, q, width)`` is repeated to match.
+    Returns ``(rows, q, heads, head_dim)`` as transformers' attention functions do.
+
+    With ``packed_index`` (see :meth:`RaggedCache.plan_step`) the query is one packed sequence
+    ``(1, heads, tokens, head_dim)``: it is spread onto the ``(rows, q)`` grid of the mask for the
+    attention and gathered back, returning ``(1, tokens, heads, head_dim)``.
+    """
+    if packed_index is not None:
+        rows, q = attention_mask.shape[0], attention_mask.shape[2]
+        grid = query.new_zeros((rows * q, query.shape[1], query.shape[3]))
+        grid[packed_index] = query[0].transpose(0, 1)
+        out, _ = packed_gqa_sdpa(module, grid.view(rows, q, query.shape[1], query.shape[3]).transpose(1, 2), key, value, attention_mask, scaling=scaling)
+        return out.reshape(rows * q, out.shape[2], out.shape[3])[packed_index].unsqueeze(0), None
+    groups = int(getattr(module, "num_key_value_groups", 1))
+    rows, heads, q, dim = query.shape
+    if groups > 1:
+        query = query.reshape(rows, heads // groups, groups * q, dim)
+        if attention_mask is not None and attention_mask.shape[2] == q and q > 1:
+            attention_mask = attention_mask.repeat(1, 1, groups, 1)
+    out = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, scale=scaling)
+    return out.reshape(rows, heads, q, out.shape[-1]).transpose(1, 2).contiguous(), None
+
+
+def register_packed_sdpa() -> str:
+    """Register :func:`packed_gqa_sdpa` with transformers' attention functions (once); returns its name."""
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(PACKED_SDPA, packed_gqa_sdpa)
+    return PACKED_SDPA
