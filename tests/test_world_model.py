@@ -92,3 +92,43 @@ def test_pretrain_recipe_is_deterministic_and_writes_a_loadable_folder(tmp_path)
     for name in ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "recipe.json"):
         assert (tmp_path / "a" / name).is_file()
     assert HFBackend(str(tmp_path / "a"), device="cpu").tokenizer.chat_template
+
+
+def test_drills_are_single_correct_operations_of_the_teachers_kinds():
+    import random
+    import re
+
+    from transferlab.world.drills import drill
+
+    rng, kinds = random.Random(0), set()
+    for _ in range(2000):
+        question, response = drill(rng)
+        if match := re.fullmatch(r"(\d+)=(\d+)\*(\d+)\+(\d+)", response):  # divmod: n=d*q+r, 0 <= r < d
+            n, d, q, r = map(int, match.groups())
+            assert question == f"Divide {n} by {d}." and n == d * q + r and 0 <= r < d
+            kinds.add("divmod")
+            continue
+        a, op, b, c = re.fullmatch(r"(\d+)([-+*/])(\d+)=(\d+)", response).groups()
+        assert question == f"Compute {a}{op}{b}."
+        a, b, c = int(a), int(b), int(c)
+        assert (a + b if op == "+" else a - b if op == "-" else a * b if op == "*" else a / b) == c, response
+        kinds.add(op)
+    assert kinds == {"+", "-", "*", "/", "divmod"}
+
+
+def test_pretraining_stream_mixes_drills_and_a_share_of_worked_math_never_test_items():
+    import itertools
+
+    from transferlab.world.families import is_test_question
+    from transferlab.world.pretrain import example_stream
+
+    math_questions = lambda recipe: [(q, r) for q, r in itertools.islice(example_stream(recipe), 4000) if r.startswith(("\\boxed", "<think>"))]
+    traced = math_questions(Recipe(trace_share=0.25))
+    share = sum(r.startswith("<think>") for _, r in traced) / len(traced)
+    assert 0.2 < share < 0.3 and len(traced) > 1500
+    assert not any(r.startswith("<think>") for _, r in math_questions(Recipe(trace_share=0.0)))
+    pairs = list(itertools.islice(example_stream(Recipe()), 3000))
+    drills = [q for q, _ in pairs if q.startswith(("Compute ", "Divide "))]
+    assert not any(is_test_question(q) for q, _ in pairs if q not in drills)  # drills are no family's items
+    assert 0.2 < len(drills) / len(pairs) < 0.37  # drills weigh 8 of 28
+    assert pairs == list(itertools.islice(example_stream(Recipe()), 3000))  # deterministic for a seed

@@ -30,6 +30,7 @@ def register(subparsers: Any) -> None:
     pre.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the recipe's)")
     pre.add_argument("--minutes", type=float, default=None, help="cap the run at about this many minutes")
     pre.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    pre.add_argument("--trace-share", type=float, default=None, help="share of math items shown with worked steps (default: the recipe's)")
     pre.add_argument("--eval-items", type=int, default=200, help="test items per family for the final greedy check")
     pre.set_defaults(func=run_pretrain)
     sam = sub.add_parser("sample", help="print items of a family: prompt, gold answer, teacher trace")
@@ -51,6 +52,10 @@ def run_pretrain(args: argparse.Namespace) -> int:
     recipe = Recipe(seed=args.seed, threads=max(1, args.threads), eval_items=max(1, args.eval_items))
     if args.steps is not None:
         recipe = dataclasses.replace(recipe, steps=args.steps)
+    if args.trace_share is not None:
+        if not 0.0 <= args.trace_share <= 1.0:
+            raise ConfigError(f"--trace-share {args.trace_share} is not a share", "pass a number from 0 to 1, e.g. --trace-share 0.1")
+        recipe = dataclasses.replace(recipe, trace_share=args.trace_share)
     columns = (TextColumn("pretrain"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"), TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns) as progress:
         task = progress.add_task("pretrain", total=recipe.steps, loss=float("nan"))

@@ -1,10 +1,21 @@
-"""Pretraining the world's base model: all twelve families mixed, direct answers, no worked steps.
+"""Pretraining the world's base model: all twelve families mixed, mostly direct answers.
 
-    transferlab world pretrain --out src/transferlab/world/base --seed 0 --minutes 25
+    transferlab world pretrain --out src/transferlab/world/base --seed 0 --steps 4800 --threads 1
 
 A plain torch loop over freshly generated TRAIN items (never a test item): each example is the
-chat-rendered question followed by the direct answer and ``<|im_end|>``; the loss is on the
-answer tokens only. AdamW with linear warm-up and cosine decay. Deterministic for a seed and a
+chat-rendered question followed by its response and ``<|im_end|>``; the loss is on the response
+tokens only. The responses:
+
+- every family's direct answer (a math item's ``\\boxed{}`` answer without worked steps);
+- for a small share of math items (``trace_share``) the worked solution in the thinking format
+  instead, as a web corpus holds a few worked solutions among many bare answers: greedy decoding
+  still answers directly (the base stays mediocre at math), while sampling sometimes reasons step
+  by step, which is what a reinforcement learner can find and strengthen;
+- arithmetic drills (:mod:`transferlab.world.drills`), single operations such as
+  ``Compute 24-2.`` -> ``24-2=22``, never a whole problem.
+
+The mix and the share were chosen on the base's math results and on whether SFT and GRPO can raise
+math at all, never on any transfer result. AdamW with linear warm-up and cosine decay. Deterministic for a seed and a
 step count on one machine (``--minutes`` picks the step count from the measured speed, and the
 step count it picked is recorded, so ``--steps N`` repeats the run).
 """
@@ -21,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from transferlab.world.catalog import FAMILIES
-from transferlab.world.families import is_test_question
+from transferlab.world.drills import drill
+from transferlab.world.families import is_test_question, to_item
 from transferlab.world.model import ModelShape, build_model, parameter_count
 from transferlab.world.quickeval import accuracy_table, render_prompt
 from transferlab.world.tokenizer import build_tokenizer
@@ -29,6 +41,7 @@ from transferlab.world.tokenizer import build_tokenizer
 IGNORE = -100
 BUCKET_BATCHES = 8  # batches drawn together and regrouped by length
 SPEED_STEPS = 100  # with --minutes, the step count is fixed from the speed of these first steps
+DRILLS = "drills"  # the mix's name of the arithmetic drills (a pretraining-only source)
 
 
 @dataclass(frozen=True)
@@ -36,30 +49,43 @@ class Recipe:
     """Every setting of the pretraining run (recorded in ``recipe.json``)."""
 
     seed: int = 0
-    steps: int = 6000
+    steps: int = 4800
     batch_size: int = 32
-    learning_rate: float = 3e-3
+    learning_rate: float = 1e-3
     min_lr_ratio: float = 0.05
     warmup_steps: int = 100
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.98)
     grad_clip: float = 1.0
-    mix: dict[str, float] = field(default_factory=lambda: {name: 3.0 if f.group == "math" else 1.0 for name, f in FAMILIES.items()})
+    mix: dict[str, float] = field(default_factory=lambda: {**{name: 3.0 if f.group == "math" else 1.0 for name, f in FAMILIES.items()}, DRILLS: 8.0})
+    trace_share: float = 0.15
     shape: ModelShape = ModelShape()
     eval_items: int = 200
     threads: int = 2
 
 
 def example_stream(recipe: Recipe) -> Iterator[tuple[str, str]]:
-    """Endless (question, response) TRAIN pairs, families drawn by the recipe's mix."""
+    """Endless (question, response) TRAIN pairs, sources drawn by the recipe's mix; a math item's
+    response is its worked trace with probability ``trace_share``, else its direct answer."""
+    from transferlab.world.teacher import teacher_trace
+
     names = list(recipe.mix)
     weights = [recipe.mix[n] for n in names]
     pick = random.Random(f"pretrain/mix/{recipe.seed}")
+    traced = random.Random(f"pretrain/trace/{recipe.seed}")
     streams = {n: random.Random(f"pretrain/{n}/{recipe.seed}") for n in names}
     while True:
         name = pick.choices(names, weights)[0]
-        task = FAMILIES[name].generate(streams[name])
-        if not is_test_question(task.question):
+        if name == DRILLS:
+            yield drill(streams[name])
+            continue
+        family = FAMILIES[name]
+        task = family.generate(streams[name])
+        if is_test_question(task.question):
+            continue
+        if family.group == "math" and traced.random() < recipe.trace_share:
+            yield task.question, teacher_trace(to_item(family, task))
+        else:
             yield task.question, task.response
 
 

@@ -1,7 +1,9 @@
 """The math group of the mini-world: four families with exact answers and worked steps.
 
-Numbers stay small (one-digit operands, results under about 100) so a 1M-parameter model can
-learn the single operations; items take one to three steps. A direct answer (what pretraining
+Numbers stay small (one-digit operands, every intermediate value at most 30, remainders of
+numbers up to 50) so that the single operations form a table of about a thousand facts, which a
+1M-parameter model learns in pretraining (with sums up to 99 it learnt multiplication by 2 or 3, a
+table of 150 facts, and not addition, a table of 3,000); items take one to three steps. A direct answer (what pretraining
 teaches) is often right for one-step items and rarely for multi-step ones, which need the worked
 steps of the teacher (``meta["steps"]``, one ``a op b = c`` per line).
 
@@ -19,7 +21,7 @@ from transferlab.world.families import Task
 
 NAMES = ("Ann", "Ben", "Cal", "Dan", "Eve", "Fay", "Gus", "Hal", "Ivy", "Joe", "Kim", "Lea")
 OBJECTS = ("pens", "apples", "books", "cards", "eggs", "coins", "cups", "shells", "stamps", "beads")
-MAX_VALUE = 99
+MAX_VALUE = 30  # the largest value any step of a story reaches
 
 
 def _boxed(answer: str | list[str]) -> str:
@@ -36,7 +38,7 @@ def _n_steps(rng: random.Random) -> int:
 
 def _arith_op(rng: random.Random, name: str, obj: str, value: int) -> tuple[str, str, int]:
     """One story step on ``value``: (sentence, worked step, new value)."""
-    kind = rng.choice(("add", "sub", "mul")) if value <= MAX_VALUE // 4 else rng.choice(("add", "sub"))
+    kind = rng.choice(("add", "sub", "mul")) if value <= MAX_VALUE // 3 else rng.choice(("add", "sub"))
     if kind == "sub" and value < 3:
         kind = "add"
     if kind == "add" and value > MAX_VALUE - 9:
@@ -71,20 +73,21 @@ def numtheory(rng: random.Random) -> Task:
         n = rng.randint(10, 999)
         d = [int(c) for c in str(n)]
         steps = [f"{d[0]}+{d[1]}={d[0] + d[1]}"] + ([f"{d[0] + d[1]}+{d[2]}={sum(d)}"] if n > 99 else [])
-        return _task(f"What is the sum of the digits of {n}?", str(sum(d)), steps, kind)
-    n, d = rng.randint(10, 99), rng.randint(2, 9)
+        form = rng.choice(("What is the sum of the digits of {n}?", "Find the digit sum of {n}.", "Add up the digits of {n}."))
+        return _task(form.format(n=n), str(sum(d)), steps, kind)
+    n, d = rng.randint(10, 50), rng.randint(2, 6)
     q, r = divmod(n, d)
     steps = [f"{n}={d}*{q}+{r}"]
     if kind == "remainder":
-        form = rng.choice(("What is the remainder when {n} is divided by {d}?", "Find the remainder of {n} divided by {d}."))
+        form = rng.choice(("What is the remainder when {n} is divided by {d}?", "Find the remainder of {n} divided by {d}.", "What is {n} mod {d}?"))
         return _task(form.format(n=n, d=d), str(r), steps, kind)
-    form = rng.choice(("How many multiples of {d} are there from 1 to {n}?", "Count the multiples of {d} from 1 to {n}."))
+    form = rng.choice(("How many multiples of {d} are there from 1 to {n}?", "Count the multiples of {d} from 1 to {n}.", "How many numbers from 1 to {n} are divisible by {d}?"))
     return _task(form.format(n=n, d=d), str(q), steps, kind)
 
 
 def equation(rng: random.Random) -> Task:
     """A MATH-like linear equation in x, solved in one or two steps."""
-    x, a, b = rng.randint(1, 12), rng.randint(2, 6), rng.randint(1, 12)
+    x, a, b = rng.randint(1, 9), rng.randint(2, 4), rng.randint(1, 9)
     form = rng.choice(("x+b", "x-b", "ax", "ax+b", "ax-b", "a(x+b)"))
     if form in ("x-b", "ax-b"):  # keep the right-hand side positive
         b = rng.randint(1, max(1, (x if form == "x-b" else a * x) - 1))
@@ -100,7 +103,7 @@ def equation(rng: random.Random) -> Task:
         eq, steps = f"{a}x - {b} = {a * x - b}", [f"{a * x - b}+{b}={a * x}", f"{a * x}/{a}={x}"]
     else:
         eq, steps = f"{a}(x + {b}) = {a * (x + b)}", [f"{a * (x + b)}/{a}={x + b}", f"{x + b}-{b}={x}"]
-    return _task(rng.choice(("Solve for x: {eq}.", "Find x if {eq}.")).format(eq=eq), str(x), steps, form)
+    return _task(rng.choice(("Solve for x: {eq}.", "Find x if {eq}.", "What is x if {eq}?", "Given {eq}, find x.")).format(eq=eq), str(x), steps, form)
 
 
 def _part(rng: random.Random) -> tuple[str, str, int]:
@@ -109,7 +112,7 @@ def _part(rng: random.Random) -> tuple[str, str, int]:
     if op == "*":
         p, q = rng.randint(2, 9), rng.randint(2, 9)
         return f"{p}*{q}", f"{p}*{q}={p * q}", p * q
-    p, q = rng.randint(2, 30), rng.randint(1, 9)
+    p, q = rng.randint(2, 21), rng.randint(1, 9)
     if op == "-":
         p, q = max(p, q), min(p, q)
         return f"{p}-{q}", f"{p}-{q}={p - q}", p - q
@@ -123,12 +126,12 @@ def multipart(rng: random.Random) -> Task:
         (t1, s1, v1), (t2, s2, v2) = _part(rng), _part(rng)
         return _task(f"Find (a) {t1} and (b) {t2}.", [str(v1), str(v2)], [s1, s2], kind)
     if kind == "system":
-        b = rng.randint(1, 15)
-        a = b + rng.randint(1, 15)
+        b = rng.randint(1, 9)
+        a = b + rng.randint(1, 9)
         s, d = a + b, a - b
         steps = [f"{s}+{d}={2 * a}", f"{2 * a}/2={a}", f"{s}-{a}={b}"]
         return _task(f"Find a and b if a+b={s} and a-b={d}.", [str(a), str(b)], steps, kind)
-    p, q = rng.randint(2, 12), rng.randint(2, 9)
+    p, q = rng.randint(2, 9), rng.randint(2, 9)
     steps = [f"{p}+{q}={p + q}", f"{p}*{q}={p * q}"]
     answer = [str(p + q), str(p * q)]
     return _task(f"Find the sum and the product of {p} and {q}.", answer, steps, kind)
