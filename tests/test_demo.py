@@ -106,7 +106,16 @@ def test_demo_command_registers_its_options():
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["demo", "--quick", "--seed", "3", "--out", "x"])
     assert (args.quick, args.seed, args.out, args.func.__name__) == (True, 3, "x", "cmd_demo")
-    assert parser.parse_args(["demo"]).out == "runs/demo"
+    assert parser.parse_args(["demo"]).out == "runs/demo" and parser.parse_args(["demo", "--base", "b"]).base == "b"
+
+
+def test_a_base_folder_that_is_no_world_model_is_a_one_line_error(tmp_path):
+    from transferlab.demo import run_demo
+    from transferlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="is not a world base model folder"):
+        run_demo(tmp_path / "out", base=tmp_path, show_progress=False)
+    assert not (tmp_path / "out").exists()  # nothing written
 
 
 def test_presets_are_tiny_plus_the_documented_overrides():
