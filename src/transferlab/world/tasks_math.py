@@ -4,8 +4,8 @@ Numbers stay small (one-digit operands, every intermediate value at most 30, rem
 numbers up to 50) so that the single operations form a table of about a thousand facts, which a
 1M-parameter model learns in pretraining (with sums up to 99 it learnt multiplication by 2 or 3,
 a table of 150 facts, and not addition, a table of 3,000); items take one to three steps. A
-direct answer (what pretraining teaches) is often right for one-step items and rarely for multi-step ones, which need the worked
-steps of the teacher (``meta["steps"]``, one ``a op b = c`` per line).
+direct answer (what pretraining teaches) is often right for one-step items and rarely for
+multi-step ones, which need the worked steps of the teacher (``meta["steps"]``, one ``a op b = c`` per line).
 
 - ``world_arith`` (GSM8K): a short story of one to three operations on a count of objects.
 - ``world_numtheory`` (AIME): remainders, digit sums, counting multiples.
