@@ -129,3 +129,35 @@ def test_presets_are_tiny_plus_the_documented_overrides():
         changed_grpo = {k for k in vars(TINY_GRPO) if getattr(grpo, k) != getattr(TINY_GRPO, k)}
         assert changed_sft <= {k for k, _ in budget.sft} | {"seed"}
         assert changed_grpo <= {k for k, _ in budget.grpo} | {"seed"}
+
+
+def test_grpo_reward_grades_world_answers_as_their_benchmark_does():
+    """The GRPO reward on each math family's prompts agrees with the benchmark's own scorer.
+
+    A multi-part reference (a list) once reached the reward as ``"['9', '14']"``, which no answer
+    matched: every world_multipart rollout was rewarded 0.
+    """
+    from transferlab.benchmarks import get_benchmark
+    from transferlab.demo_data import grpo_prompts, math_families, train_split
+    from transferlab.scoring.pipeline import LazyScoringContext
+    from transferlab.scoring.thinking import split_thinking
+    from transferlab.train.rewards import MathReward
+    from transferlab.world import teacher_trace
+
+    n = 6
+    prompts = grpo_prompts(math_families(), n, seed=0)
+    reward = MathReward("think", workers=1)
+    try:
+        with LazyScoringContext(workers=1) as context:
+            for family in math_families():
+                items = train_split(family, n, seed=0)
+                mine = [p for p in prompts if p.source == family]
+                assert [p.id for p in mine] == [f"{family}:{i.id}" for i in items]
+                right = [split_thinking(str(teacher_trace(i)), "think").answer for i in items]
+                wrong = ["\\boxed{" + ", ".join(["1000"] * (len(i.reference) if isinstance(i.reference, list) else 1)) + "}" for i in items]
+                for answers in (right, wrong):
+                    expected = [v.score for v in get_benchmark(family).score(items, answers, context)]
+                    assert reward.grade(answers, [p.answer for p in mine], [p.style for p in mine]) == expected, family
+                assert set(reward.grade(right, [p.answer for p in mine])) == {1.0}, family
+    finally:
+        reward.close()

@@ -74,6 +74,18 @@ def train_split(family: str, n: int, seed: int) -> list[Item]:
     return items
 
 
+def reference_text(reference: Any) -> str:
+    """A reference as one string the math scorer grades as it grades the reference itself.
+
+    A multi-part reference (a list, e.g. ``["9", "14"]``) becomes ``"9, 14"``: the scorer splits a
+    reference on top-level commas into the parts that must all be given, so the two are graded
+    alike. ``str(["9", "14"])`` would be ``"['9', '14']"``, which no answer matches.
+    """
+    if isinstance(reference, (list, tuple)):
+        return ", ".join(str(part) for part in reference)
+    return str(reference)
+
+
 def grpo_prompts(families_: Sequence[str], n_per_family: int, seed: int) -> list[WorldPrompt]:
     """World math train items as GRPO prompts, interleaved across families (round robin)."""
     from transferlab.benchmarks import get_benchmark
@@ -82,7 +94,7 @@ def grpo_prompts(families_: Sequence[str], n_per_family: int, seed: int) -> list
     for family in families_:
         bench = get_benchmark(family)
         per_family.append([
-            WorldPrompt(f"{family}:{item.id}", str(item.fields.get("question", "")), str(item.reference), family,
+            WorldPrompt(f"{family}:{item.id}", str(item.fields.get("question", "")), reference_text(item.reference), family,
                         answer_style(bench), chat=tuple((m["role"], m["content"]) for m in bench.messages(item, "default")))
             for item in train_split(family, n_per_family, seed)
         ])
