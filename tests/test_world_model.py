@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 
@@ -56,6 +57,8 @@ def test_shipped_base_is_a_1m_qwen2_with_its_recipe(tokenizer):
     assert 0.5e6 < parameter_count(backend.hf_model) < 1.5e6
     recipe = json.loads((base_model_path() / "recipe.json").read_text())
     assert recipe["recipe"]["seed"] == 0 and recipe["recipe"]["steps"] > 0 and len(recipe["greedy_accuracy_test"]) == 15
+    # the shipped base is the default recipe (one thread), so the README's command remakes it
+    assert recipe["recipe"] == json.loads(json.dumps(dataclasses.asdict(Recipe(threads=1))))
 
 
 def test_shipped_base_scores_between_0_and_100_on_each_group(tmp_path):

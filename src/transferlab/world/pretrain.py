@@ -58,7 +58,7 @@ class Recipe:
     betas: tuple[float, float] = (0.9, 0.98)
     grad_clip: float = 1.0
     mix: dict[str, float] = field(default_factory=lambda: {**{name: 3.0 if f.group == "math" else 1.0 for name, f in FAMILIES.items()}, DRILLS: 8.0})
-    trace_share: float = 0.15
+    trace_share: float = 0.3
     shape: ModelShape = ModelShape()
     eval_items: int = 200
     threads: int = 2
