@@ -7,7 +7,7 @@ chat-rendered question followed by its response and ``<|im_end|>``; the loss is 
 tokens only. The responses:
 
 - every family's direct answer (a math item's ``\\boxed{}`` answer without worked steps);
-- for a small share of math items (``trace_share``) the worked solution in the thinking format
+- for a share of math items (``trace_share``, 30%) the worked solution in the thinking format
   instead, as a web corpus holds a few worked solutions among many bare answers: greedy decoding
   still answers directly (the base stays mediocre at math), while sampling sometimes reasons step
   by step, which is what a reinforcement learner can find and strengthen;
