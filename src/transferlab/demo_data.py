@@ -74,21 +74,10 @@ def train_split(family: str, n: int, seed: int) -> list[Item]:
     return items
 
 
-def reference_text(reference: Any) -> str:
-    """A reference as one string the math scorer grades as it grades the reference itself.
-
-    A multi-part reference (a list, e.g. ``["9", "14"]``) becomes ``"9, 14"``: the scorer splits a
-    reference on top-level commas into the parts that must all be given, so the two are graded
-    alike. ``str(["9", "14"])`` would be ``"['9', '14']"``, which no answer matches.
-    """
-    if isinstance(reference, (list, tuple)):
-        return ", ".join(str(part) for part in reference)
-    return str(reference)
-
-
 def grpo_prompts(families_: Sequence[str], n_per_family: int, seed: int) -> list[WorldPrompt]:
     """World math train items as GRPO prompts, interleaved across families (round robin)."""
     from transferlab.benchmarks import get_benchmark
+    from transferlab.world.teacher import reference_text
 
     per_family = []
     for family in families_:
