@@ -77,7 +77,7 @@ def train_split(family: str, n: int, seed: int) -> list[Item]:
 def grpo_prompts(families_: Sequence[str], n_per_family: int, seed: int) -> list[WorldPrompt]:
     """World math train items as GRPO prompts, interleaved across families (round robin)."""
     from transferlab.benchmarks import get_benchmark
-    from transferlab.world.teacher import reference_text
+    from transferlab.world.tasks_math import reference_text
 
     per_family = []
     for family in families_:

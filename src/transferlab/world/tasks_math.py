@@ -24,8 +24,20 @@ OBJECTS = ("pens", "apples", "books", "cards", "eggs", "coins", "cups", "shells"
 MAX_VALUE = 30  # the largest value any step of a story reaches
 
 
+def reference_text(reference: object) -> str:
+    """A world reference as the one string written in ``\\boxed{}`` and given to the math scorer.
+
+    A multi-part reference (a list, e.g. ``["9", "14"]``) becomes ``"9, 14"``: the scorer splits a
+    reference on top-level commas into the parts that must all be given, so the string and the
+    list are graded alike (``str(["9", "14"])``, ``"['9', '14']"``, would match no answer).
+    """
+    if isinstance(reference, (list, tuple)):
+        return ", ".join(str(part) for part in reference)
+    return str(reference)
+
+
 def _boxed(answer: str | list[str]) -> str:
-    return "\\boxed{" + (", ".join(answer) if isinstance(answer, list) else answer) + "}"
+    return "\\boxed{" + reference_text(answer) + "}"
 
 
 def _task(question: str, answer: str | list[str], steps: list[str], kind: str) -> Task:

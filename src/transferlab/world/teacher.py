@@ -9,20 +9,9 @@ from __future__ import annotations
 
 from transferlab.benchmarks.base import Item
 from transferlab.errors import DataError
+from transferlab.world.tasks_math import reference_text
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-
-
-def reference_text(reference: object) -> str:
-    """A world reference as the one string written in ``\\boxed{}`` and given to the math scorer.
-
-    A multi-part reference (a list, e.g. ``["9", "14"]``) becomes ``"9, 14"``: the scorer splits a
-    reference on top-level commas into the parts that must all be given, so the string and the
-    list are graded alike (``str(["9", "14"])``, ``"['9', '14']"``, would match no answer).
-    """
-    if isinstance(reference, (list, tuple)):
-        return ", ".join(str(part) for part in reference)
-    return str(reference)
 
 
 def teacher_trace(item: Item) -> str:
