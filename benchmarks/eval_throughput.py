@@ -67,6 +67,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--lm-eval-venv", type=Path, default=REPO / ".cache" / "bench-lm-eval-venv", help="virtualenv for lm-evaluation-harness (made on first use)")
     p.add_argument("--lookup-tokens", type=int, default=None, help="transferlab's prompt-lookup draft tokens (0: speculation off; default: HFBackend's)")
     p.add_argument("--compare-lookup-off", action="store_true", help="also time transferlab with prompt-lookup speculation off")
+    p.add_argument("--compare-head-off", action="store_true", help="also time transferlab with the output projection computed whole (head_block_rows=0)")
     p.add_argument("--skip-lm-eval", action="store_true", help="measure only transferlab and the plain loop")
     return p.parse_args()
 
@@ -354,9 +355,9 @@ def main() -> None:
     warm_up_transferlab(backend, prompts, config)
     run_plain(model, tokenizer, ids[: args.batch_size], prompts[: args.batch_size], args.batch_size, 8, eos_ids, pad_id)
 
-    results: dict[str, list[dict]] = {"transferlab": [], "plain": [], "lm-eval": [], "transferlab-off": []}
+    results: dict[str, list[dict]] = {"transferlab": [], "plain": [], "lm-eval": [], "transferlab-off": [], "transferlab-head-off": []}
     ours_hashes = sorted(hashlib.sha256(json.dumps(p).encode()).hexdigest() for p in ours)
-    paths = ["plain", "transferlab"] + (["lm-eval"] if python is not None else []) + (["transferlab-off"] if args.compare_lookup_off else [])
+    paths = ["plain", "transferlab"] + (["lm-eval"] if python is not None else []) + (["transferlab-off"] if args.compare_lookup_off else []) + (["transferlab-head-off"] if args.compare_head_off else [])
     for r in range(args.repeats):  # the order alternates, so a slow spell of the machine does not always hit the same path
         for name in paths if r % 2 == 0 else paths[::-1]:
             if name == "plain":
@@ -367,6 +368,11 @@ def main() -> None:
                 res = run_transferlab(backend, args.data_dir, args.items, config)
                 backend.lookup_tokens = lookup
                 log(f"transferlab (lookup off), run {r + 1}: {res['seconds']:.1f} s (CPU {res['cpu']:.1f} s); decoder {backend.decode_stats}")
+            elif name == "transferlab-head-off":
+                rows_, backend.head_block_rows = backend.head_block_rows, 0
+                res = run_transferlab(backend, args.data_dir, args.items, config)
+                backend.head_block_rows = rows_
+                log(f"transferlab (output projection whole), run {r + 1}: {res['seconds']:.1f} s (CPU {res['cpu']:.1f} s); decoder {backend.decode_stats}")
             elif name == "transferlab":
                 res = run_transferlab(backend, args.data_dir, args.items, config)
                 log(f"transferlab, run {r + 1}: {res['seconds']:.1f} s (CPU {res['cpu']:.1f} s); lookup_tokens {backend.lookup_tokens}, decoder {backend.decode_stats}")
@@ -389,6 +395,8 @@ def main() -> None:
     if "transferlab-off" in rows:
         ident_off = same_share(rows["plain"]["texts"], rows["transferlab-off"]["texts"])
         print(f"identical greedy completions, transferlab (lookup off) vs plain loop: {ident_off[0]}/{ident_off[1]}; lookup on vs off: {same_share(rows['transferlab-off']['texts'], tl['texts'])[0]}/{ident_off[1]}")
+    if "transferlab-head-off" in rows:
+        print(f"identical greedy completions, output projection in blocks vs whole: {same_share(rows['transferlab-head-off']['texts'], tl['texts'])[0]}/{ident_plain[1]}")
     if "lm-eval" in rows:
         lm = rows["lm-eval"]
         ident_lm = same_share(lm["texts"], rows["plain"]["texts"])
@@ -411,8 +419,8 @@ def main() -> None:
     print()
     print("| path | wall s | CPU s | completions/s | generated tokens/s | hit token budget | transferlab speed-up (wall) | (CPU) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    labels = {"transferlab-off": "transferlab, prompt lookup off", "transferlab": "transferlab (run_eval + store)", "lm-eval": f"lm-evaluation-harness {LM_EVAL_VERSION} (hf)", "plain": "plain `model.generate` loop"}
-    for name in ("transferlab", "transferlab-off", "lm-eval", "plain"):
+    labels = {"transferlab-off": "transferlab, prompt lookup off", "transferlab-head-off": "transferlab, output projection whole (`head_block_rows=0`)", "transferlab": "transferlab (run_eval + store)", "lm-eval": f"lm-evaluation-harness {LM_EVAL_VERSION} (hf)", "plain": "plain `model.generate` loop"}
+    for name in ("transferlab", "transferlab-off", "transferlab-head-off", "lm-eval", "plain"):
         if name in rows:
             r = rows[name]
             up = "1.00x | 1.00x" if name == "transferlab" else f"{cps['transferlab'] / cps[name]:.2f}x | {cpu_cps['transferlab'] / cpu_cps[name]:.2f}x"

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from transferlab.backends.base import Completion, Loglikelihood, PromptJob, SampleSlot, render_chat
+from transferlab.backends.head import DEFAULT_HEAD_BLOCK_ROWS, vocab_blocked_head
 from transferlab.backends.sampling import select_tokens
 from transferlab.errors import ModelError
 from transferlab.models import load_tokenizer, model_fingerprint
@@ -64,9 +65,12 @@ class HFBackend:
             (full attention, SDPA or eager). False: fixed batches that only shrink.
         lookup_tokens: greedy continuous decoding drafts up to this many tokens per row by prompt
             lookup and verifies them in one step (same tokens, fewer steps); 0: off.
+        head_block_rows: on a CPU, generation computes the output projection in blocks of
+            this many vocabulary rows (a multiple of 64; the same logits, faster at decoding batch sizes; see
+            :mod:`transferlab.backends.head`); 0: the model's own projection.
     """
 
-    def __init__(self, model: str, *, revision: str | None = None, device: str | None = None, dtype: str = "auto", batch_size: int = 16, continuous: bool | None = None, lookup_tokens: int = 4) -> None:
+    def __init__(self, model: str, *, revision: str | None = None, device: str | None = None, dtype: str = "auto", batch_size: int = 16, continuous: bool | None = None, lookup_tokens: int = 4, head_block_rows: int = DEFAULT_HEAD_BLOCK_ROWS) -> None:
         from transformers import AutoModelForCausalLM
 
         name, folder = resolve_model(model)
@@ -93,6 +97,7 @@ class HFBackend:
 
         self.continuous = supports_ragged(self.hf_model) if continuous is None else continuous
         self.lookup_tokens = max(0, lookup_tokens)
+        self.head_block_rows = max(0, head_block_rows)
         self.decode_stats: dict[str, int] = {}  # the last continuous run's step and draft counts
 
     # -- setup --------------------------------------------------------------------------------
@@ -135,9 +140,14 @@ class HFBackend:
         if not jobs:
             return
         encoded = self._encode([j.prompt for j in jobs], add_special_tokens=not config.chat_template)
-        if self.continuous:
-            yield from self._generate_continuous(jobs, encoded, config)
-            return
+        with vocab_blocked_head(self.hf_model, self.head_block_rows):  # CPU only; the same logits
+            if self.continuous:
+                yield from self._generate_continuous(jobs, encoded, config)
+            else:
+                yield from self._generate_fixed(jobs, encoded, config)
+
+    def _generate_fixed(self, jobs: Sequence[PromptJob], encoded: Sequence[list[int]], config: GenerationConfig) -> Iterator[list[tuple[SampleSlot, Completion]]]:
+        """Fixed batches of prompts grouped by length (rows only leave as they finish)."""
         order = sorted(range(len(jobs)), key=lambda i: -len(encoded[i]))
         batch: list[int] = []
         rows = 0
