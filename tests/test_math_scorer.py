@@ -207,7 +207,8 @@ THRESHOLDS = {
     "math_cot_100.jsonl": (0.995, 0.995),
     "Meta-Llama-3.1-8B-Instruct": (0.98, 0.98),
     # The published grader is order-sensitive and glues "\text{ and }" lists together: about 20 of
-    # its 675 verdicts here are wrong, so raw agreement cannot reach 98% without copying them.
+    # its 675 verdicts here are wrong, so raw agreement cannot reach 98% without copying them
+    # (``--math-grader qwen25-math`` does copy them, apart: tests/test_qwen_compat.py).
     "Qwen2.5-Math-7B-Instruct": (0.96, 0.98),
 }
 

@@ -1,7 +1,9 @@
 """Results tables from the store: model x benchmark accuracy with 95% CIs, truncation, lengths.
 
 Completions are grouped by (model, benchmark, sampling settings): two settings are never mixed
-into one number.
+into one number. Nor are two scorers: where a completion holds verdicts of several scorers (the
+default and ``--paper-scoring`` or ``--math-grader qwen25-math``), a cell counts the one asked for,
+else the benchmark's default scorer, else the only one present.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from transferlab.benchmarks import BENCHMARK_GROUPS
+from transferlab.benchmarks import BENCHMARK_GROUPS, scoring_variant
+from transferlab.errors import DataError
 from transferlab.metrics import estimate, mean_pass_at_k
 from transferlab.store import Store
 
@@ -42,20 +45,38 @@ class BenchmarkResult:
         return asdict(self)
 
 
-def _cells(store: Store) -> Iterator[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
-    cells: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+def wanted_scorer(benchmark: str, *, paper_scoring: bool = False, math_grader: str = "transferlab") -> str | None:
+    """The scorer name whose verdicts count for ``benchmark`` (``None``: not a registered benchmark)."""
+    try:
+        return scoring_variant(benchmark, paper=paper_scoring, math_grader=math_grader).scorer
+    except DataError:
+        return None
+
+
+def _cells(store: Store, paper_scoring: bool, math_grader: str) -> Iterator[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
+    """Rows per (model, benchmark, settings): one per completion, with the chosen scorer's verdict."""
+    cells: dict[tuple[str, str, str], dict[str, dict[str | None, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
     for row in store.rows():
-        cell = cells[(row["model_key"], row["benchmark"], row["gen_key"])]
-        if row["key"] not in cell or row["scorer"] is not None:
-            cell[row["key"]] = row
+        cells[(row["model_key"], row["benchmark"], row["gen_key"])][row["key"]][row["scorer"]] = row
     for key in sorted(cells):
-        yield key, list(cells[key].values())
+        by_completion = cells[key]
+        present = {s for verdicts in by_completion.values() for s in verdicts if s is not None}
+        wanted = wanted_scorer(key[1], paper_scoring=paper_scoring, math_grader=math_grader)
+        chosen = wanted if wanted in present else (next(iter(present)) if len(present) == 1 else None)
+        rows = []
+        for verdicts in by_completion.values():
+            row = verdicts.get(chosen) if chosen is not None else None
+            if row is None:  # no verdict of the chosen scorer: the completion counts as unscored
+                row = {**next(iter(verdicts.values())), "scorer": None, "score": None, "thinking_status": None}
+            rows.append(row)
+        yield key, rows
 
 
-def results(store: Store, *, confidence: float = 0.95, seed: int = 0) -> list[BenchmarkResult]:
-    """Every (model, benchmark, settings) cell of the store."""
+def results(store: Store, *, confidence: float = 0.95, seed: int = 0, paper_scoring: bool = False, math_grader: str = "transferlab") -> list[BenchmarkResult]:
+    """Every (model, benchmark, settings) cell of the store, counted with one scorer per benchmark:
+    the default, or the study's own (``paper_scoring``), or the Qwen2.5-Math harness's for math."""
     table = []
-    for (model, benchmark, gen_key), rows in _cells(store):
+    for (model, benchmark, gen_key), rows in _cells(store, paper_scoring, math_grader):
         scored = [r for r in rows if r["score"] is not None]
         by_item: dict[str, list[float]] = defaultdict(list)
         for r in scored:

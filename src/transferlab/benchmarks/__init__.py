@@ -38,11 +38,21 @@ PAPER_SCORING: dict[str, dict[str, Any]] = {
 }
 
 
-def scoring_variant(name: str, *, paper: bool = False) -> Benchmark:
-    """The benchmark that scores ``name``: the registered one, or its paper-scoring variant."""
+# Math graded as the Qwen2.5-Math evaluation harness grades it (``--math-grader qwen25-math``), to
+# compare with numbers that harness produced; stored under its own scorer name.
+MATH_GRADER_SCORERS = {"transferlab": "math", "qwen25-math": "math_qwen25"}
+
+
+def scoring_variant(name: str, *, paper: bool = False, math_grader: str = "transferlab") -> Benchmark:
+    """The benchmark that scores ``name``: the registered one, its paper-scoring variant, or (for the
+    math benchmarks) the one whose math grader is ``math_grader``."""
     benchmark = get_benchmark(name)
+    if math_grader not in MATH_GRADER_SCORERS:
+        raise DataError(f"unknown math grader {math_grader!r}", f"choose from {', '.join(MATH_GRADER_SCORERS)}")
     if paper and name in PAPER_SCORING:
         return dataclasses.replace(benchmark, **PAPER_SCORING[name])  # type: ignore[type-var]
+    if math_grader != "transferlab" and getattr(benchmark, "scorer", None) == "math" and hasattr(benchmark, "math_grader"):
+        return dataclasses.replace(benchmark, math_grader=math_grader, scorer=MATH_GRADER_SCORERS[math_grader])  # type: ignore[type-var]
     return benchmark
 
 
@@ -54,4 +64,4 @@ def parse_benchmarks(spec: str) -> list[Benchmark]:
     return [get_benchmark(n) for n in dict.fromkeys(names)]
 
 
-__all__ = ["BENCHMARK_GROUPS", "GROUPS", "REGISTRY", "Benchmark", "Item", "Verdict", "get_benchmark", "group_of", "parse_benchmarks", "scoring_variant"]
+__all__ = ["BENCHMARK_GROUPS", "GROUPS", "MATH_GRADER_SCORERS", "PAPER_SCORING", "REGISTRY", "Benchmark", "Item", "Verdict", "get_benchmark", "group_of", "parse_benchmarks", "scoring_variant"]

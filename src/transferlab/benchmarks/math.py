@@ -42,6 +42,8 @@ class MathBenchmark:
         to_item: turns one raw row (local or hub) into an :class:`Item`.
         answer_style: extraction style of the math scorer ("boxed" or "gsm8k").
         paper_template: the study's prompt for this benchmark.
+        math_grader: "transferlab" (the default scorer, stored as ``math``) or "qwen25-math" (the
+            Qwen2.5-Math harness's verdicts, stored as ``math_qwen25``; see ``scoring/qwen_compat.py``).
     """
 
     name: str
@@ -56,6 +58,7 @@ class MathBenchmark:
     prompt_styles: tuple[str, ...] = ("default", "paper")
     scorer: str = "math"
     mode: str = "generate"
+    math_grader: str = "transferlab"
 
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:
         """The items, from ``data_dir/<local_path>`` or from the hub."""
@@ -96,7 +99,7 @@ class MathBenchmark:
         from transferlab.scoring.math import MathTask
 
         tasks = [
-            MathTask(response=a, gold=i.reference, style=self.answer_style, unit=i.meta.get("unit"), answer_type=i.meta.get("answer_type"))
+            MathTask(response=a, gold=i.reference, style=self.answer_style, unit=i.meta.get("unit"), answer_type=i.meta.get("answer_type"), grader=self.math_grader)
             for i, a in zip(items, answers)
         ]
         verdicts = context.math_grader().grade(tasks)

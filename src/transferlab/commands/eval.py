@@ -10,6 +10,7 @@ from typing import Any
 
 from transferlab.commands.common import data_dir_arg, write_jsonl_atomic
 from transferlab.errors import ConfigError
+from transferlab.scoring.math import MATH_GRADERS
 from transferlab.spec import GenerationConfig
 from transferlab.store import Store
 
@@ -123,7 +124,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     benchmarks = [b.strip() for b in args.benchmarks.split(",")] if args.benchmarks else None
     with Store(args.store) as store:
-        n = score_store(store, model_key=args.model_key, benchmarks=benchmarks, thinking_parser=args.thinking_parser, only_unscored=args.only_unscored, paper_scoring=args.paper_scoring)
+        n = score_store(store, model_key=args.model_key, benchmarks=benchmarks, thinking_parser=args.thinking_parser, only_unscored=args.only_unscored, paper_scoring=args.paper_scoring, math_grader=args.math_grader)
     print(f"scored {n} completions", file=sys.stderr)
     return 0
 
@@ -132,13 +133,16 @@ def cmd_results(args: argparse.Namespace) -> int:
     from transferlab.results import render_table, results
 
     with Store(args.store, readonly=True) as store:
-        rows = results(store)
+        rows = results(store, paper_scoring=args.paper_scoring, math_grader=args.math_grader)
     if args.json:
         print(json.dumps([r.to_dict() for r in rows], indent=2))
     else:
         console().print(render_table(rows))
     return 0
 
+
+MATH_GRADER_HELP = ("math benchmarks: transferlab (default) or qwen25-math, the Qwen2.5-Math evaluation harness's "
+                    "verdicts, its known errors included (stored under the scorer name math_qwen25; to compare with numbers that harness made)")
 
 EXPORT_FIELDS = ("model_key", "benchmark", "item_id", "sample_index", "seed", "gen_key", "prompt", "text", "thinking", "answer", "thinking_status", "finish_reason", "prompt_tokens", "completion_tokens", "scorer", "score", "extracted", "score_status")
 
@@ -176,11 +180,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--thinking-parser", default="auto", choices=("auto", "think", "think-end", "none"))
     p.add_argument("--only-unscored", action="store_true")
     p.add_argument("--paper-scoring", action="store_true", help="the study's own scorers where they differ (GPQA: last A-D anywhere; HaluEval: first line only), stored under their own scorer names; with --thinking-parser none, reasoning is graded as the paper did")
+    p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help=MATH_GRADER_HELP)
     p.set_defaults(func=cmd_score)
 
     p = subparsers.add_parser("results", help="a table: model x benchmark accuracy with 95%% CIs")
     p.add_argument("--store", required=True)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--paper-scoring", action="store_true", help="count the verdicts of the study's own scorers (stored by score --paper-scoring)")
+    p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help="count the math verdicts of this grader (stored by score --math-grader)")
     p.set_defaults(func=cmd_results)
 
     p = subparsers.add_parser("export", help="one JSON line per completion (text, thinking, answer, score...)")

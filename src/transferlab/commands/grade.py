@@ -8,6 +8,7 @@ from pathlib import Path
 
 from transferlab.commands.common import write_jsonl_atomic
 from transferlab.errors import DataError
+from transferlab.scoring.math import MATH_GRADERS
 
 
 def cmd_grade_math(args: argparse.Namespace) -> int:
@@ -24,7 +25,7 @@ def cmd_grade_math(args: argparse.Namespace) -> int:
         split = split_thinking(str(row[args.response_field]), args.thinking_parser)
         splits.append(split)
         gold = row[args.gold_field]
-        tasks.append(MathTask(response=split.answer, gold=[str(g) for g in gold] if isinstance(gold, list) else str(gold), style=args.style, unit=row.get(args.unit_field) or None))
+        tasks.append(MathTask(response=split.answer, gold=[str(g) for g in gold] if isinstance(gold, list) else str(gold), style=args.style, unit=row.get(args.unit_field) or None, grader=args.grader))
     with MathGrader(workers=args.workers, timeout_s=args.timeout) as grader:
         verdicts = grader.grade([t for t, s in zip(tasks, splits) if not s.truncated_thinking])
     verdict_iter = iter(verdicts)
@@ -52,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--response-field", default="response")
     m.add_argument("--unit-field", default="unit", help="optional field with the answer's unit (OlympiadBench)")
     m.add_argument("--style", default="boxed", choices=("boxed", "gsm8k"), help="answer extraction: last \\boxed{} (boxed) or GSM8K's fallbacks")
+    m.add_argument("--grader", default="transferlab", choices=MATH_GRADERS, help="transferlab (default), or qwen25-math: the verdicts of the Qwen2.5-Math evaluation harness, its known errors included")
     m.add_argument("--thinking-parser", default="think", choices=("think", "think-end", "none"), help="how to strip thinking before grading")
     m.add_argument("--workers", type=int, default=None)
     m.add_argument("--timeout", type=float, default=5.0, help="seconds per answer")

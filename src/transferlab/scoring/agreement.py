@@ -1,6 +1,6 @@
 """How often our math scorer agrees with published verdicts on real model outputs.
 
-Run: ``python -m transferlab.scoring.agreement [--data-dir /work/shared/data] [--workers N]``
+Run: ``python -m transferlab.scoring.agreement [--data-dir /work/shared/data] [--workers N] [--grader qwen25-math]``
 
 The files (see ``math_generations/SOURCE.md``) are outputs in the Qwen2.5-Math evaluation format:
 ``math_cot_100.jsonl`` (100 MATH problems × 8 responses) and two OlympiadBench runs from PRIME
@@ -10,6 +10,9 @@ Qwen2.5-Math grader), the published extracted answers (``pred``) and the referen
 in the OlympiadBench files), with OlympiadBench's ``unit`` and ``answer_type``.
 
 A disagreement is not necessarily our error: the table prints every one so that a person can judge.
+``--grader qwen25-math`` measures the compatibility grader instead (``qwen_compat.py``): it grades
+against ``gt`` as that harness did, and the table also counts how often its extracted answer is
+the published ``pred`` exactly.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transferlab.scoring.math import MathGrader, MathTask
+from transferlab.scoring.math import MATH_GRADERS, MathGrader, MathTask
 
 __all__ = ["AGREEMENT_FILES", "Disagreement", "FileAgreement", "default_data_dir", "grade_file", "main"]
 
@@ -61,6 +64,7 @@ class FileAgreement:
     theirs_correct: int
     seconds: float
     disagreements: list[Disagreement] = field(default_factory=list)
+    same_extraction: int = 0  # our extracted answer is the published ``pred`` exactly
 
     @property
     def agreement(self) -> float:
@@ -86,24 +90,26 @@ def _rows(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def _tasks(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int, MathTask]]:
+def _tasks(rows: list[dict[str, Any]], math_grader: str) -> list[tuple[dict[str, Any], int, MathTask]]:
     out = []
     for row in rows:
-        gold = row.get("answer") or row["gt"]
+        # The harness graded against its own normalised reference, ``gt``.
+        gold = row["gt"] if math_grader == "qwen25-math" else (row.get("answer") or row["gt"])
         for sample, response in enumerate(row["code"]):
             task = MathTask(
                 response=response,
                 gold=gold,
                 unit=row.get("unit") or None,
                 answer_type=row.get("answer_type") or None,
+                grader=math_grader,
             )
             out.append((row, sample, task))
     return out
 
 
-def grade_file(path: Path, grader: MathGrader) -> FileAgreement:
-    """Grade every response of one file and compare with its published ``score``."""
-    items = _tasks(_rows(path))
+def grade_file(path: Path, grader: MathGrader, *, math_grader: str = "transferlab") -> FileAgreement:
+    """Grade every response of one file with ``math_grader`` and compare with its published ``score``."""
+    items = _tasks(_rows(path), math_grader)
     started = time.perf_counter()
     verdicts = grader.grade([task for _, _, task in items])
     seconds = time.perf_counter() - started
@@ -111,12 +117,13 @@ def grade_file(path: Path, grader: MathGrader) -> FileAgreement:
                            0, 0, 0, seconds)
     for (row, sample, task), verdict in zip(items, verdicts):
         theirs = bool(row["score"][sample])
+        preds = row.get("pred") or []
+        result.same_extraction += sample < len(preds) and (verdict.extracted or "") == preds[sample]
         result.ours_correct += verdict.correct
         result.theirs_correct += theirs
         if verdict.correct == theirs:
             result.agree += 1
             continue
-        preds = row.get("pred") or []
         result.disagreements.append(
             Disagreement(
                 index=int(row.get("idx", -1)),
@@ -133,13 +140,13 @@ def grade_file(path: Path, grader: MathGrader) -> FileAgreement:
 
 
 def _print(results: Sequence[FileAgreement]) -> None:
-    header = f"{'file':<30} {'n':>5} {'agree':>8} {'ours':>7} {'theirs':>7} {'items/s':>8}"
+    header = f"{'file':<30} {'n':>5} {'agree':>8} {'ours':>7} {'theirs':>7} {'same pred':>9} {'items/s':>8}"
     print(header)
     print("-" * len(header))
     for r in results:
         print(
             f"{r.name[:30]:<30} {r.n:>5} {100 * r.agreement:>7.2f}% {100 * r.ours_accuracy:>6.1f}%"
-            f" {100 * r.theirs_accuracy:>6.1f}% {r.n / max(r.seconds, 1e-9):>8.1f}"
+            f" {100 * r.theirs_accuracy:>6.1f}% {100 * r.same_extraction / max(r.n, 1):>8.1f}% {r.n / max(r.seconds, 1e-9):>8.1f}"
         )
     for r in results:
         print(f"\n== {r.name}: {len(r.disagreements)} disagreements")
@@ -155,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None, help="the shared data folder")
     parser.add_argument("--workers", type=int, default=None, help="grader worker processes")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds per answer")
+    parser.add_argument("--grader", default="transferlab", choices=MATH_GRADERS, help="the math grader to measure")
     args = parser.parse_args(argv)
     data_dir = args.data_dir or default_data_dir()
     paths = [data_dir / name for name in AGREEMENT_FILES]
@@ -162,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         parser.error(f"missing data files: {missing}; pass --data-dir or set TRANSFERLAB_SHARED_DATA")
     with MathGrader(workers=args.workers, timeout_s=args.timeout) as grader:
-        _print([grade_file(path, grader) for path in paths])
+        _print([grade_file(path, grader, math_grader=args.grader) for path in paths])
     return 0
 
 

@@ -34,7 +34,12 @@ from typing import Any
 
 from transferlab.scoring.extract import extract_math_answer, normalize_answer, normalize_part, split_answers
 
-__all__ = ["MathGrader", "MathTask", "MathVerdict", "answers_equivalent", "grade_math"]
+__all__ = ["MATH_GRADERS", "MathGrader", "MathTask", "MathVerdict", "answers_equivalent", "grade_math"]
+
+# "transferlab": the scorer described above (the default everywhere). "qwen25-math": the verdicts of
+# the Qwen2.5-Math evaluation harness, known errors included (``qwen_compat.py``), to compare with
+# numbers that harness produced.
+MATH_GRADERS = ("transferlab", "qwen25-math")
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +53,8 @@ class MathTask:
     reference answer, or a list of references that must all be given. ``style`` picks the extraction
     ("boxed" or "gsm8k"). ``unit`` (OlympiadBench, e.g. "km/h", "^{\\circ}") is removed from both
     sides. ``answer_type`` (OlympiadBench: Numerical / Expression / Tuple / Interval): an Interval
-    reference also accepts the equivalent inequality.
+    reference also accepts the equivalent inequality. ``grader`` is one of :data:`MATH_GRADERS`;
+    "qwen25-math" ignores ``style``, ``unit`` and ``answer_type`` as that harness does.
     """
 
     response: str
@@ -56,6 +62,11 @@ class MathTask:
     style: str = "boxed"
     unit: str | None = None
     answer_type: str | None = None
+    grader: str = "transferlab"
+
+    def __post_init__(self) -> None:
+        if self.grader not in MATH_GRADERS:
+            raise ValueError(f"unknown math grader {self.grader!r}: choose from {', '.join(MATH_GRADERS)}")
 
 
 @dataclass(frozen=True)
@@ -163,9 +174,20 @@ class _SoftTimeout(BaseException):
     """Raised by our timer; a BaseException so math-verify's ``except Exception`` lets it through."""
 
 
+def _grade_qwen_compat(task: MathTask) -> MathVerdict:
+    from transferlab.scoring.qwen_compat import qwen_equal, qwen_extract, qwen_normalize
+
+    extracted = qwen_extract(task.response)
+    golds = [task.gold] if isinstance(task.gold, str) else list(task.gold)
+    reference = ",".join(qwen_normalize(g) for g in golds)
+    return MathVerdict(qwen_equal(extracted, reference), extracted or None, "ok" if extracted else "no_answer")
+
+
 def _grade_guarded(task: MathTask) -> MathVerdict:
     extracted = None
     try:
+        if task.grader == "qwen25-math":
+            return _grade_qwen_compat(task)
         extracted = extract_math_answer(task.response, task.style)
         if extracted is None:
             return MathVerdict(False, None, "no_answer")

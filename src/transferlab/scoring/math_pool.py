@@ -314,6 +314,10 @@ class MathGrader:
 
 def _safe_extract(task: MathTask) -> str | None:
     try:
+        if task.grader == "qwen25-math":
+            from transferlab.scoring.qwen_compat import qwen_extract
+
+            return qwen_extract(task.response) or None
         return extract_math_answer(task.response, task.style)
     except Exception:  # noqa: BLE001
         return None

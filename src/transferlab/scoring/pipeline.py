@@ -57,12 +57,14 @@ def score_completions(
     *,
     thinking_parser: str = "auto",
     paper_scoring: bool = False,
+    math_grader: str = "transferlab",
 ) -> list[ScoreRecord]:
     """Score completions of one benchmark; returns the score records (not yet written).
 
-    ``paper_scoring`` uses the study's own scorer where it differs (see ``PAPER_SCORING``).
+    ``paper_scoring`` uses the study's own scorer where it differs (see ``PAPER_SCORING``);
+    ``math_grader="qwen25-math"`` grades the math benchmarks as the Qwen2.5-Math harness does.
     """
-    benchmark = scoring_variant(benchmark_name, paper=paper_scoring)
+    benchmark = scoring_variant(benchmark_name, paper=paper_scoring, math_grader=math_grader)
     refs = store.items(benchmark_name)
     prompts: dict[str, str] = {}
     splits, to_grade = [], []
@@ -98,6 +100,7 @@ def score_store(
     thinking_parser: str = "auto",
     only_unscored: bool = False,
     paper_scoring: bool = False,
+    math_grader: str = "transferlab",
     context: LazyScoringContext | None = None,
     show_progress: bool | None = None,
 ) -> int:
@@ -113,12 +116,12 @@ def score_store(
         with progress_bar("answers", enabled=show_progress) as progress:
             for name, completions in sorted(by_benchmark.items()):
                 if only_unscored:
-                    scored = store.scored_keys(scoring_variant(name, paper=paper_scoring).scorer, model_key=model_key, benchmark=name)
+                    scored = store.scored_keys(scoring_variant(name, paper=paper_scoring, math_grader=math_grader).scorer, model_key=model_key, benchmark=name)
                     completions = [c for c in completions if c.key not in scored]
                 task = progress.add_task(f"score {name}", total=len(completions))
                 for start in range(0, len(completions), SCORED_CHUNK):
                     chunk = completions[start : start + SCORED_CHUNK]
-                    store.put_scores(score_completions(store, chunk, name, context, thinking_parser=thinking_parser, paper_scoring=paper_scoring))
+                    store.put_scores(score_completions(store, chunk, name, context, thinking_parser=thinking_parser, paper_scoring=paper_scoring, math_grader=math_grader))
                     progress.advance(task, len(chunk))
                     done += len(chunk)
     finally:
