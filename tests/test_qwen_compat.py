@@ -136,6 +136,14 @@ def test_score_and_results_keep_the_graders_apart(shared_data: Path, tmp_path: P
     capsys.readouterr()
     assert main(["results", "--store", str(path), "--json", "--math-grader", "qwen25-math"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["accuracy"] == 0.0
+    # export: one line per completion, with the same choice of scorer; every verdict on request.
+    for flags, expected in (([], ["math", "math"]), (["--math-grader", "qwen25-math"], ["math_qwen25"] * 2),
+                            (["--all-scorers"], ["math", "math", "math_qwen25", "math_qwen25"])):
+        out = tmp_path / "export.jsonl"
+        assert main(["export", "--store", str(path), "--out", str(out), *flags]) == 0
+        lines = [json.loads(line) for line in out.read_text().splitlines()]
+        assert sorted(line["scorer"] for line in lines) == expected
+        assert {line["score"] for line in lines if line["scorer"] == "math"} <= {1.0}
 
 
 def test_grade_math_command_takes_the_grader(tmp_path: Path) -> None:

@@ -45,6 +45,9 @@ class BenchmarkResult:
         return asdict(self)
 
 
+_VERDICT_FIELDS = ("scorer", "score", "extracted", "thinking", "answer", "thinking_status", "score_status", "details")
+
+
 def wanted_scorer(benchmark: str, *, paper_scoring: bool = False, math_grader: str = "transferlab") -> str | None:
     """The scorer name whose verdicts count for ``benchmark`` (``None``: not a registered benchmark)."""
     try:
@@ -53,8 +56,9 @@ def wanted_scorer(benchmark: str, *, paper_scoring: bool = False, math_grader: s
         return None
 
 
-def _cells(store: Store, paper_scoring: bool, math_grader: str) -> Iterator[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
-    """Rows per (model, benchmark, settings): one per completion, with the chosen scorer's verdict."""
+def scored_cells(store: Store, *, paper_scoring: bool = False, math_grader: str = "transferlab") -> Iterator[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
+    """Rows of :meth:`Store.rows` per (model, benchmark, settings), sorted: one per completion, with
+    the chosen scorer's verdict (the score fields are ``None`` where it has none)."""
     cells: dict[tuple[str, str, str], dict[str, dict[str | None, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
     for row in store.rows():
         cells[(row["model_key"], row["benchmark"], row["gen_key"])][row["key"]][row["scorer"]] = row
@@ -67,7 +71,7 @@ def _cells(store: Store, paper_scoring: bool, math_grader: str) -> Iterator[tupl
         for verdicts in by_completion.values():
             row = verdicts.get(chosen) if chosen is not None else None
             if row is None:  # no verdict of the chosen scorer: the completion counts as unscored
-                row = {**next(iter(verdicts.values())), "scorer": None, "score": None, "thinking_status": None}
+                row = {**next(iter(verdicts.values())), **dict.fromkeys(_VERDICT_FIELDS)}
             rows.append(row)
         yield key, rows
 
@@ -76,7 +80,7 @@ def results(store: Store, *, confidence: float = 0.95, seed: int = 0, paper_scor
     """Every (model, benchmark, settings) cell of the store, counted with one scorer per benchmark:
     the default, or the study's own (``paper_scoring``), or the Qwen2.5-Math harness's for math."""
     table = []
-    for (model, benchmark, gen_key), rows in _cells(store, paper_scoring, math_grader):
+    for (model, benchmark, gen_key), rows in scored_cells(store, paper_scoring=paper_scoring, math_grader=math_grader):
         scored = [r for r in rows if r["score"] is not None]
         by_item: dict[str, list[float]] = defaultdict(list)
         for r in scored:

@@ -148,8 +148,14 @@ EXPORT_FIELDS = ("model_key", "benchmark", "item_id", "sample_index", "seed", "g
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from transferlab.results import scored_cells
+
     with Store(args.store, readonly=True) as store:
-        rows = ({("model" if k == "model_key" else k): row.get(k) for k in EXPORT_FIELDS} for row in store.rows())
+        if args.all_scorers:
+            source = store.rows()
+        else:
+            source = (row for _, cell in scored_cells(store, paper_scoring=args.paper_scoring, math_grader=args.math_grader) for row in cell)
+        rows = ({("model" if k == "model_key" else k): row.get(k) for k in EXPORT_FIELDS} for row in source)
         n = write_jsonl_atomic(Path(args.out), rows)
     print(f"wrote {n} completions to {args.out}", file=sys.stderr)
     return 0
@@ -193,4 +199,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("export", help="one JSON line per completion (text, thinking, answer, score...)")
     p.add_argument("--store", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--paper-scoring", action="store_true", help="the verdicts of the study's own scorers (as results --paper-scoring)")
+    p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help="the math verdicts of this grader (as results --math-grader)")
+    p.add_argument("--all-scorers", action="store_true", help="one line per completion and scorer, every stored verdict")
     p.set_defaults(func=cmd_export)
