@@ -57,6 +57,21 @@ def run_cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None)
     return subprocess.run([sys.executable, "-m", "transferlab.cli", *args], capture_output=True, text=True, timeout=timeout, env=full_env)
 
 
+def store_answers(path: Path, benchmark: str, items: list, texts: list[str]) -> None:
+    """A store at ``path`` holding one finished completion per item (model "m@1", prompt "prompt ID")."""
+    from transferlab.store import CompletionRecord, ModelInfo, Store, completion_key
+
+    with Store(path) as store:
+        model = store.add_model(ModelInfo("m", "1"))
+        store.add_items(benchmark, items)
+        hashes = store.add_prompts([f"prompt {i.id}" for i in items])
+        records = []
+        for item, text in zip(items, texts, strict=True):
+            h = hashes[f"prompt {item.id}"]
+            records.append(CompletionRecord(completion_key(model, benchmark, item.id, h, "g", 0), model, benchmark, item.id, h, "g", 0, 0, text, "stop", 1, 1))
+        store.add_completions(records)
+
+
 # -- the llama.cpp server the HTTP backend tests run against -----------------------------------------
 # Its first build compiles llama.cpp (about 13 CPU-minutes, 7.3 min on 2 idle cores). The tests run on
 # one thread, so the build starts in the background as soon as the HTTP tests are collected, niced so

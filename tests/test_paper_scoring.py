@@ -1,24 +1,17 @@
 """The study's own scorers stay reachable (``score --paper-scoring``) and are stored apart."""
 
+from conftest import store_answers
+
 from transferlab.benchmarks import get_benchmark
 from transferlab.cli import main
-from transferlab.store import CompletionRecord, ModelInfo, Store, completion_key
+from transferlab.store import Store
 
 
 def test_halueval_first_line_reading_beside_the_careful_default(shared_data, tmp_path):
     items = get_benchmark("halueval").load(shared_data, limit=6)
     path = tmp_path / "s.db"
-    with Store(path) as store:
-        model = store.add_model(ModelInfo("judge", "1"))
-        store.add_items("halueval", items)
-        hashes = store.add_prompts([f"prompt {i.id}" for i in items])
-        records = []
-        for item in items:
-            h = hashes[f"prompt {item.id}"]
-            # A judgement whose first line is chatter ("Now..." holds "No" to a substring test).
-            text = f"Now I compare the answer with the knowledge.\n#Your Judgement#: {item.reference}"
-            records.append(CompletionRecord(completion_key(model, "halueval", item.id, h, "g", 0), model, "halueval", item.id, h, "g", 0, 0, text, "stop", 1, 1))
-        store.add_completions(records)
+    # A judgement whose first line is chatter ("Now..." holds "No" to a substring test).
+    store_answers(path, "halueval", items, [f"Now I compare the answer with the knowledge.\n#Your Judgement#: {i.reference}" for i in items])
     assert main(["score", "--store", str(path)]) == 0
     assert main(["score", "--store", str(path), "--paper-scoring"]) == 0
     with Store(path, readonly=True) as store:

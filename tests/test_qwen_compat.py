@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import store_answers
 
 from transferlab.benchmarks import get_benchmark
 from transferlab.cli import main
@@ -15,7 +16,7 @@ from transferlab.results import results
 from transferlab.scoring.agreement import AGREEMENT_FILES, grade_file
 from transferlab.scoring.math import MathGrader, MathTask, answers_equivalent, grade_math
 from transferlab.scoring.qwen_compat import qwen_equal, qwen_extract, qwen_normalize
-from transferlab.store import CompletionRecord, ModelInfo, Store, completion_key
+from transferlab.store import Store
 
 # (response, the harness's extracted answer)
 EXTRACTIONS = [
@@ -106,17 +107,8 @@ def _olympiad_store(path: Path, shared_data: Path) -> None:
     """Two OlympiadBench items with several numbers for answer, answered right, in reverse order,
     joined by "\\text{ and }" (which the harness glues into one number)."""
     items = [i for i in get_benchmark("olympiadbench").load(shared_data) if i.meta["is_multiple_answer"] and "(" not in i.reference][:2]
-    with Store(path) as store:
-        model = store.add_model(ModelInfo("m", "1"))
-        store.add_items("olympiadbench", items)
-        hashes = store.add_prompts([f"prompt {i.id}" for i in items])
-        records = []
-        for item in items:
-            answer = r" \text{ and } ".join(p.strip().strip("$") for p in reversed(item.reference.split(",")))
-            text = f"So the answers are $\\boxed{{{answer}}}$."
-            h = hashes[f"prompt {item.id}"]
-            records.append(CompletionRecord(completion_key(model, "olympiadbench", item.id, h, "g", 0), model, "olympiadbench", item.id, h, "g", 0, 0, text, "stop", 1, 1))
-        store.add_completions(records)
+    answers = [r" \text{ and } ".join(p.strip().strip("$") for p in reversed(i.reference.split(","))) for i in items]
+    store_answers(path, "olympiadbench", items, [f"So the answers are $\\boxed{{{a}}}$." for a in answers])
 
 
 def test_score_and_results_keep_the_graders_apart(shared_data: Path, tmp_path: Path, capsys) -> None:
