@@ -1,4 +1,3 @@
-
 import pytest
 
 from transferlab.benchmarks import REGISTRY, get_benchmark, parse_benchmarks
