@@ -184,6 +184,10 @@ def test_drift_tokens_command_on_the_tiny_model(tiny_model, shared_data, tmp_pat
     assert result["samples"] == 3 and result["answer_tokens"] > 0
     assert result["sampled_kl"] == 0.0 and result["exact_kl"] == pytest.approx(0.0, abs=1e-6)
     assert result["rank_shift"] == result["tuned_rank_shift"]  # the same model: the same ranks
+    # The store kept the generated ids, so the model's own greedy tokens are scored, not a
+    # re-tokenization of its (random, byte-level) text: rank 1 at every answer token.
+    assert data["settings"]["answers_with_generated_ids"] == 3
+    assert result["urial_shares"]["unshifted"] == 1.0 and result["rank_shift"] == 0.0
     assert "| benchmark | rank | token |" in (out / "tokens__tiny-qwen2-vs-tiny-qwen2__top_shifted.md").read_text()
     for name in ("shares", "kl", "positions"):
         assert (out / f"tokens__tiny-qwen2-vs-tiny-qwen2__{name}.png").read_bytes()[:8] == PNG_MAGIC

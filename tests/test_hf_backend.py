@@ -39,6 +39,7 @@ def test_greedy_matches_transformers_generate(backend):
         assert c.text == tok.decode(new, skip_special_tokens=True)
         assert c.completion_tokens == len(new) and c.prompt_tokens == ids.input_ids.shape[1]
         assert c.finish_reason == ("stop" if eos else "length")
+        assert c.token_ids == tuple(new)  # the generated ids themselves, end of sequence excluded
 
 
 def test_seeded_samples_do_not_depend_on_batching(backend):
@@ -69,6 +70,7 @@ def test_length_and_stop_strings(backend):
     config = GenerationConfig(max_new_tokens=30, stop=(stop,))
     stopped = run(backend, jobs_for(backend, config), config)[key]
     assert stopped.finish_reason == "stop" and stopped.text == text[: text.find(stop)]
+    assert stopped.token_ids is None and full[key].token_ids is not None  # a cut text has no ids of its own
 
 
 def test_loglikelihood_matches_a_manual_forward(backend):

@@ -23,6 +23,29 @@ def test_completions_are_kept_once(tmp_path):
         assert s.existing_keys([record(1).key, "nope"]) == {record(1).key}
 
 
+def test_generated_token_ids_are_kept_beside_the_text(tmp_path):
+    from dataclasses import replace
+
+    big = [0, 1, 49151, 151_645, 2**32 - 1]  # a Qwen-sized vocabulary fits in 4 bytes a token
+    with Store(tmp_path / "s.db") as s:
+        assert s.add_completions([replace(record(1), token_ids=tuple(big)), record(2)]) == 2
+        assert s.add_completions([replace(record(1), token_ids=(7,))]) == 0  # kept once, not rewritten
+        assert s.token_ids([record(1).key, record(2).key, "nope"]) == {record(1).key: big}
+        assert s.token_ids([]) == {}
+
+    # A store written before the ids were kept: read-only, it answers "none"; opened for writing,
+    # it gains the table and keeps its completions.
+    old = tmp_path / "old.db"
+    with Store(old) as s:
+        s.add_completions([record(1)])
+        s._write("DROP TABLE completion_ids", [()])
+    with Store(old, readonly=True) as s:
+        assert s.token_ids([record(1).key]) == {} and s.count_completions() == 1
+    with Store(old) as s:
+        s.add_completions([replace(record(2), token_ids=(5, 6))])
+        assert s.token_ids([record(1).key, record(2).key]) == {record(2).key: [5, 6]} and s.count_completions() == 2
+
+
 def test_scores_are_replaced_not_duplicated(tmp_path):
     with Store(tmp_path / "s.db") as s:
         s.add_prompts(["p"])

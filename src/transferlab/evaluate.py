@@ -162,6 +162,7 @@ def _generated_records(backend: Backend, plan: BenchmarkPlan, model_key: str, ru
                     text=completion.text if completion.thinking is None else f"<think>{completion.thinking}</think>{completion.text}",
                     finish_reason=completion.finish_reason, prompt_tokens=completion.prompt_tokens,
                     completion_tokens=completion.completion_tokens, run_id=run_id,
+                    token_ids=completion.token_ids if completion.thinking is None else None,
                 )
             )
         yield records

@@ -4,7 +4,9 @@ Completions are committed as they arrive and never rewritten. A completion's key
 (model key, benchmark, item id, rendered prompt, sampling settings incl. seed, sample index), so a
 killed run resumes by skipping the keys already stored and never generates one twice. Scores live
 in their own table, keyed by (completion, scorer), so anything can be re-scored without
-generating again.
+generating again. Where the backend knows them, the token ids it generated are kept beside the
+text (table ``completion_ids``: little-endian uint32, 4 bytes a token), so an analysis can score
+exactly those tokens instead of re-tokenizing the text.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from transferlab.errors import StoreError
 
@@ -40,6 +44,7 @@ CREATE TABLE IF NOT EXISTS completions (
     text TEXT NOT NULL, finish_reason TEXT NOT NULL,
     prompt_tokens INTEGER, completion_tokens INTEGER, run_id TEXT, created REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS completions_by_model ON completions (model_key, benchmark);
+CREATE TABLE IF NOT EXISTS completion_ids (key TEXT PRIMARY KEY, ids BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS scores (
     completion_key TEXT NOT NULL, scorer TEXT NOT NULL,
     score REAL NOT NULL, extracted TEXT, thinking TEXT, answer TEXT, thinking_status TEXT,
@@ -101,6 +106,7 @@ class CompletionRecord:
     completion_tokens: int | None
     run_id: str | None = None
     created: float = 0.0
+    token_ids: tuple[int, ...] | None = field(default=None, compare=False)  # kept apart (completion_ids); not read back by completions()
 
 
 @dataclass(frozen=True)
@@ -280,7 +286,30 @@ class Store:
             (r.key, r.model_key, r.benchmark, r.item_id, r.prompt_hash, r.gen_key, r.seed, r.sample_index, r.text, r.finish_reason, r.prompt_tokens, r.completion_tokens, r.run_id, r.created or now)
             for r in records
         ]
-        return self._write("INSERT OR IGNORE INTO completions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        ids = [(r.key, np.asarray(r.token_ids, dtype="<u4").tobytes()) for r in records if r.token_ids is not None]
+        if not rows:
+            return 0
+        try:
+            with self._transaction() as db:
+                before = db.total_changes
+                db.executemany("INSERT OR IGNORE INTO completions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                added = db.total_changes - before
+                db.executemany("INSERT OR IGNORE INTO completion_ids (key, ids) VALUES (?, ?)", ids)
+                return added
+        except sqlite3.Error as err:
+            raise _translate(err, self.path) from err
+
+    def token_ids(self, keys: Iterable[str]) -> dict[str, list[int]]:
+        """The generated token ids of those completions that have them stored (``{key: ids}``)."""
+        wanted = list(keys)
+        if not wanted or not self._query("SELECT 1 AS x FROM sqlite_master WHERE type='table' AND name='completion_ids'"):
+            return {}  # a store written before token ids were kept, opened read-only
+        found: dict[str, list[int]] = {}
+        for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+            chunk = wanted[start : start + 500]
+            rows = self._query(f"SELECT key, ids FROM completion_ids WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            found.update({r["key"]: np.frombuffer(r["ids"], dtype="<u4").astype(np.int64).tolist() for r in rows})
+        return found
 
     def put_scores(self, records: Sequence[ScoreRecord]) -> None:
         """Write scores, replacing an earlier verdict of the same scorer on the same completion."""

@@ -1,13 +1,15 @@
 """Token-space drift, the model-running part: base and tuned score prompt + answer, batched.
 
-Alignment of the answer tokens. The store keeps the prompt and the answer text, not the generated
-token ids, so prompt + answer is re-tokenized the way generation encoded the prompt (chat-template
-prompts without added special tokens, raw prompts with them). The answer tokens are found by
-comparing token ids, never string offsets: tokenize the prompt alone and prompt + answer; the
-answer starts at the first position where the two id sequences differ (at the end of the prompt
-when nothing merged). A tokenizer that merges the prompt's last token with the answer's first thus
-makes the merged token the first answer token, and every answer token is kept. (A greedy answer
-whose re-tokenization differs from the ids the model generated is scored as re-tokenized.)
+Alignment of the answer tokens. Where the store kept the token ids the model generated (the Hugging
+Face backend keeps them, see :class:`Answer`), the answer is exactly those ids after the prompt's
+ids, encoded the way generation encoded it (chat-template prompts without added special tokens, raw
+prompts with them). Otherwise (answers from a server, or cut by a stop string) prompt + answer
+text is re-tokenized, and the answer tokens are found by comparing token ids, never string
+offsets: tokenize the prompt alone and prompt + answer; the answer starts at the first position
+where the two id sequences differ (at the end of the prompt when nothing merged). A tokenizer that
+merges the prompt's last token with the answer's first thus makes the merged token the first
+answer token, and every answer token is kept; a text whose re-tokenization differs from the ids
+the model generated is scored as re-tokenized.
 
 Scoring. Samples are sorted by length and batched (left padding, explicit position ids). On a CPU
 the default batch is one sample: a forward pass over one unpadded sample is already a large,
@@ -27,6 +29,7 @@ vLLM returns only the top entries of each position, so the exact KL is NaN there
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,6 +39,15 @@ from transferlab.analysis.tokens import TokenSummary, exact_kl, token_logprobs, 
 from transferlab.errors import missing_extra
 
 Row = tuple[list[int], int]  # (ids of prompt + answer, index of the first answer token)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A prompt and the tuned model's answer to it: its text, and the ids it generated if known."""
+
+    prompt: str
+    text: str
+    token_ids: tuple[int, ...] | None = None
 
 
 def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
@@ -55,6 +67,16 @@ def answer_span(tokenizer: Any, prompt: str, answer: str, *, add_special_tokens:
     prompt_ids = list(tokenizer(prompt, add_special_tokens=add_special_tokens)["input_ids"])
     whole = list(tokenizer(prompt + answer, add_special_tokens=add_special_tokens)["input_ids"])
     return whole, max(1, common_prefix_length(prompt_ids, whole))
+
+
+def answer_row(tokenizer: Any, answer: Answer | tuple[str, str], *, add_special_tokens: bool) -> Row:
+    """``(ids, start)`` for one answer: its generated ids after the prompt's when known, else
+    :func:`answer_span` of the re-tokenized text."""
+    if isinstance(answer, Answer) and answer.token_ids is not None:
+        prompt_ids = list(tokenizer(answer.prompt, add_special_tokens=add_special_tokens)["input_ids"])
+        return prompt_ids + list(answer.token_ids), max(1, len(prompt_ids))
+    prompt, text = (answer.prompt, answer.text) if isinstance(answer, Answer) else answer
+    return answer_span(tokenizer, prompt, text, add_special_tokens=add_special_tokens)
 
 
 def plan_batches(rows: Sequence[Row], *, batch_size: int, max_positions: int) -> list[list[int]]:
@@ -160,9 +182,10 @@ def score_rows(base: Any, tuned: Any, rows: Sequence[Row], *, pad_id: int, batch
             yield i, empty_summary()
 
 
-def score_answers(base: Any, tuned: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], *, add_special_tokens: bool, pad_id: int, batch_size: int | None = None, max_positions: int = 4096) -> list[TokenSummary]:
-    """Summaries of every ``(prompt, answer)`` pair, in input order (see :func:`score_rows`)."""
-    rows = [answer_span(tokenizer, p, a, add_special_tokens=add_special_tokens) for p, a in pairs]
+def score_answers(base: Any, tuned: Any, tokenizer: Any, answers: Sequence[Answer | tuple[str, str]], *, add_special_tokens: bool, pad_id: int, batch_size: int | None = None, max_positions: int = 4096) -> list[TokenSummary]:
+    """Summaries of every answer (an :class:`Answer` or a ``(prompt, answer text)`` pair), in input
+    order (see :func:`score_rows`)."""
+    rows = [answer_row(tokenizer, a, add_special_tokens=add_special_tokens) for a in answers]
     out: list[TokenSummary | None] = [None] * len(rows)
     for i, summary in score_rows(base, tuned, rows, pad_id=pad_id, batch_size=batch_size, max_positions=max_positions):
         out[i] = summary

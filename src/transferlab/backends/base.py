@@ -39,7 +39,8 @@ class Completion:
 
     ``finish_reason`` is ``"stop"`` (end of sequence or a stop string) or ``"length"`` (the token
     budget ran out). ``thinking`` is filled only by backends whose server returns reasoning apart
-    from the content.
+    from the content. ``token_ids``: the ids the model generated, end-of-sequence excluded, when
+    ``text`` is exactly their decoding (``None`` when unknown, or when a stop string cut the text).
     """
 
     text: str
@@ -47,6 +48,7 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     thinking: str | None = None
+    token_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

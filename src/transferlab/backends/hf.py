@@ -237,11 +237,12 @@ class HFBackend:
 
     def _completion(self, tokens: list[int], reason: str, prompt_len: int, stops: tuple[str, ...]) -> Completion:
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        ids: tuple[int, ...] | None = tuple(tokens)
         if stops:
             cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
             if cut >= 0:
-                text, reason = text[:cut], "stop"
-        return Completion(text=text, finish_reason=reason, prompt_tokens=prompt_len, completion_tokens=len(tokens))
+                text, reason, ids = text[:cut], "stop", None
+        return Completion(text=text, finish_reason=reason, prompt_tokens=prompt_len, completion_tokens=len(tokens), token_ids=ids)
 
     # -- scoring ------------------------------------------------------------------------------
     @torch.inference_mode()

@@ -127,8 +127,10 @@ def greedy_config(args: argparse.Namespace) -> Any:
                             enable_thinking=args.enable_thinking, system_prompt=args.system_prompt, prompt_style=args.prompt_style)
 
 
-def stored_answers(store: Any, backend: Any, benchmark: Any, config: Any, data_dir: Path | None, n: int) -> list[tuple[str, str]]:
-    """``(prompt, greedy answer)`` of the first ``n`` items, found by their exact completion keys."""
+def stored_answers(store: Any, backend: Any, benchmark: Any, config: Any, data_dir: Path | None, n: int) -> list[Any]:
+    """The greedy :class:`~transferlab.analysis.token_scoring.Answer` of the first ``n`` items, found
+    by their exact completion keys, with the generated token ids where the store kept them."""
+    from transferlab.analysis.token_scoring import Answer
     from transferlab.store import completion_key, sha
 
     config = replace(config, stop=tuple(dict.fromkeys(config.stop + benchmark.stop(config.prompt_style))))
@@ -139,11 +141,12 @@ def stored_answers(store: Any, backend: Any, benchmark: Any, config: Any, data_d
         key = completion_key(backend.model.key, benchmark.name, item.id, sha(prompt, 32), config.key(), 0)
         if key not in stored:
             raise StoreError(f"the greedy answer of {benchmark.name} item {item.id} is missing from the store", "run the same command again")
-        pairs.append((prompt, stored[key].text))
-    return pairs
+        pairs.append((prompt, key))
+    ids = store.token_ids(key for _, key in pairs)
+    return [Answer(prompt, stored[key].text, tuple(ids[key]) if key in ids else None) for prompt, key in pairs]
 
 
-def generate_answers(args: argparse.Namespace, benchmarks: list[Any], config: Any, data_dir: Path | None) -> tuple[Any, dict[str, list[tuple[str, str]]]]:
+def generate_answers(args: argparse.Namespace, benchmarks: list[Any], config: Any, data_dir: Path | None) -> tuple[Any, dict[str, list[Any]]]:
     """Generate the tuned model's missing greedy answers into the store; returns (backend, answers)."""
     from transferlab.commands.eval import load_backend
     from transferlab.evaluate import run_eval
@@ -166,12 +169,12 @@ def check_tokenizers(base: Any, tuned: Any) -> None:
         raise ModelError("base and tuned tokenizers do not share a vocabulary", "compare a tuned model with the checkpoint it was fine-tuned from")
 
 
-def score_benchmark(args: argparse.Namespace, base: Any, tuned: Any, pairs: list[tuple[str, str]], add_special: bool) -> list[Any]:
+def score_benchmark(args: argparse.Namespace, base: Any, tuned: Any, pairs: list[Any], add_special: bool) -> list[Any]:
     """Per-token summaries of one benchmark's answers on the chosen backend."""
     from transferlab.analysis import token_scoring as ts
 
     if args.backend == "vllm":
-        rows = [ts.answer_span(base.tokenizer, p, a, add_special_tokens=add_special) for p, a in pairs]
+        rows = [ts.answer_row(base.tokenizer, a, add_special_tokens=add_special) for a in pairs]
         tuned_pass = ts.vllm_token_pass(args.tuned, rows)
         base_pass = ts.vllm_token_pass(args.base, rows)
         return ts.combine_passes(rows, base_pass, tuned_pass)
@@ -230,9 +233,11 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     settings = {"n": args.n, "backend": args.backend, "generation": config.to_dict(), "top_k": args.top_k}
     summaries = {}
     for bench in benchmarks:
+        # Answers scored as the ids the model generated; the others were re-tokenized from their text.
+        exact = sum(a.token_ids is not None for a in answers[bench.name])
         per_sample = score_benchmark(args, base, tuned, answers[bench.name], add_special=not config.chat_template)
         summaries[bench.name] = tokens.summarize(per_sample, top_k=args.top_k, decode=lambda i: token_text(base.tokenizer, i))
-        write_json(out / f"tokens__{pair}__{bench.name}.json", record("tokens", base, tuned, bench.name, settings, summaries[bench.name]))
+        write_json(out / f"tokens__{pair}__{bench.name}.json", record("tokens", base, tuned, bench.name, {**settings, "answers_with_generated_ids": exact}, summaries[bench.name]))
         s = summaries[bench.name]
         print(f"{bench.name}: shifted {100 * s['urial_shares']['shifted']:.1f}%, sampled KL {s['sampled_kl']:.4g}, exact KL {s['exact_kl']:.4g}, rank shift {s['rank_shift']:.3g}", file=sys.stderr)
     (out / f"tokens__{pair}__top_shifted.md").write_text(top_table(summaries), encoding="utf-8")
