@@ -50,3 +50,12 @@ def test_shipped_paper_specs_parse_and_match_the_registry():
     # The YAML files are exactly study_dict of the registry (regenerate them when it changes).
     on_disk = yaml.safe_load((CONFIGS / "paper-controlled.yaml").read_text())
     assert on_disk == study_dict("paper-controlled", CONTROLLED, description=on_disk["description"], samples=4)
+    on_disk = yaml.safe_load((CONFIGS / "paper-audit.yaml").read_text())
+    assert on_disk == study_dict("paper-audit", AUDIT, description=on_disk["description"], samples=1)
+    # The paper's per-benchmark settings (PAPER.md section 1).
+    for spec, k in ((audit, 1), (controlled, 4)):
+        assert spec.generation_for("aime24").samples == 10 and spec.generation_for("aime25").samples == 10
+        assert spec.generation_for("gpqa_diamond").samples == max(3, k) and spec.generation_for("math500").samples == k
+        for greedy in ("olympiadbench", "acpbench", "coqa", "ifeval"):
+            assert (spec.generation_for(greedy).temperature, spec.generation_for(greedy).samples) == (0.0, 1)
+        assert spec.generation_for("math500").temperature == 0.7

@@ -31,6 +31,23 @@ GOOD = {
 }
 
 
+def test_a_benchmark_can_have_its_own_generation_settings():
+    spec = parse_spec({**GOOD, "generation_overrides": {"aime24": {"samples": 10}, "aime25": {"samples": 10}, "math500": {"temperature": 0.0}}})
+    assert spec.generation_for("aime24").samples == 10 and spec.generation_for("aime24").temperature == 0.6
+    assert spec.generation_for("math500").temperature == 0.0 and spec.generation_for("math500").samples == 2
+    groups = spec.generation_groups()
+    assert [names for _, names in groups] == [["math500"], ["aime24", "aime25"]]
+    assert parse_spec(json.loads(json.dumps(spec.to_dict()))) == spec
+    assert parse_spec(GOOD).generation_groups() == [(parse_spec(GOOD).generation, ["math500", "aime24", "aime25"])]
+    for overrides, words in (({"gsm8k": {"samples": 1}}, "'gsm8k', which is not one of the study's benchmarks"),
+                             ({"aime24": {"temperatur": 1}}, "unknown setting(s) temperatur"),
+                             ({"aime24": {"samples": 0}}, "bad generation_overrides.aime24"),
+                             ({"aime24": {}}, "non-empty mapping")):
+        with pytest.raises(ConfigError) as err:
+            parse_spec({**GOOD, "generation_overrides": overrides})
+        assert words in str(err.value) and "\n" not in str(err.value)
+
+
 def test_good_spec_parses_with_defaults_and_overrides():
     spec = parse_spec(GOOD)
     assert spec.pairs == [("t", "b")]
@@ -137,18 +154,22 @@ def test_tiny_study_end_to_end(tiny_study, shared_data, tmp_path, capsys):
         keys = stored_model_keys(store, "tiny")
         assert sorted(keys) == ["tiny-base", "tiny-rl", "tiny-sft"] and len(set(keys.values())) == 3
         assert list(stored_studies(store)) == ["tiny"]
-        # every model x benchmark x item x sample, all scored
-        assert store.count_completions() == 3 * 4 * 3 * 2
+        # every model x benchmark x item x sample, all scored; GSM8K greedily, one sample (its override)
+        assert store.count_completions() == 3 * (3 * 3 * 2 + 3 * 1)
         assert all(r["scorer"] is not None for r in store.rows())
+        for benchmark, temperature, samples in (("gsm8k", 0.0, {0}), ("math500", 0.8, {0, 1})):
+            rows = [r for r in store.rows() if r["benchmark"] == benchmark]
+            assert {store.gen_settings(r["gen_key"])["temperature"] for r in rows} == {temperature}
+            assert {r["sample_index"] for r in rows} == samples
 
     # Running again generates nothing.
     capsys.readouterr()
     assert cli(study_command, *run, "--only", "tiny-rl") == 0
-    assert "24 completions asked, 24 already stored, 0 generated" in capsys.readouterr().err
+    assert "21 completions asked, 21 already stored, 0 generated" in capsys.readouterr().err
 
     # Other settings for the same models and benchmarks are refused before any model is loaded.
     other = yaml.safe_load(spec_path.read_text())
-    other["generation"]["temperature"] = 0.3
+    other["generation_overrides"]["gsm8k"]["temperature"] = 0.3
     other_path = tiny_study / "tiny-hot.yaml"
     other_path.write_text(yaml.safe_dump(other))
     with pytest.raises(ConfigError, match="other settings.*temperature.*allow-mixed-settings"):
@@ -170,6 +191,8 @@ def test_tiny_study_end_to_end(tiny_study, shared_data, tmp_path, capsys):
     assert page.count("<table>") >= 5 and page.count('src="data:image/png;base64,') == 4
     md = (out_dir / "report.md").read_text()
     assert "| tiny-rl | tiny-base | RL |" in md and "tiny-sft" in md and "Truncation and length" in md
+    # GSM8K's own settings are the study's for GSM8K: read, and not reported as a difference.
+    assert "gsm8k" in md and "not used here" not in md and "gsm8k: 3 completions, none scored" not in md
     assert "Not drawn (TI undefined): tiny-rl, tiny-sft." in page
     for f in (out_dir / "figures").glob("*.png"):
         assert f.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -129,7 +129,7 @@ def cell_items(spec: StudySpec, store_path: Path) -> dict[tuple[str, str], dict[
             for b in spec.benchmarks:
                 gk = study_gen_key(store, spec, key, b)
                 if gk:
-                    by_item, _ = read_cell_rows(store, key, b, gk, spec.generation.samples)
+                    by_item, _ = read_cell_rows(store, key, b, gk, spec.generation_for(b).samples)
                     if by_item:
                         out[(name, b)] = by_item
     return out
@@ -180,21 +180,21 @@ def token_drift(spec: StudySpec, store_path: Path, out: Path, n: int, batch_size
     from transferlab.store import Store
 
     benchmarks = [get_benchmark(b) for b in spec.benchmarks if not is_loglikelihood(get_benchmark(b))]
-    config = spec.generation
     base = _backend(spec.model("base").source, batch_size)
-    settings = {"n": n, "backend": "hf", "generation": config.to_dict(), "top_k": 30, "answers": "the evaluation's greedy answers"}
+    settings = {"n": n, "backend": "hf", "top_k": 30, "answers": "the evaluation's greedy answers"}
     for tuned_name, _ in spec.pairs:
         tuned = _backend(spec.model(tuned_name).source, batch_size)
         check_tokenizers(base, tuned)
         pair = pair_name(base.model.name, tuned.model.name)
         with Store(store_path, readonly=True) as store:
-            answers = {b.name: stored_answers(store, tuned, b, config, None, n) for b in benchmarks}
+            answers = {b.name: stored_answers(store, tuned, b, spec.generation_for(b.name), None, n) for b in benchmarks}
         summaries = {}
         for b in benchmarks:
+            config = spec.generation_for(b.name)
             per_sample = score_answers(base.hf_model, tuned.hf_model, base.tokenizer, answers[b.name], add_special_tokens=not config.chat_template,
                                        pad_id=base.pad_id, batch_size=batch_size, max_positions=4096)
             summaries[b.name] = tokens.summarize(per_sample, top_k=30, decode=lambda i: token_text(base.tokenizer, i))
-            write_json(out / f"tokens__{pair}__{b.name}.json", record("tokens", base, tuned, b.name, settings, summaries[b.name]))
+            write_json(out / f"tokens__{pair}__{b.name}.json", record("tokens", base, tuned, b.name, {**settings, "generation": config.to_dict()}, summaries[b.name]))
             tick()
         (out / f"tokens__{pair}__top_shifted.md").write_text(top_table(summaries), encoding="utf-8")
         title = f"{tuned_name} vs base"

@@ -1,4 +1,4 @@
-"""A study: model pairs (tuned <- base), benchmarks and their groups, one set of generation settings.
+"""A study: model pairs (tuned <- base), benchmarks and their groups, generation settings.
 
     transferlab study run configs/paper-controlled.yaml --store runs.db
 
@@ -11,6 +11,8 @@ The spec is YAML (see ``configs/``)::
     benchmarks: [math500, gsm8k, aime24, aime25]
     groups: {aime24: other}          # optional: override a benchmark's group
     generation: {temperature: 0.0, max_new_tokens: 2048}    # one GenerationConfig for every model
+    generation_overrides:            # optional: a benchmark's own settings, on top of generation
+      aime24: {temperature: 0.7, samples: 10, max_new_tokens: 32768}
     backend: {kind: hf, dtype: auto, batch_size: 16}
     ti: {version: v2, ddof: 1, population: [rl], sigma: {math: 12.0}}
 
@@ -20,6 +22,7 @@ Paths are relative to the spec file. This module parses and validates specs;
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +35,7 @@ from transferlab.spec import GenerationConfig
 TRAINING_METHODS: Final[tuple[str, ...]] = ("RL", "SFT", "other", "base")
 BACKEND_KINDS: Final[tuple[str, ...]] = ("hf", "vllm", "openai")
 _TOP_KEYS: Final[frozenset[str]] = frozenset(
-    {"name", "description", "models", "benchmarks", "groups", "generation", "backend", "ti", "data_dir", "limit"}
+    {"name", "description", "models", "benchmarks", "groups", "generation", "generation_overrides", "backend", "ti", "data_dir", "limit"}
 )
 _MODEL_KEYS: Final[frozenset[str]] = frozenset({"name", "hf", "path", "revision", "training", "base", "note", "endpoints"})
 
@@ -103,6 +106,20 @@ class StudySpec:
     data_dir: str | None = None
     limit: int | None = None
     description: str = ""
+    generation_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def generation_for(self, benchmark: str) -> GenerationConfig:
+        """The settings ``benchmark`` is generated with: ``generation`` and the benchmark's overrides."""
+        extra = self.generation_overrides.get(benchmark)
+        return GenerationConfig.from_dict({**self.generation.to_dict(), **extra}) if extra else self.generation
+
+    def generation_groups(self, benchmarks: Sequence[str] | None = None) -> list[tuple[GenerationConfig, list[str]]]:
+        """The benchmarks (all, or ``benchmarks``) grouped by their settings, in spec order."""
+        groups: dict[str, tuple[GenerationConfig, list[str]]] = {}
+        for b in benchmarks if benchmarks is not None else self.benchmarks:
+            config = self.generation_for(b)
+            groups.setdefault(json.dumps(config.to_dict(), sort_keys=True), (config, []))[1].append(b)
+        return list(groups.values())
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
@@ -132,7 +149,8 @@ class StudySpec:
             "name": self.name, "description": self.description,
             "models": [{k: v for k, v in asdict(m).items() if v is not None and v != ()} for m in self.models],
             "benchmarks": list(self.benchmarks), "groups": dict(self.groups),
-            "generation": self.generation.to_dict(), "backend": asdict(self.backend), "ti": ti,
+            "generation": self.generation.to_dict(), "generation_overrides": {b: dict(o) for b, o in self.generation_overrides.items()},
+            "backend": asdict(self.backend), "ti": ti,
             "data_dir": self.data_dir, "limit": self.limit,
         }
 
@@ -172,6 +190,7 @@ def parse_spec(data: Any, *, base_dir: Path | None = None, where: str = "study s
         config = GenerationConfig.from_dict(generation)
     except TypeError as err:
         raise ConfigError(f"{where}: bad generation settings ({err})", "check the types of the values") from err
+    overrides = _parse_overrides(_section(data, "generation_overrides", where), config, benchmarks, where)
     backend = _parse_backend(_section(data, "backend", where), where)
     ti = _parse_ti(_section(data, "ti", where), models, where)
     data_dir = data.get("data_dir")
@@ -183,7 +202,30 @@ def parse_spec(data: Any, *, base_dir: Path | None = None, where: str = "study s
     return StudySpec(
         name=str(data["name"]), models=models, benchmarks=benchmarks, groups=groups, generation=config,
         backend=backend, ti=ti, data_dir=data_dir, limit=limit, description=str(data.get("description") or ""),
+        generation_overrides=overrides,
     )
+
+
+def _parse_overrides(data: Mapping[str, Any], config: GenerationConfig, benchmarks: Sequence[str], where: str) -> dict[str, dict[str, Any]]:
+    """``{benchmark: {setting: value}}``, each benchmark one of the study's, each setting valid."""
+    known = set(config.to_dict())
+    overrides: dict[str, dict[str, Any]] = {}
+    for name, values in data.items():
+        if name not in benchmarks:
+            raise ConfigError(f"{where}: generation_overrides names {name!r}, which is not one of the study's benchmarks", f"use one of {', '.join(benchmarks)}")
+        if not isinstance(values, Mapping) or not values:
+            raise ConfigError(f"{where}: generation_overrides.{name} must be a non-empty mapping of settings", f"write {name}: {{temperature: 0.7, samples: 10}}")
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"{where}: generation_overrides.{name} has unknown setting(s) {', '.join(map(str, unknown))}", f"use only {', '.join(sorted(known))}")
+        try:
+            GenerationConfig.from_dict({**config.to_dict(), **values})
+        except ConfigError as err:
+            raise ConfigError(f"{where}: bad generation_overrides.{name}: {err}") from err
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{where}: bad generation_overrides.{name} ({err})", "check the types of the values") from err
+        overrides[str(name)] = dict(values)
+    return overrides
 
 
 def _no_unknown(data: Mapping[str, Any], known: frozenset[str], where: str) -> None:

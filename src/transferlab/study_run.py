@@ -1,4 +1,5 @@
-"""Running a study against a store: every model on every benchmark under the study's one settings.
+"""Running a study against a store: every model on every benchmark under the study's settings
+(one run per group of benchmarks that share settings, see ``StudySpec.generation_groups``).
 
 :func:`run_study` refuses a store that already holds results of the same model and benchmark
 produced under other settings (unless told to allow it). The study and the mapping from its model
@@ -159,45 +160,54 @@ def run_study(
     loading anything, models whose store key is known are checked against the store; the others are
     checked right after loading. Returns the :class:`~transferlab.evaluate.EvalSummary` of each model.
     """
-    from transferlab.benchmarks import get_benchmark
     from transferlab.scoring.pipeline import LazyScoringContext
 
-    benchmarks = [get_benchmark(b) for b in spec.benchmarks]
     models = [spec.model(n) for n in only] if only else list(spec.models)
-    config = spec.generation
     if not allow_mixed_settings:
         for m in models:
             key = predicted_model_key(m)
             if key is not None:
-                _refuse(settings_differences(store, key, benchmarks, config))
+                _refuse(study_settings_differences(store, key, spec))
     record_study(store, spec)
     data_dir = data_dir if data_dir is not None else (Path(spec.data_dir) if spec.data_dir else None)
     limit = limit if limit is not None else spec.limit
     summaries = []
     with LazyScoringContext() as scoring:  # one math worker pool for every model
         for m in models:
-            summaries.append(_run_model(spec, m, store, benchmarks, scoring, allow_mixed_settings, data_dir=data_dir, limit=limit, argv=argv, show_progress=show_progress))
+            summaries.append(_run_model(spec, m, store, scoring, allow_mixed_settings, data_dir=data_dir, limit=limit, argv=argv, show_progress=show_progress))
     return summaries
 
 
-def _run_model(spec: StudySpec, m: StudyModel, store: Store, benchmarks: Sequence[Any], scoring: Any, allow_mixed_settings: bool, **kwargs: Any) -> Any:
-    """Load one model, check the store, generate what is missing, free the model, score."""
+def study_settings_differences(store: Store, model_key: str, spec: StudySpec) -> list[str]:
+    """:func:`settings_differences` for every group of the study's benchmarks that share settings."""
+    from transferlab.benchmarks import REGISTRY
+
+    found: list[str] = []
+    for config, names in spec.generation_groups():
+        found += settings_differences(store, model_key, [REGISTRY[b] for b in names if b in REGISTRY], config)
+    return list(dict.fromkeys(found))
+
+
+def _run_model(spec: StudySpec, m: StudyModel, store: Store, scoring: Any, allow_mixed_settings: bool, **kwargs: Any) -> Any:
+    """Load one model, check the store, generate what is missing (one run per group of benchmarks
+    sharing settings), free the model, score."""
+    from transferlab.benchmarks import get_benchmark
+    from transferlab.evaluate import EvalSummary, run_eval
     from transferlab.scoring.pipeline import score_store
 
-    config = spec.generation
     backend = make_backend(m, spec.backend)
     key = backend.model.key
     if not allow_mixed_settings:
-        _refuse(settings_differences(store, key, benchmarks, config))
+        _refuse(study_settings_differences(store, key, spec))
     record_model_key(store, spec, m, key)
-    from transferlab.evaluate import run_eval
-
-    summary = run_eval(backend, benchmarks, config, store, **kwargs)
+    summaries = [run_eval(backend, [get_benchmark(b) for b in names], config, store, **kwargs) for config, names in spec.generation_groups()]
     del backend
     _free_memory()
-    score_store(store, model_key=key, benchmarks=list(spec.benchmarks), thinking_parser=config.thinking_parser,
-                only_unscored=True, context=scoring, show_progress=kwargs.get("show_progress"))
-    return summary
+    for config, names in spec.generation_groups():
+        score_store(store, model_key=key, benchmarks=names, thinking_parser=config.thinking_parser,
+                    only_unscored=True, context=scoring, show_progress=kwargs.get("show_progress"))
+    return EvalSummary(",".join(s.run_id for s in summaries), key, sum(s.requested for s in summaries),
+                       sum(s.reused for s in summaries), sum(s.generated for s in summaries))
 
 
 def study_for_store(store: Store, spec_path: str | Path | None = None, name: str | None = None) -> tuple[StudySpec, dict[str, str]]:

@@ -45,6 +45,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"  {tuned} <- {base} ({spec.model(tuned).training})")
     print("benchmarks: " + ", ".join(f"{b} ({groups[b]})" for b in spec.benchmarks))
     print("generation: " + ", ".join(f"{k}={v}" for k, v in spec.generation.to_dict().items()))
+    for benchmark, values in spec.generation_overrides.items():
+        print(f"  {benchmark}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
     return 0
 
 

@@ -22,7 +22,7 @@ from transferlab.errors import ConfigError, DataError, TransferlabError
 from transferlab.metrics import estimate
 from transferlab.store import Store
 from transferlab.study import StudySpec
-from transferlab.study_run import expected_gen_key, settings_differences
+from transferlab.study_run import expected_gen_key, study_settings_differences
 from transferlab.ti import (
     DEFAULT_DDOF,
     TRANSFER_GROUPS,
@@ -167,7 +167,7 @@ def study_gen_key(store: Store, spec: StudySpec | None, model_key: str, benchmar
     from transferlab.benchmarks import REGISTRY
 
     if spec is not None and benchmark in REGISTRY:
-        return expected_gen_key(REGISTRY[benchmark], spec.generation)
+        return expected_gen_key(REGISTRY[benchmark], spec.generation_for(benchmark))
     keys = gen_keys(store, model_key, benchmark)
     if len(keys) > 1:
         raise DataError(f"{model_key} has {benchmark} completions under {len(keys)} settings", "pass --spec to choose the study's settings")
@@ -212,7 +212,7 @@ def analyse_store(
     for m in models:
         for b in benchmarks:
             gk = study_gen_key(store, spec, m.key, b)
-            by_item, rows = read_cell_rows(store, m.key, b, gk, spec.generation.samples) if gk else ({}, [])
+            by_item, rows = read_cell_rows(store, m.key, b, gk, spec.generation_for(b).samples) if gk else ({}, [])
             if by_item:
                 items[(m.name, b)] = by_item
                 cells[(m.name, b)] = _cell(m.name, b, groups[b], gk or "", by_item, rows, confidence, n_resamples, seed)
@@ -316,18 +316,15 @@ def _settings(store: Store, spec: StudySpec, models: Sequence[ModelEntry]) -> di
         runs = _runs_of(store, m.key, spec.benchmarks)
         versions = json.loads(runs[-1]["versions"]) if runs else {}
         per_model[m.name] = {"key": m.key, "dtype": info.get(m.key, {}).get("dtype"), "versions": versions, "runs": len(runs)}
-    return {"generation": spec.generation.to_dict(), "models": per_model}
+    return {"generation": spec.generation.to_dict(), "generation_overrides": spec.generation_overrides, "models": per_model}
 
 
 def _differences(store: Store, spec: StudySpec, models: Sequence[ModelEntry]) -> list[str]:
     """Every difference of settings found: other settings stored beside the study's, and library
     versions or dtypes that differ between the study's models."""
-    from transferlab.benchmarks import REGISTRY
-
-    registered = [REGISTRY[b] for b in spec.benchmarks if b in REGISTRY]
     found: list[str] = []
     for m in models:
-        found += [f"{d} (not used here)" for d in settings_differences(store, m.key, registered, spec.generation)]
+        found += [f"{d} (not used here)" for d in study_settings_differences(store, m.key, spec)]
     settings = _settings(store, spec, models)["models"]
     for label, getter in (("dtype", lambda s: {"dtype": s["dtype"]}), ("versions", lambda s: s["versions"])):
         values: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))

@@ -127,9 +127,12 @@ def generation_table(a: StudyAnalysis) -> Table:
 
 
 def settings_table(a: StudyAnalysis) -> Table:
-    """The one set of generation settings of the study."""
+    """The study's generation settings (the same for every model), a benchmark's own ones last."""
     gen = a.settings.get("generation", {})
-    return Table("Generation settings (every model)", ("setting", "value"), tuple((k, str(v)) for k, v in gen.items()))
+    overrides = a.settings.get("generation_overrides") or {}
+    rows = [(k, str(v)) for k, v in gen.items()] + [(f"{b}: {k}", str(v)) for b, values in overrides.items() for k, v in values.items()]
+    note = "rows named after a benchmark are that benchmark's own settings" if overrides else ""
+    return Table("Generation settings (every model)", ("setting", "value"), tuple(rows), note)
 
 
 def all_tables(a: StudyAnalysis) -> list[Table]:
