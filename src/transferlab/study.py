@@ -113,10 +113,10 @@ class StudySpec:
         extra = self.generation_overrides.get(benchmark)
         return GenerationConfig.from_dict({**self.generation.to_dict(), **extra}) if extra else self.generation
 
-    def generation_groups(self, benchmarks: Sequence[str] | None = None) -> list[tuple[GenerationConfig, list[str]]]:
-        """The benchmarks (all, or ``benchmarks``) grouped by their settings, in spec order."""
+    def generation_groups(self) -> list[tuple[GenerationConfig, list[str]]]:
+        """The study's benchmarks grouped by their settings, in spec order."""
         groups: dict[str, tuple[GenerationConfig, list[str]]] = {}
-        for b in benchmarks if benchmarks is not None else self.benchmarks:
+        for b in self.benchmarks:
             config = self.generation_for(b)
             groups.setdefault(json.dumps(config.to_dict(), sort_keys=True), (config, []))[1].append(b)
         return list(groups.values())
