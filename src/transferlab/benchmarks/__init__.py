@@ -29,12 +29,14 @@ def get_benchmark(name: str) -> Benchmark:
         raise DataError(f"unknown benchmark {name!r}{hint}", f"choose from {', '.join(sorted(REGISTRY))}") from None
 
 
-# The study's own (careless) scoring, kept behind an explicit option so its numbers can be compared:
-# GPQA's letter scan over the whole output, HaluEval's first-line reading. Each variant records
-# under its own scorer name, beside the careful default.
+# The study's own scoring, kept behind an explicit option so its numbers can be compared: GPQA's
+# letter scan over the whole output, HaluEval's first-line reading (both careless), and CoQA's
+# leave-one-out averaging over the references (lm-eval's and the official script's). Each variant
+# records under its own scorer name, beside the default.
 PAPER_SCORING: dict[str, dict[str, Any]] = {
     "gpqa_diamond": {"extraction": "paper"},
     "halueval": {"first_line_only": True},
+    "coqa": {"leave_one_out": True},
 }
 
 

@@ -185,7 +185,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--benchmarks", default=None)
     p.add_argument("--thinking-parser", default="auto", choices=("auto", "think", "think-end", "none"))
     p.add_argument("--only-unscored", action="store_true")
-    p.add_argument("--paper-scoring", action="store_true", help="the study's own scorers where they differ (GPQA: last A-D anywhere; HaluEval: first line only), stored under their own scorer names; with --thinking-parser none, reasoning is graded as the paper did")
+    p.add_argument("--paper-scoring", action="store_true", help="the study's own scorers where they differ (GPQA: last A-D anywhere; HaluEval: first line only; CoQA: leave-one-out over the references), stored under their own scorer names; with --thinking-parser none, reasoning is graded as the paper did")
     p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help=MATH_GRADER_HELP)
     p.set_defaults(func=cmd_score)
 
