@@ -4,6 +4,7 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/drift.py                      # SmolLM2-135M-Instruct, 16 samples
     .venv/bin/python benchmarks/drift.py --model tiny --n 64  # the tiny test model, seconds
+    python3 benchmarks/drift.py --device cuda --n 64          # on a GPU machine
 
 Both paths score the same (prompt, answer) pairs (GSM8K questions with their reference solutions
 as the answers) under a base model and a tuned model (the base plus small Gaussian noise), and
@@ -47,10 +48,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="smollm2", help="smollm2, tiny, or a checkpoint folder")
+    p.add_argument("--model", default="smollm2", help="smollm2, tiny, a checkpoint folder or a .gguf file")
     p.add_argument("--n", type=int, default=16, help="samples timed (memory: n and 4n)")
     p.add_argument("--batch-size", type=int, default=None, help="samples per forward pass (default: the scorer's own choice, 1 on CPU)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (both paths, both models)")
     p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("TRANSFERLAB_DATA_DIR") or REPO.parent / "shared" / "data"))
     p.add_argument("--child-memory", type=int, default=None, help=argparse.SUPPRESS)
     return p.parse_args()
@@ -66,11 +68,16 @@ def model_path(name: str) -> Path:
 
         folder = Path(tempfile.gettempdir()) / "transferlab-bench-tiny"
         return folder if (folder / "config.json").exists() else build_tiny_model(folder)
-    return Path(name)
+    from transferlab.backends.hf import resolve_model
+
+    folder = resolve_model(name)[1]  # a checkpoint folder, or a .gguf file converted once
+    if folder is None:
+        raise SystemExit(f"--model {name}: give smollm2, tiny, a checkpoint folder or a .gguf file")
+    return folder
 
 
-def load_pair(path: Path) -> tuple[torch.nn.Module, torch.nn.Module, object]:
-    """(base, tuned = base + N(0, 0.01) noise, tokenizer), float32 on CPU."""
+def load_pair(path: Path, device: str = "cpu") -> tuple[torch.nn.Module, torch.nn.Module, object]:
+    """(base, tuned = base + N(0, 0.01) noise, tokenizer), float32 on ``device``."""
     from transformers import AutoModelForCausalLM
 
     from transferlab.models import load_tokenizer
@@ -81,7 +88,7 @@ def load_pair(path: Path) -> tuple[torch.nn.Module, torch.nn.Module, object]:
     with torch.no_grad():
         for p in tuned.parameters():
             p.add_(torch.randn(p.shape, generator=gen) * 0.01)
-    return base, tuned, load_tokenizer(path)
+    return base.to(device), tuned.to(device), load_tokenizer(path)
 
 
 def pairs(data_dir: Path, n: int) -> list[tuple[str, str]]:
@@ -103,7 +110,7 @@ def naive(base, tuned, tok, data) -> list[dict[str, list[float]]]:
         prompt_ids = tok(prompt)["input_ids"]
         ids = tok(prompt + answer)["input_ids"]
         start = next((i for i, (a, b) in enumerate(zip(prompt_ids, ids)) if a != b), len(prompt_ids))
-        x = torch.tensor([ids])
+        x = torch.tensor([ids], device=base.device)
         lb = torch.log_softmax(base(input_ids=x).logits[0].float(), -1)
         lt = torch.log_softmax(tuned(input_ids=x).logits[0].float(), -1)
         rec: dict[str, list[float]] = {"lp_base": [], "lp_tuned": [], "rank_base": [], "rank_tuned": [], "kl": []}
@@ -121,9 +128,14 @@ def naive(base, tuned, tok, data) -> list[dict[str, list[float]]]:
 def child_memory(args: argparse.Namespace) -> None:
     """In a fresh process: peak RSS added by scoring ``args.child_memory`` samples (MiB)."""
     torch.set_num_threads(args.threads)
-    base, tuned, tok = load_pair(model_path(args.model))
+    base, tuned, tok = load_pair(model_path(args.model), args.device)
     data = (pairs(args.data_dir, args.n) * args.child_memory)[: args.child_memory]  # the n samples repeated: same lengths
     gc.collect()
+    cuda = args.device.startswith("cuda")
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        gpu_before = torch.cuda.memory_allocated()
     process = psutil.Process()
     before = process.memory_info().rss
     peak = [before]
@@ -138,8 +150,9 @@ def child_memory(args: argparse.Namespace) -> None:
     summaries = ours(base, tuned, tok, data, args.batch_size)
     done.set()
     watcher.join()
-    print(json.dumps({"n": args.child_memory, "peak_added_mib": (peak[0] - before) / 2**20, "tokens": sum(len(s) for s in summaries),
-                      "summaries_kib": sum(s.nbytes for s in summaries) / 1024}))
+    gpu_added = (torch.cuda.max_memory_allocated() - gpu_before) / 2**20 if cuda else None
+    print(json.dumps({"n": args.child_memory, "peak_added_mib": (peak[0] - before) / 2**20, "gpu_peak_added_mib": gpu_added,
+                      "tokens": sum(len(s) for s in summaries), "summaries_kib": sum(s.nbytes for s in summaries) / 1024}))
 
 
 def main() -> None:
@@ -148,9 +161,10 @@ def main() -> None:
         return child_memory(args)
     torch.set_num_threads(args.threads)
     path = model_path(args.model)
-    base, tuned, tok = load_pair(path)
+    base, tuned, tok = load_pair(path, args.device)
     data = pairs(args.data_dir, args.n)
-    ours(base, tuned, tok, data[:2], args.batch_size)  # warm-up
+    ours(base, tuned, tok, data[:2], args.batch_size)  # warm-up of both paths (kernels, caches, CUDA handles)
+    naive(base, tuned, tok, data[:1])
     t = time.perf_counter()
     fast = ours(base, tuned, tok, data, args.batch_size)
     t_ours = time.perf_counter() - t
@@ -163,21 +177,23 @@ def main() -> None:
     tokens = sum(len(s) for s in fast)
     same_rank = np.mean(np.concatenate([np.concatenate([s.rank_base, s.rank_tuned]) == np.array(r["rank_base"] + r["rank_tuned"]) for s, r in zip(fast, slow)]))
     max_lp = max(float(np.abs(np.concatenate([s.logprob_base, s.logprob_tuned]) - np.array(r["lp_base"] + r["lp_tuned"])).max()) for s, r in zip(fast, slow))
-    print(f"model {path.name}, {args.n} samples, {tokens} answer tokens, vocab {base.config.vocab_size}, {args.threads} threads", file=sys.stderr)
+    where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "CPU"
+    print(f"model {path.name}, {args.n} samples, {tokens} answer tokens, vocab {base.config.vocab_size}, {where}, {args.threads} threads", file=sys.stderr)
     print(f"ours {args.n / t_ours:.2f} samples/s ({t_ours:.1f} s), naive {args.n / t_naive:.2f} samples/s ({t_naive:.1f} s), "
           f"speed-up {t_naive / t_ours:.2f}x (batches of 8: {t_naive / t_batch8:.2f}x); same rank on {100 * same_rank:.3f}% of tokens (float near-ties), max |log-prob difference| {max_lp:.1e}", file=sys.stderr)
     mem = []
     for n in (args.n, 4 * args.n):
-        cmd = [sys.executable, __file__, "--model", args.model, "--child-memory", str(n), "--threads", str(args.threads), "--data-dir", str(args.data_dir)]
+        cmd = [sys.executable, __file__, "--model", args.model, "--child-memory", str(n), "--n", str(args.n), "--threads", str(args.threads), "--data-dir", str(args.data_dir), "--device", args.device]
         cmd += ["--batch-size", str(args.batch_size)] if args.batch_size else []
         mem.append(json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]))
     print("\n| path | samples/s | speed-up |\n|---|---|---|")
     print(f"| naive (one sample, per-token loop) | {args.n / t_naive:.2f} | 1.0x |")
     print(f"| transferlab (batch {args.batch_size or 'auto'}, streamed) | {args.n / t_ours:.2f} | {t_naive / t_ours:.2f}x |")
     print(f"| transferlab, padded batches of 8 | {args.n / t_batch8:.2f} | {t_naive / t_batch8:.2f}x |")
-    print("\n| samples | answer tokens | peak RSS added by scoring (MiB) | per-token summaries (KiB) |\n|---|---|---|---|")
+    print("\n| samples | answer tokens | peak RSS added by scoring (MiB) | peak GPU memory added (MiB) | per-token summaries (KiB) |\n|---|---|---|---|---|")
     for m in mem:
-        print(f"| {m['n']} | {m['tokens']} | {m['peak_added_mib']:.0f} | {m['summaries_kib']:.1f} |")
+        gpu = "-" if m["gpu_peak_added_mib"] is None else f"{m['gpu_peak_added_mib']:.0f}"
+        print(f"| {m['n']} | {m['tokens']} | {m['peak_added_mib']:.0f} | {gpu} | {m['summaries_kib']:.1f} |")
 
 
 if __name__ == "__main__":

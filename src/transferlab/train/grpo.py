@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from transferlab.train.callbacks import LOG_NAME, StepLogger, StepTimer
-from transferlab.train.common import TrainResult, load_base, plain_callbacks, prepare_out, report_to, save_final, world_size
+from transferlab.train.common import TrainResult, checkpointing_args, load_base, plain_callbacks, prepare_out, report_to, save_final, world_size
 from transferlab.train.data import MathPrompt
 from transferlab.train.presets import GRPOPreset, to_dict
 from transferlab.train.rewards import MathReward, overlong_penalty
@@ -67,7 +67,7 @@ def grpo_config(preset: GRPOPreset, out_dir: Path, *, processes: int, report: li
         optim="adamw_torch",
         bf16=preset.bf16 and torch.cuda.is_available(), fp16=False,
         use_cpu=not torch.cuda.is_available(),  # also makes torchrun-launched CPU processes use gloo
-        activation_checkpointing=preset.gradient_checkpointing,
+        **checkpointing_args(GRPOConfig, preset.gradient_checkpointing),
         disable_dropout=True, seed=preset.seed, data_seed=preset.seed, shuffle_dataset=True,
         use_vllm=preset.use_vllm, vllm_mode=preset.vllm_mode, vllm_gpu_memory_utilization=preset.vllm_gpu_memory_utilization,
         use_transformers_continuous_batching=False,

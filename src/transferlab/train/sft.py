@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from transferlab.train.callbacks import LOG_NAME, StepLogger
-from transferlab.train.common import TrainResult, load_base, plain_callbacks, prepare_out, report_to, save_final, world_size
+from transferlab.train.common import TrainResult, checkpointing_args, load_base, plain_callbacks, prepare_out, report_to, save_final, world_size
 from transferlab.train.data import read_sft_jsonl
 from transferlab.train.presets import SFTPreset, to_dict
 
@@ -43,7 +43,7 @@ def sft_config(preset: SFTPreset, out_dir: Path, *, processes: int, report: list
         bf16=preset.bf16 and torch.cuda.is_available(),
         fp16=False,
         use_cpu=not torch.cuda.is_available(),  # also makes torchrun-launched CPU processes use gloo
-        activation_checkpointing=preset.gradient_checkpointing,  # transformers 5 name of gradient checkpointing
+        **checkpointing_args(SFTConfig, preset.gradient_checkpointing),
         seed=preset.seed,
         data_seed=preset.seed,
         max_length=preset.max_length,

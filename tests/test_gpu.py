@@ -1,0 +1,182 @@
+"""The CUDA paths, checked against the CPU: generation, scoring, the drift analyses, eval end to end.
+
+Every test here needs a CUDA GPU and is skipped, with the reason, where there is none (CI). On a
+GPU machine: ``pytest -m gpu``, or ``benchmarks/gpu_check.sh``, which also runs the GPU benchmarks.
+The model is the tiny Qwen2 built from a config, in float32, so CUDA and CPU compute the same
+numbers up to rounding (no TF32: PyTorch's default matmul precision is "highest").
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from transferlab.backends.base import PromptJob, SampleSlot
+from transferlab.spec import GenerationConfig
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine"),
+]
+
+QUESTIONS = ["What is 2 + 3?", "How many apples are there in total if each of 7 boxes holds 4?", "Find x.",
+             "Sum 1 to 10, step by step please, and explain each step carefully.", "1 + 1", "Name the largest prime below 50."]
+
+
+@pytest.fixture(scope="module")
+def backends(tiny_model):
+    from transferlab.backends.hf import HFBackend
+
+    cuda = HFBackend(str(tiny_model), device="cuda", dtype="float32", batch_size=4)
+    cpu = HFBackend(str(tiny_model), device="cpu", dtype="float32", batch_size=4)
+    assert next(cuda.hf_model.parameters()).device.type == "cuda"
+    return cuda, cpu
+
+
+def jobs_for(backend, config, k=1, seed_base=0):
+    prompts = [backend.render([{"role": "user", "content": q}], config) for q in QUESTIONS]
+    return [PromptJob(p, tuple(SampleSlot(f"{i}-{s}", s, seed_base + 100 * i + s) for s in range(k))) for i, p in enumerate(prompts)]
+
+
+def run(backend, jobs, config):
+    return {slot.key: c for group in backend.generate(jobs, config) for slot, c in group}
+
+
+def test_cuda_greedy_decoding_matches_generate_in_every_mode(backends):
+    """Continuous batching with prompt-lookup speculation, without it, and fixed batches all give
+    transformers' own ``generate`` tokens on the GPU."""
+    cuda, _ = backends
+    config = GenerationConfig(max_new_tokens=32)
+    jobs = jobs_for(cuda, config)
+    tok = cuda.tokenizer
+    reference = {}
+    for i, job in enumerate(jobs):
+        ids = tok(job.prompt, add_special_tokens=False, return_tensors="pt").to("cuda")
+        out = cuda.hf_model.generate(**ids, max_new_tokens=32, do_sample=False, pad_token_id=cuda.pad_id)
+        new = out[0, ids.input_ids.shape[1]:].tolist()
+        eos = [j for j, t in enumerate(new) if t in cuda.eos_ids]
+        reference[f"{i}-0"] = tuple(new[: eos[0]] if eos else new)
+    assert cuda.continuous and cuda.lookup_tokens > 0
+    modes = {"continuous+lookup": {}, "continuous": {"lookup_tokens": 0}, "fixed": {"continuous": False}}
+    drafted = {}
+    for mode, settings in modes.items():
+        saved = {k: getattr(cuda, k) for k in settings}
+        for k, v in settings.items():
+            setattr(cuda, k, v)
+        try:
+            got = run(cuda, jobs, config)
+            drafted[mode] = cuda.decode_stats.get("drafted", 0)
+        finally:
+            for k, v in saved.items():
+                setattr(cuda, k, v)
+        assert {k: c.token_ids for k, c in got.items()} == reference, mode
+        assert all(c.text == tok.decode(reference[k], skip_special_tokens=True) for k, c in got.items()), mode
+    assert drafted["continuous+lookup"] > 0 and drafted["continuous"] == 0  # the speculative path really ran
+
+
+def test_cuda_seeded_samples_reproduce_whatever_the_batch(backends):
+    cuda, cpu = backends
+    config = GenerationConfig(samples=3, temperature=1.0, top_p=0.95, max_new_tokens=16)
+    jobs = jobs_for(cuda, config, k=3)
+    together = run(cuda, jobs, config)
+    cuda.batch_size = 2
+    try:
+        apart = run(cuda, jobs[1:3], config)
+    finally:
+        cuda.batch_size = 4
+    assert len(apart) == 6 and all(together[k].text == v.text for k, v in apart.items())
+    assert len({together[f"0-{s}"].text for s in range(3)}) == 3  # one prefill, three random streams
+    # The sampler draws its uniforms from (seed, step) on the host, so the GPU picks the CPU's
+    # tokens wherever the two devices' probabilities do not straddle a draw (float rounding).
+    on_cpu = run(cpu, jobs_for(cpu, config, k=3), config)
+    same = sum(on_cpu[k].text == c.text for k, c in together.items())
+    assert same >= len(together) - 2, f"{same}/{len(together)} samples equal to the CPU's"
+
+
+def test_cuda_loglikelihoods_match_the_cpu(backends):
+    cuda, cpu = backends
+    requests = [("What is 2 + 3?", " the answer is 5"), ("a", " b"), ("a much longer context about apples and boxes", " 28 apples")]
+    for a, b in zip(cuda.loglikelihood(requests), cpu.loglikelihood(requests)):
+        assert a.n_tokens == b.n_tokens and a.logprob == pytest.approx(b.logprob, abs=1e-3) and a.is_greedy == b.is_greedy
+
+
+def test_cuda_token_drift_matches_the_cpu_and_is_zero_against_itself(backends, tiny_model, tmp_path):
+    from transferlab.analysis.token_scoring import score_rows
+    from test_drift_latent import perturbed_copy
+    from test_drift_tokens import greedy_rows
+    from transferlab.backends.hf import HFBackend
+
+    cuda, cpu = backends
+    tuned_cpu = HFBackend(str(perturbed_copy(tiny_model, tmp_path / "noisy", 0.1, seed=1)), device="cpu", dtype="float32").hf_model
+    tuned_cuda = HFBackend(str(tmp_path / "noisy"), device="cuda", dtype="float32").hf_model
+    rows = greedy_rows(tuned_cpu, cpu.tokenizer)
+
+    def score(base, tuned, **kw):
+        got = dict(score_rows(base, tuned, rows, pad_id=0, **kw))
+        return [got[i] for i in range(len(rows))]
+
+    on_cpu, on_cuda = score(cpu.hf_model, tuned_cpu, batch_size=1), score(cuda.hf_model, tuned_cuda)  # auto: 8 rows a pass on a GPU
+    for a, b in zip(on_cuda, on_cpu):
+        assert a.token_ids.tolist() == b.token_ids.tolist()
+        np.testing.assert_allclose(a.logprob_base, b.logprob_base, atol=1e-4)
+        np.testing.assert_allclose(a.logprob_tuned, b.logprob_tuned, atol=1e-4)
+        np.testing.assert_allclose(a.kl_exact, b.kl_exact, atol=1e-4)
+        assert a.rank_tuned.tolist() == [1] * len(a)  # the tuned model's own greedy tokens
+        assert np.mean(a.rank_base == b.rank_base) >= 0.95  # ranks may swap only on float near-ties
+    itself = score(cuda.hf_model, cuda.hf_model)
+    for s in itself:
+        assert s.rank_base.tolist() == s.rank_tuned.tolist()
+        np.testing.assert_allclose(s.kl_exact, 0.0, atol=1e-6)
+
+
+def test_cuda_hidden_states_match_the_cpu(backends, shared_data):
+    from transferlab.analysis.hidden import benchmark_texts, pooled_hidden_states
+
+    cuda, cpu = backends
+    texts = benchmark_texts("gsm8k", shared_data, 10)
+    for pooling in ("masked", "paper"):
+        a = pooled_hidden_states(cuda.hf_model, cuda.tokenizer, texts, pooling=pooling, batch_size=4)
+        b = pooled_hidden_states(cpu.hf_model, cpu.tokenizer, texts, pooling=pooling, batch_size=4)
+        assert len(a) == len(b) == cuda.hf_model.config.num_hidden_layers + 1
+        for x, y in zip(a, b):
+            np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-4)
+
+
+def test_cuda_default_dtype_is_bfloat16_and_generates(tiny_model):
+    from transferlab.backends.hf import HFBackend
+
+    backend = HFBackend(str(tiny_model), batch_size=4)  # device and dtype left to their defaults
+    assert backend.device.type == "cuda" and backend.hf_model.dtype == torch.bfloat16
+    config = GenerationConfig(samples=2, temperature=0.7, max_new_tokens=12)
+    out = run(backend, jobs_for(backend, config, k=2), config)
+    assert len(out) == 12 and all(c.completion_tokens > 0 and c.token_ids for c in out.values())
+    assert all(c.text == backend.tokenizer.decode(c.token_ids, skip_special_tokens=True) for c in out.values())
+
+
+@pytest.mark.slow
+def test_cuda_eval_store_rerun_and_drift_command(tiny_model, shared_data, tmp_path):
+    """``transferlab eval --device cuda`` into a store (a rerun generates nothing), ``export`` and
+    ``drift tokens`` on the GPU."""
+    from conftest import run_cli
+
+    store = tmp_path / "runs.db"
+    argv = ["eval", "--model", str(tiny_model), "--benchmarks", "gsm8k,math500", "--samples", "2", "--temperature", "0.7",
+            "--max-new-tokens", "24", "--seed", "0", "--store", str(store), "--limit", "5", "--data-dir", str(shared_data), "--device", "cuda"]
+    proc = run_cli(*argv)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "20 completions asked, 0 already stored, 20 generated" in proc.stderr
+    out = run_cli("export", "--store", str(store), "--out", str(tmp_path / "c.jsonl"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [json.loads(x) for x in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert len(lines) == 20 and {x["benchmark"] for x in lines} == {"gsm8k", "math500"}
+    again = run_cli(*argv)
+    assert again.returncode == 0 and "20 completions asked, 20 already stored, 0 generated" in again.stderr, again.stderr[-2000:]
+    drift = run_cli("drift", "tokens", "--base", str(tiny_model), "--tuned", str(tiny_model), "--store", str(tmp_path / "d.db"), "--benchmarks", "gsm8k",
+                    "--n", "4", "--out", str(tmp_path / "drift"), "--data-dir", str(shared_data), "--max-new-tokens", "16", "--device", "cuda", "--quiet")
+    assert drift.returncode == 0, drift.stderr[-2000:]
+    data = json.loads((tmp_path / "drift" / "tokens__tiny-qwen2-vs-tiny-qwen2__gsm8k.json").read_text())
+    assert data["settings"]["answers_with_generated_ids"] == 4
+    assert data["result"]["urial_shares"]["unshifted"] == 1.0 and data["result"]["exact_kl"] == pytest.approx(0.0, abs=1e-6)
