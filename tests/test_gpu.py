@@ -180,3 +180,33 @@ def test_cuda_eval_store_rerun_and_drift_command(tiny_model, shared_data, tmp_pa
     data = json.loads((tmp_path / "drift" / "tokens__tiny-qwen2-vs-tiny-qwen2__gsm8k.json").read_text())
     assert data["settings"]["answers_with_generated_ids"] == 4
     assert data["result"]["urial_shares"]["unshifted"] == 1.0 and data["result"]["exact_kl"] == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_cuda_bf16_training_with_checkpointing(tiny_model, shared_data, tmp_path):
+    """SFT and GRPO as the paper presets train on GPUs: bfloat16 and activation checkpointing on."""
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+    from test_train_grpo import learnable_prompts
+    from test_train_sft import sft_file
+    from transferlab.backends.hf import HFBackend
+    from transferlab.train.callbacks import read_log
+    from transferlab.train.grpo import train_grpo
+    from transferlab.train.presets import TINY_GRPO, TINY_SFT
+    from transferlab.train.sft import train_sft
+
+    base = load_file(str(tiny_model / "model.safetensors"))
+    sft = train_sft(str(tiny_model), sft_file(shared_data, tmp_path / "sft.jsonl"), replace(TINY_SFT, bf16=True, gradient_checkpointing=True), tmp_path / "sft", show_progress=False)
+    grpo = train_grpo(str(tiny_model), learnable_prompts(tmp_path / "learn.jsonl"), replace(TINY_GRPO, bf16=True, gradient_checkpointing=True), tmp_path / "grpo", show_progress=False)
+    for result, steps in ((sft, TINY_SFT.max_steps), (grpo, TINY_GRPO.max_steps)):
+        logged = [r for r in read_log(result.log_path) if "event" not in r]
+        assert result.global_step == steps and [r["step"] for r in logged] == list(range(1, steps + 1))
+        assert all(np.isfinite(r["loss"]) for r in logged)
+        tuned = load_file(str(result.out_dir / "model.safetensors"))
+        assert any(not torch.equal(base[k].float(), tuned[k].float()) for k in base)
+        backend = HFBackend(str(result.out_dir), device="cuda", dtype="float32")
+        config = GenerationConfig(max_new_tokens=4)
+        assert run(backend, jobs_for(backend, config)[:1], config)["0-0"].completion_tokens >= 1
+    losses = [r["loss"] for r in read_log(sft.log_path) if "event" not in r]
+    assert sum(losses[-2:]) / 2 < 0.7 * sum(losses[:2]) / 2, losses  # bfloat16 SFT still learns the task
