@@ -14,17 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from transferlab.backends.base import PromptJob, SampleSlot
+from test_hf_backend import jobs_for, run
 from transferlab.spec import GenerationConfig
 
 pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine"),
 ]
-
-QUESTIONS = ["What is 2 + 3?", "How many apples are there in total if each of 7 boxes holds 4?", "Find x.",
-             "Sum 1 to 10, step by step please, and explain each step carefully.", "1 + 1", "Name the largest prime below 50."]
-
 
 @pytest.fixture(scope="module")
 def backends(tiny_model):
@@ -34,15 +30,6 @@ def backends(tiny_model):
     cpu = HFBackend(str(tiny_model), device="cpu", dtype="float32", batch_size=4)
     assert next(cuda.hf_model.parameters()).device.type == "cuda"
     return cuda, cpu
-
-
-def jobs_for(backend, config, k=1, seed_base=0):
-    prompts = [backend.render([{"role": "user", "content": q}], config) for q in QUESTIONS]
-    return [PromptJob(p, tuple(SampleSlot(f"{i}-{s}", s, seed_base + 100 * i + s) for s in range(k))) for i, p in enumerate(prompts)]
-
-
-def run(backend, jobs, config):
-    return {slot.key: c for group in backend.generate(jobs, config) for slot, c in group}
 
 
 def test_cuda_greedy_decoding_matches_generate_in_every_mode(backends):
@@ -152,7 +139,7 @@ def test_cuda_default_dtype_is_bfloat16_and_generates(tiny_model):
     assert backend.device.type == "cuda" and backend.hf_model.dtype == torch.bfloat16
     config = GenerationConfig(samples=2, temperature=0.7, max_new_tokens=12)
     out = run(backend, jobs_for(backend, config, k=2), config)
-    assert len(out) == 12 and all(c.completion_tokens > 0 and c.token_ids for c in out.values())
+    assert len(out) == 8 and all(c.completion_tokens > 0 and c.token_ids for c in out.values())
     assert all(c.text == backend.tokenizer.decode(c.token_ids, skip_special_tokens=True) for c in out.values())
 
 
