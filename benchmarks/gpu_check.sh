@@ -20,8 +20,8 @@ PY=${PYTHON:-python3}
 LM_PY=${LM_EVAL_PYTHON:-$PY}
 DATA=${TRANSFERLAB_SHARED_DATA:-$(cd "$(dirname "$0")/../.." && pwd)/shared/data}
 ITEMS=${BENCH_ITEMS:-64}
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)  # absolute: the steps run from the repository root
 cd "$(dirname "$0")/.."
-mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 TRANSFERLAB_SHARED_DATA="$DATA" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 failed=0
 step() {  # step NAME LOG COMMAND...: run, keep the log, report the time and the status
