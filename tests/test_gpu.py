@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from test_hf_backend import jobs_for, run
+from test_hf_backend import SEEDED, check_seeded_samples, jobs_for, run
 from transferlab.spec import GenerationConfig
 
 pytestmark = [
@@ -66,19 +66,10 @@ def test_cuda_greedy_decoding_matches_generate_in_every_mode(backends):
 
 def test_cuda_seeded_samples_reproduce_whatever_the_batch(backends):
     cuda, cpu = backends
-    config = GenerationConfig(samples=3, temperature=1.0, top_p=0.95, max_new_tokens=16)
-    jobs = jobs_for(cuda, config, k=3)
-    together = run(cuda, jobs, config)
-    cuda.batch_size = 2
-    try:
-        apart = run(cuda, jobs[1:3], config)
-    finally:
-        cuda.batch_size = 4
-    assert len(apart) == 6 and all(together[k].text == v.text for k, v in apart.items())
-    assert len({together[f"0-{s}"].text for s in range(3)}) == 3  # one prefill, three random streams
+    together = check_seeded_samples(cuda)
     # The sampler draws its uniforms from (seed, step) on the host, so the GPU picks the CPU's
     # tokens wherever the two devices' probabilities do not straddle a draw (float rounding).
-    on_cpu = run(cpu, jobs_for(cpu, config, k=3), config)
+    on_cpu = run(cpu, jobs_for(cpu, SEEDED, k=3), SEEDED)
     same = sum(on_cpu[k].text == c.text for k, c in together.items())
     assert same >= len(together) - 2, f"{same}/{len(together)} samples equal to the CPU's"
 

@@ -42,21 +42,30 @@ def test_greedy_matches_transformers_generate(backend):
         assert c.token_ids == tuple(new)  # the generated ids themselves, end of sequence excluded
 
 
-def test_seeded_samples_do_not_depend_on_batching(backend):
-    config = GenerationConfig(samples=3, temperature=1.0, top_p=0.95, max_new_tokens=16)
-    jobs = jobs_for(backend, config, k=3)
-    together = run(backend, jobs, config)
-    backend.batch_size = 2
+SEEDED = GenerationConfig(samples=3, temperature=1.0, top_p=0.95, max_new_tokens=16)
+
+
+def check_seeded_samples(backend) -> dict:
+    """Seeded samples do not depend on the batch, differ between the k samples of a prompt and
+    between seeds; returns the 12 samples (also run on CUDA by test_gpu.py)."""
+    jobs = jobs_for(backend, SEEDED, k=3)
+    together = run(backend, jobs, SEEDED)
+    size, backend.batch_size = backend.batch_size, 2
     try:
-        apart = run(backend, jobs[1:3], config)
+        apart = run(backend, jobs[1:3], SEEDED)
     finally:
-        backend.batch_size = 4
-    assert apart and all(together[k].text == v.text for k, v in apart.items())
+        backend.batch_size = size
+    assert len(apart) == 6 and all(together[k].text == v.text for k, v in apart.items())
     # the k samples of one prompt share a prefill but not their randomness
     assert len({together[f"0-{s}"].text for s in range(3)}) == 3
     # another seed gives other samples
-    other = run(backend, jobs_for(backend, config, k=3, seed_base=7), config)
+    other = run(backend, jobs_for(backend, SEEDED, k=3, seed_base=7), SEEDED)
     assert sum(other[k].text != together[k].text for k in together) >= len(together) - 1
+    return together
+
+
+def test_seeded_samples_do_not_depend_on_batching(backend):
+    check_seeded_samples(backend)
 
 
 def test_length_and_stop_strings(backend):
