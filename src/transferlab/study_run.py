@@ -200,10 +200,11 @@ def _run_model(spec: StudySpec, m: StudyModel, store: Store, scoring: Any, allow
     if not allow_mixed_settings:
         _refuse(study_settings_differences(store, key, spec))
     record_model_key(store, spec, m, key)
-    summaries = [run_eval(backend, [get_benchmark(b) for b in names], config, store, **kwargs) for config, names in spec.generation_groups()]
+    groups = spec.generation_groups()
+    summaries = [run_eval(backend, [get_benchmark(b) for b in names], config, store, **kwargs) for config, names in groups]
     del backend
     _free_memory()
-    for config, names in spec.generation_groups():
+    for config, names in groups:
         score_store(store, model_key=key, benchmarks=names, thinking_parser=config.thinking_parser,
                     only_unscored=True, context=scoring, show_progress=kwargs.get("show_progress"))
     return EvalSummary(",".join(s.run_id for s in summaries), key, sum(s.requested for s in summaries),

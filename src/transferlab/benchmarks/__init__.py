@@ -14,6 +14,7 @@ from transferlab.benchmarks.math import MATH_BENCHMARKS
 from transferlab.benchmarks.non_group import NON_BENCHMARKS
 from transferlab.benchmarks.other_group import OTHER_BENCHMARKS
 from transferlab.errors import DataError
+from transferlab.scoring.math import MATH_GRADERS
 from transferlab.world.benchmarks import WORLD_BENCHMARKS
 
 REGISTRY: dict[str, Benchmark] = {**MATH_BENCHMARKS, **OTHER_BENCHMARKS, **NON_BENCHMARKS, **WORLD_BENCHMARKS}
@@ -42,7 +43,7 @@ PAPER_SCORING: dict[str, dict[str, Any]] = {
 
 # Math graded as the Qwen2.5-Math evaluation harness grades it (``--math-grader qwen25-math``), to
 # compare with numbers that harness produced; stored under its own scorer name.
-MATH_GRADER_SCORERS = {"transferlab": "math", "qwen25-math": "math_qwen25"}
+MATH_GRADER_SCORERS = dict(zip(MATH_GRADERS, ("math", "math_qwen25"), strict=True))
 
 
 def scoring_variant(name: str, *, paper: bool = False, math_grader: str = "transferlab") -> Benchmark:

@@ -34,7 +34,7 @@ from typing import Any
 
 from transferlab.scoring.extract import extract_math_answer, normalize_answer, normalize_part, split_answers
 
-__all__ = ["MATH_GRADERS", "MathGrader", "MathTask", "MathVerdict", "answers_equivalent", "grade_math"]
+__all__ = ["MATH_GRADERS", "MathGrader", "MathTask", "MathVerdict", "answers_equivalent", "extract_for", "grade_math"]
 
 # "transferlab": the scorer described above (the default everywhere). "qwen25-math": the verdicts of
 # the Qwen2.5-Math evaluation harness, known errors included (``qwen_compat.py``), to compare with
@@ -174,21 +174,29 @@ class _SoftTimeout(BaseException):
     """Raised by our timer; a BaseException so math-verify's ``except Exception`` lets it through."""
 
 
-def _grade_qwen_compat(task: MathTask) -> MathVerdict:
-    from transferlab.scoring.qwen_compat import qwen_equal, qwen_extract, qwen_normalize
+def extract_for(task: MathTask) -> str | None:
+    """The final answer that ``task.grader`` reads from ``task.response`` (None: no answer)."""
+    if task.grader == "qwen25-math":
+        from transferlab.scoring.qwen_compat import qwen_extract
 
-    extracted = qwen_extract(task.response)
+        return qwen_extract(task.response) or None
+    return extract_math_answer(task.response, task.style)
+
+
+def _grade_qwen_compat(task: MathTask, extracted: str | None) -> MathVerdict:
+    from transferlab.scoring.qwen_compat import qwen_equal, qwen_normalize
+
     golds = [task.gold] if isinstance(task.gold, str) else list(task.gold)
     reference = ",".join(qwen_normalize(g) for g in golds)
-    return MathVerdict(qwen_equal(extracted, reference), extracted or None, "ok" if extracted else "no_answer")
+    return MathVerdict(qwen_equal(extracted or "", reference), extracted, "ok" if extracted else "no_answer")
 
 
 def _grade_guarded(task: MathTask) -> MathVerdict:
     extracted = None
     try:
+        extracted = extract_for(task)
         if task.grader == "qwen25-math":
-            return _grade_qwen_compat(task)
-        extracted = extract_math_answer(task.response, task.style)
+            return _grade_qwen_compat(task, extracted)
         if extracted is None:
             return MathVerdict(False, None, "no_answer")
         correct = answers_equivalent(task.gold, extracted, task.unit, task.answer_type)

@@ -18,8 +18,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from transferlab.errors import TransferlabError
-from transferlab.scoring.extract import extract_math_answer
-from transferlab.scoring.math import MathTask, MathVerdict, _mv, grade_math
+from transferlab.scoring.math import MathTask, MathVerdict, _mv, extract_for, grade_math
 
 WORKER_START_TIMEOUT_S = 300.0  # importing math-verify (and the main module, under spawn) may be slow
 
@@ -314,10 +313,6 @@ class MathGrader:
 
 def _safe_extract(task: MathTask) -> str | None:
     try:
-        if task.grader == "qwen25-math":
-            from transferlab.scoring.qwen_compat import qwen_extract
-
-            return qwen_extract(task.response) or None
-        return extract_math_answer(task.response, task.style)
+        return extract_for(task)
     except Exception:  # noqa: BLE001
         return None
