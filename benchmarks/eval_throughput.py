@@ -50,6 +50,7 @@ from importlib import metadata
 from pathlib import Path
 
 import torch
+from machine import machine_line  # benchmarks/machine.py: the CPU flags printed with every result
 
 REPO = Path(__file__).resolve().parents[1]
 LM_EVAL_VERSION = "0.4.13"  # the newest release; works with transformers 5.x
@@ -332,6 +333,7 @@ def best(runs: list[dict]) -> dict:
 
 
 def main() -> None:
+    print(machine_line(), flush=True)
     args = parse_args()
     torch.set_num_threads(args.threads)
     from transformers import AutoModelForCausalLM, AutoTokenizer
