@@ -287,16 +287,18 @@ class RunCgroup:
         """Remove the run's cgroups (killing what is left in them); whether all are gone."""
         deadline = time.monotonic() + wait_s
         for path in list(self.dirs):
+            pause = 0.0002
             while True:
                 try:
                     path.rmdir()
                 except FileNotFoundError:
                     pass
-                except OSError as err:
+                except OSError as err:  # EBUSY: a task that has exited may count for a moment
                     if err.errno != errno.EBUSY or time.monotonic() > deadline:
                         break
                     self.kill_all()
-                    time.sleep(0.005)
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.05)
                     continue
                 del self.dirs[path]
                 break
