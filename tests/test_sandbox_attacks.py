@@ -21,7 +21,14 @@ from pathlib import Path
 import pytest
 
 from transferlab.errors import TransferlabError
-from transferlab.sandbox import SandboxLimits, SandboxResult, bwrap, cgroups, runner, seccomp
+from transferlab.sandbox import (
+    SandboxLimits,
+    SandboxResult,
+    bwrap,
+    cgroups,
+    runner,
+    seccomp,
+)
 from transferlab.sandbox.cgroups import Cgroups, Hierarchy, RunCgroup, find_hierarchies
 from transferlab.sandbox.watch import Watch
 
