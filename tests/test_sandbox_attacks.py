@@ -282,7 +282,7 @@ def test_without_a_cgroup_it_says_so_once_and_keeps_the_other_limits(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(runner, "_warned", set())
-    none = Cgroups(problem="none in this test")
+    none = Cgroups(problems={"memory": "none in this test", "pids": "none in this test"})
     with caplog.at_level(logging.WARNING, logger=runner.__name__):
         plain = runner.run_one("print(6 * 7)", "", QUICK, cgroups=none)
         spread = runner.run_one(textwrap.dedent("""
@@ -440,3 +440,80 @@ def test_check_prints_one_line_per_protection(capsys: pytest.CaptureFixture[str]
     assert args.func(args) == (0 if expected else 1)
     text = capsys.readouterr().out
     assert text.count("\n") >= 8 and "user namespaces    refused" in text
+
+
+# --- as an ordinary user: a user namespace, and a cgroup only where one is delegated ------------
+
+_AS_USER = r'''
+import json, sys
+from transferlab.sandbox import SandboxLimits, check, run_python
+lines = {p.name: [p.state, p.held, p.detail] for p in check()}
+fill_root = run_python("for i in range(4):\n    open(f'/big{i}', 'wb').write(b'x' * 2**20)\n")
+memfd = run_python(
+    "import os\nfds = [os.memfd_create('x') for _ in range(12)]\n"
+    "for fd in fds:\n    os.write(fd, b'x' * (32 * 2**20))\nprint('ESCAPED')\n",
+    limits=SandboxLimits(memory_mb=256))
+print(json.dumps({"lines": lines, "fill_root": [fill_root.status, fill_root.stderr_tail],
+                  "memfd": [memfd.status, memfd.memory_counted_by, memfd.peak_memory_mb]}))
+'''
+NOBODY = 65534
+
+
+def _as_nobody(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``_AS_USER`` as nobody with the system's Python and this checkout's package."""
+    import pyseccomp
+
+    path = f"{Path(runner.__file__).parents[2]}:{Path(pyseccomp.__file__).parent}"
+    return subprocess.run(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", "-i",
+         "HOME=/tmp", "PATH=/usr/bin:/bin", f"PYTHONPATH={path}", *[f"{k}={v}" for k, v in
+                                                                  env.items()],
+         "/usr/bin/python3", "-c", _AS_USER],
+        capture_output=True, text=True, timeout=120, check=False)
+
+
+def _nobody_can_run() -> str:
+    if os.geteuid() != 0 or not os.path.exists("/usr/bin/python3"):
+        return "needs root (to become nobody) and /usr/bin/python3"
+    probe = subprocess.run(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "/usr/bin/python3",
+         "-c", "import sys; assert sys.version_info >= (3, 10)"], capture_output=True, timeout=30,
+        check=False)
+    return "" if probe.returncode == 0 else "the system Python cannot run as nobody here"
+
+
+@needs_sandbox
+@pytest.mark.skipif(bool(_nobody_can_run()), reason=_nobody_can_run() or "-")
+def test_as_an_ordinary_user_without_and_with_a_delegated_cgroup() -> None:
+    plain = _as_nobody({})
+    if "import" in plain.stderr and "Error" in plain.stderr:
+        pytest.skip(f"the checkout is not readable by nobody: {plain.stderr[-200:]}")
+    report = json.loads(plain.stdout.splitlines()[-1])
+    lines = report["lines"]
+    assert lines["user namespaces"][:2] == ["refused", True]
+    assert "--disable-userns" in lines["user namespaces"][2] or not bwrap.disables_userns()
+    assert lines["writable paths"][:2] == ["/tmp", True]  # its own root and /dev are read-only
+    assert report["fill_root"][0] == "failed" and "Read-only file system" in report["fill_root"][1]
+    assert lines["cgroup memory"][:2] == ["none", False]  # said so, and once:
+    assert plain.stderr.count("has no memory or pids cgroup") == 1
+    assert report["memfd"][1] == "sampled"  # the fallback cannot see memfd pages: documented
+    if "memory" not in MACHINE.bases or MACHINE.memory_version != 1:
+        return
+    name = f"transferlab-test-nobody-{os.getpid()}"  # delegate a v1 cgroup to nobody
+    delegated = [base.parent / name for _, base in MACHINE.bases.values()]
+    for path in delegated:
+        path.mkdir()
+        for entry in [path, *path.iterdir()]:
+            os.chown(entry, NOBODY, NOBODY)
+    try:
+        given = _as_nobody({"TRANSFERLAB_SANDBOX_CGROUP": name})
+    finally:
+        for path in delegated:
+            for run in [p for p in path.iterdir() if p.is_dir()]:
+                run.rmdir()
+            path.rmdir()
+    report = json.loads(given.stdout.splitlines()[-1])
+    assert report["lines"]["cgroup memory"][:2] == ["v1", True], report
+    assert report["lines"]["cgroup pids"][:2] == ["v1", True]
+    assert report["memfd"][:2] == ["memory", "cgroup v1"] and 200 < report["memfd"][2] <= 260
+    assert "has no memory or pids cgroup" not in given.stderr

@@ -122,6 +122,9 @@ def _mount_args(limits: SandboxLimits, program_fd: int) -> list[str]:
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--size", str(size), "--perms", "1777", "--tmpfs", WORKDIR]
     args += ["--perms", "0444", "--ro-bind-data", str(program_fd), PROGRAM]
+    # the new root and /dev are tmpfs that bwrap made: in a user namespace the program would own
+    # them and could fill them past every size limit. Device nodes still work on a read-only /dev.
+    args += ["--remount-ro", "/dev", "--remount-ro", "/"]
     return args
 
 

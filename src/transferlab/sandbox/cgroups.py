@@ -87,7 +87,12 @@ class Cgroups:
     base directory under which each run's cgroup is made."""
 
     bases: dict[str, tuple[Hierarchy, Path]] = field(default_factory=dict)  # controller -> where
-    problem: str = ""  # why a wanted controller is missing, in words
+    problems: dict[str, str] = field(default_factory=dict)  # controller -> why it is missing
+
+    @property
+    def problem(self) -> str:
+        """Why controllers are missing, in words ("" when none is)."""
+        return "; ".join(f"{c}: {why}" for c, why in self.problems.items())
 
     @property
     def memory_version(self) -> int | None:
@@ -126,27 +131,25 @@ class Cgroups:
 
 def setup(hierarchies: Iterable[Hierarchy], base_name: str | None = None) -> Cgroups:
     """Make the base cgroups under which runs get theirs (once per process); a controller that
-    cannot be had is left out, and ``problem`` says why."""
+    cannot be had is left out, and ``problems`` says why."""
     base_name = base_name or os.environ.get(ENV_BASE) or DEFAULT_BASE
     found = Cgroups()
-    problems = []
     for controller in WANTED:
         mounts = [h for h in hierarchies if controller in h.controllers]
         # v1 holds a controller exclusively: where it is mounted on v1, v2 cannot have it
         mounts.sort(key=lambda h: h.version)
         if not mounts:
-            problems.append(f"no cgroup hierarchy carries the {controller} controller")
+            found.problems[controller] = "no cgroup hierarchy carries it"
             continue
         hierarchy = mounts[0]
         base = Path(base_name) if os.path.isabs(base_name) else hierarchy.mount / base_name
         try:
             _make_base(hierarchy, base)
         except OSError as err:
-            problems.append(f"cannot use {base} ({err.strerror or err})")
+            found.problems[controller] = f"cannot use {base} ({err.strerror or err})"
             continue
         found.bases[controller] = (hierarchy, base)
         sweep(base)
-    found.problem = "; ".join(problems)
     return found
 
 

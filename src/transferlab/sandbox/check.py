@@ -89,7 +89,7 @@ def _memory_line(groups: Cgroups, limits: SandboxLimits, counted_by: str,
                  peak_mb: float) -> Protection:
     if "memory" not in groups.bases:
         return Protection("cgroup memory", "none", False,
-                          f"{groups.problem}; memory is sampled by the parent every 0.1 s and each"
+                          f"{groups.problems.get('memory', '')}; memory is sampled by the parent every 0.1 s and each"
                           f" process's address space is capped at {limits.memory_mb} MB")
     hierarchy, base = groups.bases["memory"]
     if groups.swap_counted():
@@ -110,7 +110,7 @@ def _memory_line(groups: Cgroups, limits: SandboxLimits, counted_by: str,
 def _pids_line(groups: Cgroups, limits: SandboxLimits) -> Protection:
     if "pids" not in groups.bases:
         return Protection("cgroup pids", "none", False,
-                          f"{groups.problem}; RLIMIT_NPROC ({limits.max_processes}) alone")
+                          f"{groups.problems.get('pids', '')}; RLIMIT_NPROC ({limits.max_processes}) alone")
     hierarchy, base = groups.bases["pids"]
     return Protection("cgroup pids", f"v{hierarchy.version}", True,
                       f"{limits.max_processes + OWN_TASKS} tasks per run under {base}"

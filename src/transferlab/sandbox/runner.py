@@ -122,7 +122,8 @@ def machine_cgroups() -> Cgroups:
                     with open("/proc/self/mountinfo") as file:
                         hierarchies = find_hierarchies(file.read())
                 except OSError as err:
-                    _cgroups = Cgroups(problem=f"cannot read /proc/self/mountinfo ({err})")
+                    why = f"cannot read /proc/self/mountinfo ({err})"
+                    _cgroups = Cgroups(problems={"memory": why, "pids": why})
                 else:
                     _cgroups = setup(hierarchies)
     return _cgroups
@@ -158,7 +159,8 @@ def _run_cgroup(groups: Cgroups, limits: SandboxLimits) -> RunCgroup | None:
     if missing:
         _warn_once(
             "no-cgroup",
-            f"the code sandbox has no {' or '.join(missing)} cgroup here ({groups.problem});"
+            f"the code sandbox has no {' or '.join(missing)} cgroup here"
+            f" ({groups.problem or 'none was set up'});"
             " programs still run under the seccomp filter and the per-process limits (address"
             " space, processes, CPU, files), with their memory sampled by the parent rather than"
             " counted by the kernel. Run as root, or delegate a cgroup and name it in"
