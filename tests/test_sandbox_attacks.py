@@ -270,7 +270,7 @@ def test_each_run_cgroup_is_removed_and_dead_graders_cgroups_are_swept() -> None
     runner.run_many(["print(1)"] * 4, limits=QUICK)
     assert not [p for base in bases for p in base.iterdir() if p.name.startswith(mine)]
     dead = subprocess.Popen(["true"])
-    dead.wait()
+    dead.wait(timeout=30)
     stale = [base / f"run-{dead.pid}-0" for base in bases]
     for path in stale:
         path.mkdir()
@@ -518,3 +518,16 @@ def test_as_an_ordinary_user_without_and_with_a_delegated_cgroup() -> None:
     assert report["lines"]["cgroup pids"][:2] == ["v1", True]
     assert report["memfd"][:2] == ["memory", "cgroup v1"] and 200 < report["memfd"][2] <= 260
     assert "has no memory or pids cgroup" not in given.stderr
+
+
+def test_check_without_any_sandbox_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from transferlab import cli
+
+    monkeypatch.setattr(runner, "_available", False)
+    monkeypatch.setattr(runner.shutil, "which", lambda name, *a, **k: None)
+    assert cli.main(["sandbox", "check", "--strict"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "apt-get install bubblewrap" in captured.err

@@ -63,7 +63,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def check_command(args: argparse.Namespace) -> int:
-    """Print one line per protection; 0, or 1 under ``--strict`` when one is missing."""
+    """Print one line per protection; 0, or 1 under ``--strict`` when one is missing (2, from
+    the command line, where no sandbox can start: :func:`check` raises)."""
     lines = check()
     if args.json:
         print(json.dumps([asdict(line) for line in lines], indent=2))

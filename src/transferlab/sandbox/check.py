@@ -12,7 +12,6 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from transferlab.errors import TransferlabError
 from transferlab.sandbox import bwrap, runner, seccomp
 from transferlab.sandbox.cgroups import OWN_TASKS, Cgroups
 from transferlab.sandbox.limits import DEFAULT_LIMITS, SandboxLimits
@@ -33,12 +32,10 @@ class Protection:
 
 
 def check(limits: SandboxLimits = DEFAULT_LIMITS) -> list[Protection]:
-    """Every protection on this machine; a probe program is run in the sandbox to test them."""
-    try:
-        runner.check_available()
-        flt = seccomp.build()
-    except TransferlabError as err:
-        return [Protection("sandbox", "none", False, str(err))]
+    """Every protection on this machine; a probe program is run in the sandbox to test them.
+    Raises :class:`TransferlabError` where no sandbox can start at all."""
+    runner.check_available()
+    flt = seccomp.build()
     groups = runner.machine_cgroups()
     result = runner.run_one(_PROBE, "probe-input", limits)
     try:
