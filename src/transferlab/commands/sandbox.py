@@ -37,7 +37,8 @@ def register(subparsers: Any) -> None:
     )
     run.add_argument(
         "--memory-mb", type=int, default=defaults.memory_mb,
-        help=f"address-space limit in MB (default {defaults.memory_mb})",
+        help="memory limit in MB: the whole run as its cgroup counts it, and each process's"
+        f" address space (default {defaults.memory_mb})",
     )
     run.set_defaults(func=run_command)
     probe = actions.add_parser("check", help="print which protections the sandbox has here")

@@ -135,8 +135,9 @@ def run_one(source: str, stdin: str, limits: SandboxLimits,
     groups = machine_cgroups() if cgroups is None else cgroups
     uid = _fresh_uid() if os.geteuid() == 0 else None
     run = _run_cgroup(groups, limits)
-    fds = [_memfd(source.encode("utf-8", "surrogateescape"))]
+    fds: list[int] = []
     try:
+        fds.append(_memfd(source.encode("utf-8", "surrogateescape")))
         fds.append(seccomp.program_fd())
         cmd = bwrap.command(limits, fds[0], fds[1], uid)
         if run is not None:
