@@ -81,10 +81,9 @@ def binding() -> tuple[Any, str]:
             problems.append(f"{module}: {err}")
             continue
         try:
-            version = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            version = str(getattr(found, "__version__", "?"))
-        return found, f"{module} {version}"
+            return found, f"{module} {metadata.version(dist)}"
+        except metadata.PackageNotFoundError:  # a distribution's package (python3-seccomp)
+            return found, f"{module} (from the system's packages)"
     raise TransferlabError(
         f"no libseccomp binding can be loaded ({'; '.join(problems)})",
         "install the system library and the binding: apt-get install libseccomp2 and"
