@@ -531,3 +531,11 @@ def test_check_without_any_sandbox_is_one_line_and_exit_2(
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert "apt-get install bubblewrap" in captured.err
+
+
+def test_a_named_base_outside_its_hierarchy_is_refused(tmp_path: Path) -> None:
+    memory = Hierarchy(1, _layout(tmp_path / "memory", {}), frozenset({"memory"}))
+    pids = Hierarchy(1, _layout(tmp_path / "pids", {}), frozenset({"pids"}))
+    groups = cgroups.setup([memory, pids], str(tmp_path / "memory" / "alice"))
+    assert groups.bases == {"memory": (memory, tmp_path / "memory" / "alice")}
+    assert "not under its hierarchy" in groups.problems["pids"]

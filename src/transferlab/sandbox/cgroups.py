@@ -143,6 +143,9 @@ def setup(hierarchies: Iterable[Hierarchy], base_name: str | None = None) -> Cgr
             continue
         hierarchy = mounts[0]
         base = Path(base_name) if os.path.isabs(base_name) else hierarchy.mount / base_name
+        if not _under(base, hierarchy.mount):
+            found.problems[controller] = f"{base} is not under its hierarchy {hierarchy.mount}"
+            continue
         try:
             _make_base(hierarchy, base)
         except OSError as err:
@@ -154,15 +157,14 @@ def setup(hierarchies: Iterable[Hierarchy], base_name: str | None = None) -> Cgr
 
 
 def _make_base(hierarchy: Hierarchy, base: Path) -> None:
-    if hierarchy.version == 2 and _under(base, hierarchy.mount):  # enable controllers downwards
+    if hierarchy.version == 1:
+        base.mkdir(parents=True, exist_ok=True)
+    else:  # v2: a cgroup's children get only the controllers it enables
         parts = base.relative_to(hierarchy.mount).parts
         for depth in range(len(parts)):
             parent = hierarchy.mount.joinpath(*parts[:depth])
             _enable(parent, hierarchy.controllers)
             (parent / parts[depth]).mkdir(exist_ok=True)
-    else:
-        base.mkdir(parents=hierarchy.version == 1, exist_ok=True)
-    if hierarchy.version == 2:
         _enable(base, hierarchy.controllers)
     probe = base / f"run-{os.getpid()}-probe"  # can we make a run's cgroup here?
     probe.mkdir(exist_ok=True)
@@ -172,7 +174,7 @@ def _make_base(hierarchy: Hierarchy, base: Path) -> None:
 def _enable(cgroup: Path, controllers: Iterable[str]) -> None:
     """v2: let ``cgroup``'s children have ``controllers``."""
     have = (cgroup / "cgroup.subtree_control").read_text().split()
-    missing = [c for c in controllers if c not in have]
+    missing = [c for c in sorted(controllers) if c not in have]
     if missing:
         (cgroup / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in missing))
 
