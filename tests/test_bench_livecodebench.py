@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from transferlab import sandbox
 from transferlab.benchmarks import get_benchmark
 from transferlab.benchmarks.livecodebench import (
     LiveCodeBench,
@@ -24,7 +25,6 @@ from transferlab.benchmarks.livecodebench import (
     release_files,
 )
 from transferlab.errors import DataError, TransferlabError
-from transferlab.scoring import sandbox
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -20,7 +20,7 @@ Prompt styles:
   the given prompt. ..." followed directly by the question (no starter code).
 
 Scoring (scorer ``"code"``): the last fenced Python block of the answer runs against the public
-and the private tests, 6 s per test, only in :mod:`transferlab.scoring.sandbox`; the answer passes
+and the private tests, 6 s per test, only in :mod:`transferlab.sandbox`; the answer passes
 when every test passes. Standard-input problems compare the output line by line (numbers by
 value); functional (LeetCode) problems run through a harness that calls ``Solution().<func_name>``
 (or a top-level function) on the test's JSON arguments and compares the result.
@@ -274,11 +274,11 @@ def grade_problem(meta: dict[str, Any], answer: str, timeout_s: float = 6.0) -> 
     Score 1 only when every test passes. ``extracted`` says what happened ("passed 12/12",
     "wrong_answer at test 3 of 12"...); status ``no_answer`` when there is no code block,
     ``error`` when the tests cannot be read or a sandbox failed to start. Where no sandbox can
-    run at all, :func:`~transferlab.scoring.sandbox.check_available` raises its error: code is
+    run at all, :func:`~transferlab.sandbox.check_available` raises its error: code is
     never run outside the sandbox.
     """
     from transferlab.scoring.code import extract_code, run_stdio_tests
-    from transferlab.scoring.sandbox import SandboxLimits
+    from transferlab.sandbox import SandboxLimits
 
     code = extract_code(answer)
     if code is None:

@@ -1,6 +1,6 @@
 """Grading model-written code: pull the code out of a completion and run it against tests.
 
-Every program runs in :mod:`transferlab.scoring.sandbox`; nothing here executes code itself.
+Every program runs in :mod:`transferlab.sandbox`; nothing here executes code itself.
 
     code = extract_code(completion)                      # the last fenced Python block
     verdict = run_stdio_tests(code, [("1 2\\n", "3\\n")])  # LiveCodeBench style
@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
-from transferlab.scoring.sandbox import (
+from transferlab.sandbox import (
     SandboxLimits,
     SandboxResult,
     check_available,
