@@ -10,7 +10,7 @@ import pytest
 from transferlab.benchmarks import get_benchmark
 from transferlab.benchmarks.ifeval import IFEval, accuracies_from_extracted, decode_check, ifeval_four, ifeval_item
 from transferlab.scoring.ifeval_checks import PUNKT_FILES, IFEvalCase, check_response, ifeval_accuracies, install_punkt
-from transferlab.scoring.pipeline import score_store
+from transferlab.pipeline.score import score_store
 from transferlab.store import CompletionRecord, ModelInfo, Store
 
 

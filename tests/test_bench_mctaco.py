@@ -61,9 +61,9 @@ def test_verdicts():
 @pytest.mark.slow
 def test_both_modes_through_the_store(tiny_model, shared_data, tmp_path):
     from transferlab.backends.hf import HFBackend
-    from transferlab.evaluate import run_eval
-    from transferlab.results import results
-    from transferlab.scoring.pipeline import score_store
+    from transferlab.pipeline.generate import run_eval
+    from transferlab.pipeline.results import results
+    from transferlab.pipeline.score import score_store
     from transferlab.spec import GenerationConfig
 
     backend = HFBackend(str(tiny_model), batch_size=4)

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from test_drift_latent import PNG_MAGIC, perturbed_copy
-from transferlab.analysis import tokens as T
-from transferlab.analysis.token_scoring import answer_span, plan_batches, realised_from_prompt_logprobs, score_rows
+from transferlab.drift import tokens as T
+from transferlab.drift.token_scoring import answer_span, plan_batches, realised_from_prompt_logprobs, score_rows
 
 
 def summary(ids, lb, lt, rb, rt=None, kl=None) -> T.TokenSummary:

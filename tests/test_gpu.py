@@ -1,7 +1,7 @@
 """The CUDA paths, checked against the CPU: generation, scoring, the drift analyses, eval end to end.
 
 Every test here needs a CUDA GPU and is skipped, with the reason, where there is none (CI). On a
-GPU machine: ``pytest -m gpu``, or ``benchmarks/gpu_check.sh``, which also runs the GPU benchmarks.
+GPU machine: ``pytest -m gpu``, or ``perf/gpu_check.sh``, which also runs the GPU benchmarks.
 The model is the tiny Qwen2 built from a config, in float32, so CUDA and CPU compute the same
 numbers up to rounding (no TF32: PyTorch's default matmul precision is "highest").
 """
@@ -82,7 +82,7 @@ def test_cuda_loglikelihoods_match_the_cpu(backends):
 
 
 def test_cuda_token_drift_matches_the_cpu_and_is_zero_against_itself(backends, tiny_model, tmp_path):
-    from transferlab.analysis.token_scoring import score_rows
+    from transferlab.drift.token_scoring import score_rows
     from test_drift_latent import perturbed_copy
     from test_drift_tokens import greedy_rows
     from transferlab.backends.hf import HFBackend
@@ -111,7 +111,7 @@ def test_cuda_token_drift_matches_the_cpu_and_is_zero_against_itself(backends, t
 
 
 def test_cuda_hidden_states_match_the_cpu(backends, shared_data):
-    from transferlab.analysis.hidden import benchmark_texts, pooled_hidden_states
+    from transferlab.drift.hidden import benchmark_texts, pooled_hidden_states
 
     cuda, cpu = backends
     texts = benchmark_texts("gsm8k", shared_data, 10)

@@ -12,7 +12,7 @@ from conftest import store_answers
 
 from transferlab.benchmarks import get_benchmark
 from transferlab.cli import main
-from transferlab.results import results
+from transferlab.pipeline.results import results
 from transferlab.scoring.agreement import AGREEMENT_FILES, grade_file
 from transferlab.scoring.math import MathGrader, MathTask, answers_equivalent, grade_math
 from transferlab.scoring.qwen_compat import qwen_equal, qwen_extract, qwen_normalize

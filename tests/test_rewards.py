@@ -8,7 +8,7 @@ import pytest
 
 from transferlab.benchmarks.base import Item
 from transferlab.errors import ConfigError
-from transferlab.scoring.pipeline import LazyScoringContext, score_completions
+from transferlab.pipeline.score import LazyScoringContext, score_completions
 from transferlab.store import CompletionRecord, Store
 from transferlab.train.rewards import MathReward, overlong_penalty
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from transferlab.errors import ConfigError, DataError
-from transferlab.stats import paired_bootstrap_delta, paired_permutation_test, ti_bootstrap
-from transferlab.ti import STATUS_UNDEFINED, transfer_index
+from transferlab.transfer.stats import paired_bootstrap_delta, paired_permutation_test, ti_bootstrap
+from transferlab.transfer.ti import STATUS_UNDEFINED, transfer_index
 
 
 def simulate(n_items: int, effect: float, k: int = 4, seed: int = 1, spread=(0.2, 0.8)):

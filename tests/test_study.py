@@ -16,8 +16,8 @@ from transferlab.commands import study as study_command
 from transferlab.commands import ti as ti_command
 from transferlab.errors import ConfigError, DataError
 from transferlab.store import Store
-from transferlab.study import load_spec, parse_spec
-from transferlab.study_run import stored_model_keys, stored_studies
+from transferlab.study.spec import load_spec, parse_spec
+from transferlab.study.run import stored_model_keys, stored_studies
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -202,7 +202,7 @@ def test_served_and_vllm_backends_in_a_spec():
     import copy
 
     from transferlab.errors import ConfigError, TransferlabError
-    from transferlab.study_run import make_backend
+    from transferlab.study.run import make_backend
 
     data = copy.deepcopy(GOOD)
     data["backend"] = {"kind": "openai", "api": "completions", "concurrency": 4}

@@ -9,8 +9,8 @@ import pytest
 
 from transferlab.benchmarks import REGISTRY, get_benchmark
 from transferlab.benchmarks.base import Item
-from transferlab.benchmarks.groups import BENCHMARK_GROUPS
-from transferlab.scoring.pipeline import LazyScoringContext
+from transferlab.groups import BENCHMARK_GROUPS
+from transferlab.pipeline.score import LazyScoringContext
 from transferlab.scoring.thinking import split_thinking
 from transferlab.world import FAMILIES, MATH_FAMILIES, teacher_trace, train_items
 from transferlab.world import test_items as held_out

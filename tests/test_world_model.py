@@ -10,10 +10,10 @@ import pytest
 
 from transferlab.backends.hf import HFBackend
 from transferlab.benchmarks import get_benchmark
-from transferlab.evaluate import run_eval
+from transferlab.pipeline.generate import run_eval
 from transferlab.models import load_tokenizer
-from transferlab.results import results
-from transferlab.scoring.pipeline import score_store
+from transferlab.pipeline.results import results
+from transferlab.pipeline.score import score_store
 from transferlab.scoring.thinking import parser_for_prompt
 from transferlab.spec import GenerationConfig
 from transferlab.store import Store

@@ -9,13 +9,13 @@ import dataclasses
 from typing import Any
 
 from transferlab.benchmarks.base import Benchmark, Item, Verdict
-from transferlab.benchmarks.groups import BENCHMARK_GROUPS, GROUPS, group_of
+from transferlab.groups import BENCHMARK_GROUPS, GROUPS, group_of
 from transferlab.benchmarks.math import MATH_BENCHMARKS
 from transferlab.benchmarks.non_group import NON_BENCHMARKS
 from transferlab.benchmarks.other_group import OTHER_BENCHMARKS
 from transferlab.errors import DataError
 from transferlab.scoring.math import MATH_GRADERS
-from transferlab.world.benchmarks import WORLD_BENCHMARKS
+from transferlab.benchmarks.world import WORLD_BENCHMARKS
 
 REGISTRY: dict[str, Benchmark] = {**MATH_BENCHMARKS, **OTHER_BENCHMARKS, **NON_BENCHMARKS, **WORLD_BENCHMARKS}
 

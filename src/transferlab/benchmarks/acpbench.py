@@ -33,7 +33,7 @@ from typing import Any
 
 from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, read_json_list, take
 from transferlab.benchmarks.choices import choice_verdicts, final_letter, final_yes_no
-from transferlab.benchmarks.groups import Group
+from transferlab.groups import Group
 from transferlab.errors import DataError
 
 TASKS = ("app", "areach", "just", "land", "prog", "reach", "val")

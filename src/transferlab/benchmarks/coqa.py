@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_rows, take
-from transferlab.benchmarks.groups import Group
+from transferlab.groups import Group
 from transferlab.errors import DataError
 
 Row = dict[str, Any]

@@ -40,7 +40,7 @@ from typing import Any
 
 from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, take
 from transferlab.benchmarks.choices import EXTRACTIONS, choice_verdicts, final_letter, paper_last_letter
-from transferlab.benchmarks.groups import Group
+from transferlab.groups import Group
 from transferlab.errors import DataError
 
 ZIP_PASSWORD = b"deserted-untie-orchid"  # published in the GPQA README

@@ -35,7 +35,7 @@ from typing import Any
 
 from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, read_jsonl, require_fields, take
 from transferlab.benchmarks.choices import final_yes_no
-from transferlab.benchmarks.groups import Group
+from transferlab.groups import Group
 from transferlab.errors import DataError
 
 Row = dict[str, Any]

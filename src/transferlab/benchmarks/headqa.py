@@ -26,7 +26,7 @@ from typing import Any
 
 from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, take
 from transferlab.benchmarks.choices import choice_verdicts, final_letter, letters_for
-from transferlab.benchmarks.groups import Group
+from transferlab.groups import Group
 from transferlab.errors import DataError
 
 CONTEXT_TEMPLATE = "Question: {question}\nAnswer:"

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from transferlab.benchmarks.base import Item, ScoringContext, Verdict, read_jsonl, take
-from transferlab.benchmarks.groups import Group
+from transferlab.groups import Group
 from transferlab.errors import DataError
 
 FILES = ("test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl", "test5.jsonl", "test6.jsonl")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, read_jsonl, take
-from transferlab.benchmarks.groups import Group
+from transferlab.groups import Group
 from transferlab.errors import DataError
 
 DEFAULT_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."

@@ -27,7 +27,7 @@ from typing import Any
 
 from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, take
 from transferlab.benchmarks.choices import final_yes_no
-from transferlab.benchmarks.groups import Group
+from transferlab.groups import Group
 from transferlab.benchmarks.halueval import sole_yes_no
 from transferlab.errors import DataError
 

@@ -4,7 +4,7 @@
     transferlab drift tokens --base BASE --tuned TUNED --store runs.db --benchmarks math500 --n 100 --out drift/
 
 Both write one JSON per (pair, benchmark) and PNG figures into ``--out`` (see
-:mod:`transferlab.analysis`). ``tokens`` takes the tuned model's greedy answers from the store and
+:mod:`transferlab.drift`). ``tokens`` takes the tuned model's greedy answers from the store and
 generates only the missing ones first.
 """
 
@@ -88,8 +88,8 @@ def record(kind: str, base: Any, tuned: Any, bench: str, settings: dict[str, Any
 
 # -- latent ------------------------------------------------------------------------------------
 def cmd_latent(args: argparse.Namespace) -> int:
-    from transferlab.analysis import figures, latent
-    from transferlab.analysis.hidden import PAPER_MAX_TOKENS, benchmark_texts, pooled_hidden_states
+    from transferlab.drift import figures, latent
+    from transferlab.drift.hidden import PAPER_MAX_TOKENS, benchmark_texts, pooled_hidden_states
     from transferlab.benchmarks import parse_benchmarks
 
     names = [b.name for b in parse_benchmarks(args.benchmarks)]
@@ -128,9 +128,9 @@ def greedy_config(args: argparse.Namespace) -> Any:
 
 
 def stored_answers(store: Any, backend: Any, benchmark: Any, config: Any, data_dir: Path | None, n: int) -> list[Any]:
-    """The greedy :class:`~transferlab.analysis.token_scoring.Answer` of the first ``n`` items, found
+    """The greedy :class:`~transferlab.drift.token_scoring.Answer` of the first ``n`` items, found
     by their exact completion keys, with the generated token ids where the store kept them."""
-    from transferlab.analysis.token_scoring import Answer
+    from transferlab.drift.token_scoring import Answer
     from transferlab.store import completion_key, sha
 
     config = replace(config, stop=tuple(dict.fromkeys(config.stop + benchmark.stop(config.prompt_style))))
@@ -149,7 +149,7 @@ def stored_answers(store: Any, backend: Any, benchmark: Any, config: Any, data_d
 def generate_answers(args: argparse.Namespace, benchmarks: list[Any], config: Any, data_dir: Path | None) -> tuple[Any, dict[str, list[Any]]]:
     """Generate the tuned model's missing greedy answers into the store; returns (backend, answers)."""
     from transferlab.commands.eval import load_backend
-    from transferlab.evaluate import run_eval
+    from transferlab.pipeline.generate import run_eval
     from transferlab.store import Store
 
     ns = argparse.Namespace(backend=args.backend, model=args.tuned, revision=None, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
@@ -171,7 +171,7 @@ def check_tokenizers(base: Any, tuned: Any) -> None:
 
 def score_benchmark(args: argparse.Namespace, base: Any, tuned: Any, pairs: list[Any], add_special: bool) -> list[Any]:
     """Per-token summaries of one benchmark's answers on the chosen backend."""
-    from transferlab.analysis import token_scoring as ts
+    from transferlab.drift import token_scoring as ts
 
     if args.backend == "vllm":
         rows = [ts.answer_row(base.tokenizer, a, add_special_tokens=add_special) for a in pairs]
@@ -209,9 +209,9 @@ def top_table(summaries: dict[str, dict[str, Any]]) -> str:
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
-    from transferlab.analysis import figures, tokens
+    from transferlab.drift import figures, tokens
     from transferlab.benchmarks import parse_benchmarks
-    from transferlab.evaluate import is_loglikelihood
+    from transferlab.pipeline.generate import is_loglikelihood
 
     data_dir, out = data_dir_arg(args.data_dir), out_dir(args.out)
     benchmarks = parse_benchmarks(args.benchmarks)

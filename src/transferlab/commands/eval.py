@@ -102,9 +102,9 @@ def add_backend_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from transferlab.benchmarks import parse_benchmarks
-    from transferlab.evaluate import run_eval
-    from transferlab.results import render_table, results
-    from transferlab.scoring.pipeline import score_store
+    from transferlab.pipeline.generate import run_eval
+    from transferlab.pipeline.results import render_table, results
+    from transferlab.pipeline.score import score_store
 
     benchmarks = parse_benchmarks(args.benchmarks)
     config = generation_config(args)
@@ -120,7 +120,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from transferlab.scoring.pipeline import score_store
+    from transferlab.pipeline.score import score_store
 
     benchmarks = [b.strip() for b in args.benchmarks.split(",")] if args.benchmarks else None
     with Store(args.store) as store:
@@ -130,7 +130,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from transferlab.results import render_table, results
+    from transferlab.pipeline.results import render_table, results
 
     with Store(args.store, readonly=True) as store:
         rows = results(store, paper_scoring=args.paper_scoring, math_grader=args.math_grader)
@@ -148,7 +148,7 @@ EXPORT_FIELDS = ("model_key", "benchmark", "item_id", "sample_index", "seed", "g
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from transferlab.results import scored_cells
+    from transferlab.pipeline.results import scored_cells
 
     with Store(args.store, readonly=True) as store:
         if args.all_scorers:

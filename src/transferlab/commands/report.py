@@ -22,8 +22,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from transferlab.report.build import build_report
 
     if args.store:
-        from transferlab.report.analysis import analyse_store
-        from transferlab.study_run import study_for_store
+        from transferlab.transfer.analysis import analyse_store
+        from transferlab.study.run import study_for_store
 
         with Store(args.store, readonly=True) as store:
             spec, keys = study_for_store(store, args.spec, args.study)
@@ -45,13 +45,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _from_csv(args: argparse.Namespace) -> Any:
     from transferlab.commands.ti import parse_pairs, parse_sigma, read_scores_csv
-    from transferlab.report.analysis import analyse_scores
+    from transferlab.transfer.analysis import analyse_scores
 
     table = read_scores_csv(Path(args.scores))
     groups, training, version, ddof = dict(table.groups), {}, "v2", 1
     pairs = parse_pairs(args.pairs) if args.pairs else []
     if args.spec:
-        from transferlab.study import load_spec
+        from transferlab.study.spec import load_spec
 
         spec = load_spec(args.spec)
         groups.update(spec.groups)

@@ -19,8 +19,8 @@ from transferlab.store import Store
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from transferlab.study import load_spec
-    from transferlab.study_run import run_study
+    from transferlab.study.spec import load_spec
+    from transferlab.study.run import run_study
 
     spec = load_spec(args.spec)
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
@@ -36,7 +36,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from transferlab.study import load_spec
+    from transferlab.study.spec import load_spec
 
     spec = load_spec(args.spec)
     groups = spec.resolved_groups()

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.groups import GROUPS, Group
+from transferlab.groups import GROUPS, Group
 from transferlab.errors import ConfigError, DataError
-from transferlab.ti import (
+from transferlab.transfer.ti import (
     DEFAULT_DDOF,
     VERSIONS,
     TransferIndex,

@@ -14,17 +14,17 @@ import json
 import warnings
 from typing import Any
 
-from transferlab.benchmarks.groups import GROUPS, Group
+from transferlab.groups import GROUPS, Group
 from transferlab.commands.ti import ScoreTable, _study_sigma, format_result, parse_pairs, parse_sigma
 from transferlab.errors import ConfigError, DataError
-from transferlab.report.analysis import TIRow, gen_keys, read_cell_rows
+from transferlab.transfer.analysis import TIRow, gen_keys, read_cell_rows
 from transferlab.store import Store
-from transferlab.ti import TRANSFER_GROUPS, resolve_groups
+from transferlab.transfer.ti import TRANSFER_GROUPS, resolve_groups
 
 
 def run_store(args: argparse.Namespace) -> int:
     """Compute and print TI of ``--tuned`` against ``--base`` from ``--store``."""
-    from transferlab.study_run import stored_studies, study_for_store
+    from transferlab.study.run import stored_studies, study_for_store
 
     with Store(args.store, readonly=True) as store:
         spec, keys = None, {}
@@ -39,14 +39,14 @@ def run_store(args: argparse.Namespace) -> int:
 
 
 def _study_of(store: Store, model: str) -> str | None:
-    from transferlab.study_run import stored_studies
+    from transferlab.study.run import stored_studies
 
     names = [n for n, s in stored_studies(store).items() if model in {m.name for m in s.models}]
     return names[-1] if names else None
 
 
 def _from_study(store: Store, spec: Any, keys: dict[str, str], args: argparse.Namespace) -> tuple[TIRow, list[Any]]:
-    from transferlab.report.analysis import analyse_store
+    from transferlab.transfer.analysis import analyse_store
 
     if spec.model(args.tuned).base != args.base:
         raise ConfigError(f"in study {spec.name!r}, {args.tuned} is tuned from {spec.model(args.tuned).base}, not {args.base}", f"pass --base {spec.model(args.tuned).base}")
@@ -93,8 +93,8 @@ def _common_cells(store: Store, base: str, tuned: str) -> dict[str, str]:
 
 
 def _adhoc(store: Store, args: argparse.Namespace) -> tuple[TIRow, list[Any]]:
-    from transferlab.report.analysis import DeltaRow
-    from transferlab.stats import ti_bootstrap
+    from transferlab.transfer.analysis import DeltaRow
+    from transferlab.transfer.stats import ti_bootstrap
 
     base, tuned = resolve_model_key(store, args.base), resolve_model_key(store, args.tuned)
     cells = _common_cells(store, base, tuned)

@@ -1,7 +1,7 @@
 """The report's drift section: latent (PCA shift, CKA) and token (URIAL shares, KL, ranks) drift.
 
 Built from the JSON files ``transferlab drift latent|tokens`` writes
-(:func:`transferlab.analysis.load_drift_results`); absent when there are none.
+(:func:`transferlab.drift.load_drift_results`); absent when there are none.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def token_table(results: list[dict[str, Any]]) -> Table:
 
 def drift_section(folder: str | Path) -> Section | None:
     """The drift section from the JSON files in ``folder``; None when it holds none."""
-    from transferlab.analysis import load_drift_results
+    from transferlab.drift import load_drift_results
 
     found = load_drift_results(folder)
     tables = ([latent_table(found["latent"])] if found["latent"] else []) + ([token_table(found["tokens"])] if found["tokens"] else [])

@@ -10,9 +10,9 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from transferlab.benchmarks.groups import GROUPS
+from transferlab.groups import GROUPS
 from transferlab.errors import missing_extra
-from transferlab.report.analysis import StudyAnalysis, is_finite
+from transferlab.transfer.analysis import StudyAnalysis, is_finite
 
 TRAINING_COLOURS = {"RL": "#1f77b4", "SFT": "#d62728", "other": "#7f7f7f", "base": "#2ca02c"}
 GROUP_COLOURS = {"math": "#9467bd", "other": "#ff7f0e", "non": "#17becf"}

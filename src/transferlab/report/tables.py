@@ -8,9 +8,9 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from transferlab.benchmarks.groups import GROUPS
-from transferlab.report.analysis import StudyAnalysis, TIRow, is_finite
-from transferlab.ti import TRANSFER_GROUPS
+from transferlab.groups import GROUPS
+from transferlab.transfer.analysis import StudyAnalysis, TIRow, is_finite
+from transferlab.transfer.ti import TRANSFER_GROUPS
 
 DASH = "—"
 

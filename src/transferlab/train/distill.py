@@ -5,7 +5,7 @@ Run::
     transferlab distill --teacher MODEL --prompts math_train --samples 4 --out sft.jsonl --thinking on
 
 1. The teacher samples ``k`` solutions per prompt through any backend, with the same machinery as
-   evaluation (:func:`transferlab.evaluate.run_eval`): every completion is committed to the store
+   evaluation (:func:`transferlab.pipeline.generate.run_eval`): every completion is committed to the store
    as it arrives, so a killed run resumes without generating anything twice.
 2. Each stored completion is split into thinking and answer (``scoring.thinking``) and graded by the
    evaluation's math scorer; verdicts go to the store's score table.
@@ -24,7 +24,7 @@ from typing import Any
 
 from transferlab.benchmarks.base import Item, ScoringContext, Verdict
 from transferlab.commands.common import write_jsonl_atomic
-from transferlab.evaluate import plan_benchmark, run_eval
+from transferlab.pipeline.generate import plan_benchmark, run_eval
 from transferlab.scoring.thinking import OPEN_TAG, parser_for_prompt, split_thinking
 from transferlab.spec import GenerationConfig
 from transferlab.store import CompletionRecord, ScoreRecord, Store
@@ -124,7 +124,7 @@ def sft_row(prompt: MathPrompt, completion: CompletionRecord, parser: str, teach
 def distill(backend: Any, prompts: list[MathPrompt], config: GenerationConfig, store: Store, out: Path, *,
             show_progress: bool | None = None, scorer_workers: int | None = None) -> DistillSummary:
     """Sample the teacher into ``store``, grade every trace, write the accepted ones to ``out``."""
-    from transferlab.scoring.pipeline import LazyScoringContext
+    from transferlab.pipeline.score import LazyScoringContext
 
     bench = PromptSetBenchmark(DISTILL_BENCHMARK, tuple(prompts))
     summary = run_eval(backend, [bench], config, store, show_progress=show_progress)  # type: ignore[list-item]

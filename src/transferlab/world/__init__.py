@@ -29,7 +29,7 @@ def base_model_path() -> Path:
 
 def __getattr__(name: str) -> object:
     if name == "WORLD_BENCHMARKS":  # imported lazily: the benchmark registry imports this package
-        from transferlab.world.benchmarks import WORLD_BENCHMARKS
+        from transferlab.benchmarks.world import WORLD_BENCHMARKS
 
         return WORLD_BENCHMARKS
     raise AttributeError(name)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transferlab.benchmarks.base import Item
-from transferlab.benchmarks.groups import Group
+from transferlab.groups import Group
 from transferlab.errors import DataError
 
 TEST_SHARE = 0.1  # share of the question space that is held out for testing

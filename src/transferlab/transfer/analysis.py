@@ -17,13 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from transferlab.benchmarks.groups import GROUPS, Group
+from transferlab.groups import GROUPS, Group
 from transferlab.errors import ConfigError, DataError, TransferlabError
 from transferlab.metrics import estimate
 from transferlab.store import Store
-from transferlab.study import StudySpec
-from transferlab.study_run import expected_gen_key, study_settings_differences
-from transferlab.ti import (
+from transferlab.study.spec import StudySpec
+from transferlab.study.run import expected_gen_key, study_settings_differences
+from transferlab.transfer.ti import (
     DEFAULT_DDOF,
     TRANSFER_GROUPS,
     VERSIONS,
@@ -262,7 +262,7 @@ def _study_sigma(spec: StudySpec, models: Sequence[ModelEntry], cells: Mapping[t
 
 
 def _pair_result(spec: StudySpec, tuned: ModelEntry, items: Mapping[tuple[str, str], ScoresByItem], cells: Mapping[tuple[str, str], Cell], groups: Mapping[str, Group], sigma: dict[Group, float] | None, sigma_error: str, confidence: float, n_resamples: int, seed: int) -> PairResult:
-    from transferlab.stats import paired_bootstrap_delta, paired_permutation_test, ti_bootstrap
+    from transferlab.transfer.stats import paired_bootstrap_delta, paired_permutation_test, ti_bootstrap
 
     base = tuned.base or ""
     shared = [b for b in groups if (tuned.name, b) in items and (base, b) in items]

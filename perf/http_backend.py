@@ -4,8 +4,8 @@ thread pool, all against the same real server (llama-cpp-python's, serving SmolL
 Run from the repository root (the server's virtualenv is built on first use, see
 scripts/llama-server-venv.sh):
 
-    .venv/bin/python benchmarks/http_backend.py
-    .venv/bin/python benchmarks/http_backend.py --items 24 --concurrency 4 --server-threads 2
+    .venv/bin/python perf/http_backend.py
+    .venv/bin/python perf/http_backend.py --items 24 --concurrency 4 --server-threads 2
 
 Every path sends the very same requests (GSM8K items rendered by transferlab for the chat API,
 one request per sample with its own seed, ``--max-new-tokens`` each):
@@ -44,7 +44,7 @@ def build_requests(url: str, items: int, samples: int, tokens: int, data_dir: Pa
     from transferlab.backends.http_pool import PoolSettings
     from transferlab.backends.openai_http import OpenAIBackend
     from transferlab.benchmarks import parse_benchmarks
-    from transferlab.evaluate import plan_benchmark
+    from transferlab.pipeline.generate import plan_benchmark
     from transferlab.spec import GenerationConfig
     from transferlab.store import Store
 
@@ -86,7 +86,7 @@ def _text(resp: Any) -> str:
 def run_transferlab(url: str, benchmark: Any, config: Any, items: int, concurrency: int, data_dir: Path | None) -> list[str]:
     from transferlab.backends.http_pool import PoolSettings
     from transferlab.backends.openai_http import OpenAIBackend
-    from transferlab.evaluate import run_eval
+    from transferlab.pipeline.generate import run_eval
     from transferlab.store import Store
 
     backend = OpenAIBackend("smollm2", [url], settings=PoolSettings(concurrency=concurrency))

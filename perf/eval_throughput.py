@@ -2,10 +2,10 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/eval_throughput.py
-    .venv/bin/python benchmarks/eval_throughput.py --threads 1   # steadier on a shared, busy machine
-    .venv/bin/python benchmarks/eval_throughput.py --items 32 --skip-lm-eval   # quick check
-    python3 benchmarks/eval_throughput.py --device cuda --lm-eval-python python3  # on a GPU machine
+    .venv/bin/python perf/eval_throughput.py
+    .venv/bin/python perf/eval_throughput.py --threads 1   # steadier on a shared, busy machine
+    .venv/bin/python perf/eval_throughput.py --items 32 --skip-lm-eval   # quick check
+    python3 perf/eval_throughput.py --device cuda --lm-eval-python python3  # on a GPU machine
 
 The first run with lm-eval builds its virtualenv (``--lm-eval-venv``, default ``.cache/bench-lm-eval-venv``):
 torch 2.13.0 (CPU), ``lm-eval[hf]==0.4.13`` and transformers pinned to this interpreter's version.
@@ -124,7 +124,7 @@ def warm_up_transferlab(backend, prompts: list[str], config) -> None:
 
 def run_transferlab(backend, data_dir: Path, n: int, config) -> dict:
     from transferlab.benchmarks import get_benchmark
-    from transferlab.evaluate import run_eval
+    from transferlab.pipeline.generate import run_eval
     from transferlab.store import Store
 
     with tempfile.TemporaryDirectory(prefix="tl-bench-store-") as tmp:

@@ -2,8 +2,8 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/scoring_throughput.py
-    .venv/bin/python benchmarks/scoring_throughput.py --only math,ifeval   # a subset
+    .venv/bin/python perf/scoring_throughput.py
+    .venv/bin/python perf/scoring_throughput.py --only math,ifeval   # a subset
 
 Three scorers, on real data from ``../shared/data`` (or ``$TRANSFERLAB_SHARED_DATA``):
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.groups import GROUPS
+from transferlab.groups import GROUPS
 from transferlab.report.html import Section
 from transferlab.report.tables import Table, num
 
@@ -58,7 +58,7 @@ def demo_section(run: Any, ti: dict[str, Any]) -> Section:
 
 def write_report(run: Any, spec: Any) -> Path:
     """Build ``OUT/report/`` from the store, ``OUT/ti.json`` and ``OUT/drift/``; returns index.html."""
-    from transferlab.demo_study import analyse
+    from transferlab.demo.study import analyse
     from transferlab.report.build import build_report
     from transferlab.report.drift import drift_section
 

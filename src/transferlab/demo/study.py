@@ -3,7 +3,7 @@
 Everything goes through the same code as ``transferlab study run``, ``ti --store``, ``drift`` and
 ``report``: the spec is an ordinary :class:`~transferlab.study.StudySpec` (also written out as
 YAML, so ``transferlab study run OUT/study.yaml --store OUT/demo.db`` reproduces the evaluation),
-scores come from the store, TI and its intervals from :func:`~transferlab.report.analysis.analyse_store`.
+scores come from the store, TI and its intervals from :func:`~transferlab.transfer.analysis.analyse_store`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from transferlab.benchmarks.groups import GROUPS
-from transferlab.study import StudySpec, parse_spec
+from transferlab.groups import GROUPS
+from transferlab.study.spec import StudySpec, parse_spec
 
 STUDY_NAME = "world-demo"
 
@@ -53,7 +53,7 @@ def write_spec(data: Mapping[str, Any], path: Path) -> StudySpec:
 def run_evaluation(spec: StudySpec, store_path: Path) -> None:
     """Generate and score every model on every family (resumes: stored completions are skipped)."""
     from transferlab.store import Store
-    from transferlab.study_run import run_study
+    from transferlab.study.run import run_study
 
     with Store(store_path) as store:
         run_study(spec, store, show_progress=False, argv=["transferlab", "demo"])
@@ -61,9 +61,9 @@ def run_evaluation(spec: StudySpec, store_path: Path) -> None:
 
 def analyse(spec: StudySpec, store_path: Path, *, n_resamples: int, seed: int) -> Any:
     """The study analysis (scores, deltas, TI v1/v2 with paired-bootstrap CIs) from the store."""
-    from transferlab.report.analysis import analyse_store
+    from transferlab.transfer.analysis import analyse_store
     from transferlab.store import Store
-    from transferlab.study_run import study_for_store
+    from transferlab.study.run import study_for_store
 
     with Store(store_path, readonly=True) as store:
         _, keys = study_for_store(store, name=spec.name)
@@ -118,9 +118,9 @@ def ti_record(analysis: Any, items: Mapping[tuple[str, str], Mapping[str, Sequen
 
 def cell_items(spec: StudySpec, store_path: Path) -> dict[tuple[str, str], dict[str, list[float]]]:
     """Per-item scores of every (model, benchmark) cell of the study, as the analysis reads them."""
-    from transferlab.report.analysis import read_cell_rows, study_gen_key
+    from transferlab.transfer.analysis import read_cell_rows, study_gen_key
     from transferlab.store import Store
-    from transferlab.study_run import study_for_store
+    from transferlab.study.run import study_for_store
 
     out = {}
     with Store(store_path, readonly=True) as store:
@@ -146,8 +146,8 @@ def _backend(path: str | Path, batch_size: int) -> Any:
 
 def latent_drift(spec: StudySpec, out: Path, n: int, batch_size: int, tick: Callable[[], None]) -> None:
     """``drift latent`` for base vs each tuned model on every family: one JSON per (pair, family), figures."""
-    from transferlab.analysis import figures, latent
-    from transferlab.analysis.hidden import benchmark_texts, pooled_hidden_states
+    from transferlab.drift import figures, latent
+    from transferlab.drift.hidden import benchmark_texts, pooled_hidden_states
     from transferlab.commands.drift import pair_name, record, write_json
 
     run = {"pooling": "masked", "max_tokens": None, "batch_size": batch_size}
@@ -172,11 +172,11 @@ def latent_drift(spec: StudySpec, out: Path, n: int, batch_size: int, tick: Call
 def token_drift(spec: StudySpec, store_path: Path, out: Path, n: int, batch_size: int, tick: Callable[[], None]) -> None:
     """``drift tokens`` for base vs each tuned model: the tuned model's greedy answers from the
     study's store (generated in the evaluation, same settings), scored by both models."""
-    from transferlab.analysis import figures, tokens
-    from transferlab.analysis.token_scoring import score_answers
+    from transferlab.drift import figures, tokens
+    from transferlab.drift.token_scoring import score_answers
     from transferlab.benchmarks import get_benchmark
     from transferlab.commands.drift import check_tokenizers, pair_name, record, stored_answers, token_text, top_table, write_json
-    from transferlab.evaluate import is_loglikelihood
+    from transferlab.pipeline.generate import is_loglikelihood
     from transferlab.store import Store
 
     benchmarks = [get_benchmark(b) for b in spec.benchmarks if not is_loglikelihood(get_benchmark(b))]

@@ -18,7 +18,7 @@ from typing import Any
 from transferlab.errors import ConfigError
 from transferlab.spec import GenerationConfig
 from transferlab.store import Store
-from transferlab.study import BACKEND_KINDS, BackendOptions, StudyModel, StudySpec, load_spec, parse_spec
+from transferlab.study.spec import BACKEND_KINDS, BackendOptions, StudyModel, StudySpec, load_spec, parse_spec
 
 
 # --- the store side: recorded studies and the settings check ---------------------------------------
@@ -45,8 +45,8 @@ def stored_model_keys(store: Store, study: str) -> dict[str, str]:
 
 
 def expected_gen_key(benchmark: Any, config: GenerationConfig) -> str:
-    """The settings key :func:`transferlab.evaluate.plan_benchmark` gives this benchmark's completions."""
-    from transferlab.evaluate import settings_key
+    """The settings key :func:`transferlab.pipeline.generate.plan_benchmark` gives this benchmark's completions."""
+    from transferlab.pipeline.generate import settings_key
 
     return settings_key(benchmark, config)
 
@@ -76,7 +76,7 @@ def settings_differences(store: Store, model_key: str, benchmarks: Sequence[Any]
 
 
 def _sampling_of(benchmarks: Sequence[Any], name: str, config: GenerationConfig) -> dict[str, Any]:
-    from transferlab.evaluate import effective_config
+    from transferlab.pipeline.generate import effective_config
 
     return effective_config(next(b for b in benchmarks if b.name == name), config).sampling_dict()
 
@@ -158,9 +158,9 @@ def run_study(
 
     ``only`` restricts to some model names; ``limit``/``data_dir`` override the spec's. Before
     loading anything, models whose store key is known are checked against the store; the others are
-    checked right after loading. Returns the :class:`~transferlab.evaluate.EvalSummary` of each model.
+    checked right after loading. Returns the :class:`~transferlab.pipeline.generate.EvalSummary` of each model.
     """
-    from transferlab.scoring.pipeline import LazyScoringContext
+    from transferlab.pipeline.score import LazyScoringContext
 
     models = [spec.model(n) for n in only] if only else list(spec.models)
     if not allow_mixed_settings:
@@ -192,8 +192,8 @@ def _run_model(spec: StudySpec, m: StudyModel, store: Store, scoring: Any, allow
     """Load one model, check the store, generate what is missing (one run per group of benchmarks
     sharing settings), free the model, score."""
     from transferlab.benchmarks import get_benchmark
-    from transferlab.evaluate import EvalSummary, run_eval
-    from transferlab.scoring.pipeline import score_store
+    from transferlab.pipeline.generate import EvalSummary, run_eval
+    from transferlab.pipeline.score import score_store
 
     backend = make_backend(m, spec.backend)
     key = backend.model.key

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from transferlab.analysis.tokens import TokenSummary, exact_kl, token_logprobs, token_ranks
+from transferlab.drift.tokens import TokenSummary, exact_kl, token_logprobs, token_ranks
 from transferlab.errors import missing_extra
 
 Row = tuple[list[int], int]  # (ids of prompt + answer, index of the first answer token)

@@ -21,7 +21,7 @@ still changes DI).
 When the math gain is too small, the ratio means nothing: if ``|ΔR_math|`` (v1) or ``|DI_math|``
 (v2) is below ``min_math_gain`` (defaults :data:`DEFAULT_MIN_MATH_GAIN`: a 2 % mean relative gain
 for v1; 0.25 for v2, which is a uniform math gain of σ_math/16), TI is ``None`` and the status
-is :data:`STATUS_UNDEFINED`. With item-level scores, :func:`transferlab.stats.ti_bootstrap` adds
+is :data:`STATUS_UNDEFINED`. With item-level scores, :func:`transferlab.transfer.stats.ti_bootstrap` adds
 the second rule: the math gain's confidence interval must exclude 0.
 
 The array functions (:func:`group_gains`, :func:`ti_from_gains`) take a leading replicate axis, so
@@ -37,7 +37,7 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
-from transferlab.benchmarks.groups import BENCHMARK_GROUPS, GROUPS, Group
+from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group
 from transferlab.errors import ConfigError, DataError
 
 Version = Literal["v1", "v2"]

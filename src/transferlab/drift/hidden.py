@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from transferlab.analysis.latent import masked_mean_pool
+from transferlab.drift.latent import masked_mean_pool
 from transferlab.benchmarks.base import Item
 from transferlab.errors import ConfigError, DataError
 

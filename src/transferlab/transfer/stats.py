@@ -3,7 +3,7 @@
 Inputs are per-item scores: a mapping ``item_id -> sequence of per-sample scores in [0, 1]`` (k
 samples per item; k may differ between items and between base and tuned). An item's score is the
 mean of its samples. Outputs are in percent (scores) and percentage points (deltas), the units of
-:mod:`transferlab.ti`.
+:mod:`transferlab.transfer.ti`.
 
 Pairing: only items present for both models are used, and every bootstrap replicate draws the
 same item indices for base and tuned, so item difficulty cancels out of the delta. With several
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transferlab.benchmarks.groups import GROUPS, Group
+from transferlab.groups import GROUPS, Group
 from transferlab.errors import ConfigError, DataError
-from transferlab.ti import (
+from transferlab.transfer.ti import (
     DEFAULT_DDOF,
     GROUP_INDEX,
     MATH,
@@ -81,7 +81,7 @@ class TIBootstrap:
 
     ``group_delta``/``group_delta_ci``: the mean delta (points) over each group's benchmarks with its
     CI from the same replicates. ``share_math_near_zero``: share of replicates whose math gain was below ``min_math_gain`` (these
-    are left out of the TI intervals). ``status`` is :data:`~transferlab.ti.STATUS_UNDEFINED` when the
+    are left out of the TI intervals). ``status`` is :data:`~transferlab.transfer.ti.STATUS_UNDEFINED` when the
     point math gain is ≈ 0 or its CI contains 0; the TI intervals are then ``None``.
     """
 

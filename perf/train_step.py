@@ -1,6 +1,6 @@
 """Time per SFT and GRPO step on the tiny model: transferlab's trainers next to TRL called directly.
 
-    python benchmarks/train_step.py [--steps 10] [--repeats 2]
+    python perf/train_step.py [--steps 10] [--repeats 2]
 
 Both sides get the same TRL config (built by ``sft_config`` / ``grpo_config`` from the tiny preset),
 the same data and the same reward functions; "TRL direct" is a plain ``SFTTrainer``/``GRPOTrainer``

@@ -6,7 +6,7 @@ Seven phases, each through the project's own code:
 
 1. ``data``: math-only SFT data: the world's step-by-step solver writes a trace for each train
    item of the four math families, and only traces the family's scorer grades correct are kept
-   (:mod:`transferlab.demo_data`).
+   (:mod:`transferlab.demo.data`).
 2. ``sft``: supervised fine-tuning of the base (``transferlab train sft``, TRL).
 3. ``grpo``: GRPO from the base on the same math train items, reward = the math scorer
    (``transferlab train grpo``, TRL).
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transferlab.demo_progress import PhaseDisplay, write_times
+from transferlab.demo.progress import PhaseDisplay, write_times
 from transferlab.errors import ConfigError
 
 PHASES = ("data", "sft", "grpo", "eval", "ti", "drift", "report")
@@ -230,8 +230,8 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, show_progre
     """
     import torch
 
-    from transferlab import demo_phases
-    from transferlab.demo_data import world
+    from transferlab.demo import phases as demo_phases
+    from transferlab.demo.data import world
 
     torch.set_num_threads(1)
     _quiet_libraries()

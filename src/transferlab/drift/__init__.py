@@ -1,12 +1,12 @@
 """Why it transfers: latent-space and token-space drift between a base and a tuned model.
 
-- :mod:`~transferlab.analysis.latent` (pure): masked mean pooling, per-layer PCA shift, linear CKA.
-- :mod:`~transferlab.analysis.hidden`: benchmark texts and pooled hidden states from HF models.
-- :mod:`~transferlab.analysis.tokens` (pure): ranks, URIAL shares, sampled and exact KL, rank shift,
+- :mod:`~transferlab.drift.latent` (pure): masked mean pooling, per-layer PCA shift, linear CKA.
+- :mod:`~transferlab.drift.hidden`: benchmark texts and pooled hidden states from HF models.
+- :mod:`~transferlab.drift.tokens` (pure): ranks, URIAL shares, sampled and exact KL, rank shift,
   shares by position, top shifted tokens.
-- :mod:`~transferlab.analysis.token_scoring`: base and tuned score prompt + answer in batched
+- :mod:`~transferlab.drift.token_scoring`: base and tuned score prompt + answer in batched
   forward passes, reduced at once to per-token summaries (HF), or through vLLM prompt log-probs.
-- :mod:`~transferlab.analysis.figures`: the PNGs.
+- :mod:`~transferlab.drift.figures`: the PNGs.
 
 ``transferlab drift latent|tokens`` writes one JSON per (pair, benchmark) into its ``--out``
 folder: ``latent__<pair>__<benchmark>.json`` and ``tokens__<pair>__<benchmark>.json``, each with

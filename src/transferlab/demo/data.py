@@ -131,7 +131,7 @@ def build_sft_data(base: str | Path, families_: Sequence[str], n_per_family: int
     from transferlab.benchmarks import get_benchmark
     from transferlab.commands.common import write_jsonl_atomic
     from transferlab.models import load_tokenizer
-    from transferlab.scoring.pipeline import LazyScoringContext
+    from transferlab.pipeline.score import LazyScoringContext
 
     tokenizer = load_tokenizer(str(base))
     rows, written, kept = [], {}, {}

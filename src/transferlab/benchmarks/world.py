@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transferlab.benchmarks.base import Item, ScoringContext, Verdict
-from transferlab.benchmarks.groups import Group
+from transferlab.groups import Group
 from transferlab.errors import DataError
 from transferlab.world.names import WORLD_GROUPS
 
