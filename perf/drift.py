@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import json
 import os
-import gc
 import subprocess
 import sys
 import tempfile
@@ -68,7 +68,7 @@ def model_path(name: str) -> Path:
 
         folder = Path(tempfile.gettempdir()) / "transferlab-bench-tiny"
         return folder if (folder / "config.json").exists() else build_tiny_model(folder)
-    from transferlab.backends.hf import resolve_model
+    from transferlab.models import resolve_model
 
     folder = resolve_model(name)[1]  # a checkpoint folder, or a .gguf file converted once
     if folder is None:

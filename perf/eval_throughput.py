@@ -336,8 +336,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from transferlab.backends.hf import HFBackend, resolve_model
-    from transferlab.models import smollm2_path
+    from transferlab.backends.hf import HFBackend
+    from transferlab.models import resolve_model, smollm2_path
     from transferlab.spec import GenerationConfig
 
     model_path = resolve_model(str(args.model))[1] if args.model is not None else smollm2_path()

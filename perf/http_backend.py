@@ -36,7 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-import llama_server  # noqa: E402  (tests/llama_server.py: builds and starts the real server)
+import llama_server  # noqa: E402 - after the sys.path entry above; tests/llama_server.py builds and starts the real server
 
 
 def build_requests(url: str, items: int, samples: int, tokens: int, data_dir: Path | None) -> tuple[Any, list[tuple[str, dict[str, Any]]], Any]:

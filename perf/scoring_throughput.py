@@ -8,7 +8,7 @@ Run from the repository root:
 Three scorers, on real data from ``../shared/data`` (or ``$TRANSFERLAB_SHARED_DATA``):
 
 - math: the 800 Qwen2.5-Math answers of ``math_generations/math_cot_100.jsonl`` (responses in
-  ``code``, gold in ``answer``). transferlab: ``MathGrader.grade`` (extraction, clean-up,
+  ``code``, gold in ``answer``). transferlab: ``MathGradingPool.grade`` (extraction, clean-up,
   math-verify in worker processes with a hard time limit). Plain: math-verify's
   ``verify(parse("\\boxed{gold}"), parse(response))`` per answer in this process.
 - ifeval: the 541 GPT-4 responses of ``ifeval/`` (paired with the prompts by position).
@@ -68,7 +68,8 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 def bench_math(data: Path) -> Row:
     from math_verify import parse, verify
 
-    from transferlab.scoring.math import MathGrader, MathTask
+    from transferlab.scoring.math import MathTask
+    from transferlab.scoring.math_pool import MathGradingPool
 
     rows = _jsonl(data / "math_generations" / "math_cot_100.jsonl")
     pairs = [(response, str(row["answer"])) for row in rows for response in row["code"]]
@@ -79,11 +80,11 @@ def bench_math(data: Path) -> Row:
 
     verify(parse("\\boxed{1}"), parse("\\boxed{1}"))  # warm-up: imports, sympy caches
     plain_out, plain_s = timed(plain)
-    with MathGrader() as grader:
+    with MathGradingPool() as grader:
         _, startup_s = timed(lambda: grader.grade([MathTask("\\boxed{1}", "1")] * 4))  # starts and warms the workers
         ours, ours_s = timed(lambda: [v.correct for v in grader.grade([MathTask(r, g) for r, g in pairs])])
     return {
-        "scorer": "math (MathGrader vs math-verify parse+verify)", "items": len(pairs), "ours_s": ours_s, "plain_s": plain_s,
+        "scorer": "math (MathGradingPool vs math-verify parse+verify)", "items": len(pairs), "ours_s": ours_s, "plain_s": plain_s,
         "agreement": _share(ours, plain_out), "note": f"vs Qwen labels: ours {_share(ours, labels):.3f}, plain {_share(plain_out, labels):.3f}; pool start {startup_s:.2f}s not timed",
     }
 

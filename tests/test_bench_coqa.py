@@ -8,8 +8,8 @@ import json
 import pytest
 
 from transferlab.benchmarks import get_benchmark
-from transferlab.benchmarks.base import Item
 from transferlab.benchmarks.coqa import CoQA, coqa_em_f1, coqa_item, extract_short_answer, normalize_squad, token_f1
+from transferlab.items import Item
 from transferlab.pipeline.score import score_store
 from transferlab.store import CompletionRecord, ModelInfo, Store
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from transferlab.benchmarks import get_benchmark
-from transferlab.benchmarks.base import Item, read_jsonl
 from transferlab.benchmarks.halueval import HaluEval, build_samples, judgement, paper_first_line, sole_yes_no
+from transferlab.io import read_jsonl
+from transferlab.items import Item
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import math
 import pytest
 
 from transferlab.benchmarks import get_benchmark
-from transferlab.benchmarks.base import Item
 from transferlab.benchmarks.headqa import HeadQA, HeadQAGen, flatten_exams, loglikelihood_choice
 from transferlab.errors import DataError
+from transferlab.items import Item
 from transferlab.store import Store
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from transferlab.benchmarks import get_benchmark
 from transferlab.benchmarks.ifeval import IFEval, accuracies_from_extracted, decode_check, ifeval_four, ifeval_item
-from transferlab.scoring.ifeval_checks import PUNKT_FILES, IFEvalCase, check_response, ifeval_accuracies, install_punkt
 from transferlab.pipeline.score import score_store
+from transferlab.scoring.ifeval_checks import PUNKT_FILES, IFEvalCase, check_response, ifeval_accuracies, install_punkt
 from transferlab.store import CompletionRecord, ModelInfo, Store
 
 
@@ -116,9 +116,9 @@ def test_punkt_tables_are_installed_offline(tmp_path, monkeypatch):
 def test_the_fast_language_detector_agrees_with_langdetect(shared_data):
     import langdetect
 
-    from transferlab.scoring.ifeval_checks import _langdetect
+    from transferlab.scoring.ifeval_checks import language_detector
 
-    fast = _langdetect()
+    fast = language_detector()
     langdetect.DetectorFactory.seed = 0
     responses = [r["response"] for r in _jsonl(shared_data / "ifeval" / "input_response_data_gpt4_20231107_145030.jsonl")[:20]]
     texts = responses + [t.upper() for t in responses[:5]] + ["Ein, zwei, drei, vier", "Война и мир — роман Льва Толстого."]

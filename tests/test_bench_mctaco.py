@@ -7,8 +7,8 @@ import json
 import pytest
 
 from transferlab.benchmarks import get_benchmark
-from transferlab.benchmarks.base import Item
 from transferlab.benchmarks.mctaco import MCTaco, extract_yes_no, loglikelihood_verdict, mctaco_items
+from transferlab.items import Item
 from transferlab.store import Store
 
 

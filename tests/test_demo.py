@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from transferlab.demo.study import group_accuracy
+from transferlab.transfer.stats import group_accuracy
 
 PHASES = ("data", "sft", "grpo", "eval", "ti", "drift", "report")
 

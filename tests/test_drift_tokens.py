@@ -61,7 +61,7 @@ def test_top_shifted_tokens_and_position_shares_by_hand():
 
 
 def test_vllm_prompt_logprobs_are_selected_by_token_id():
-    entry = lambda lp, rank: SimpleNamespace(logprob=lp, rank=rank)  # noqa: E731
+    entry = lambda lp, rank: SimpleNamespace(logprob=lp, rank=rank)  # noqa: E731 - a one-line stand-in for a vLLM logprob entry
     ids = [7, 8, 9, 4]
     prompt_logprobs = [None, {8: entry(-0.1, 1)}, {3: entry(-0.2, 1), 9: entry(-2.5, 4)}, {4: entry(-0.3, 1)}]
     lp, ranks = realised_from_prompt_logprobs(ids, 2, prompt_logprobs)  # the realised 9 is not the dict's first entry

@@ -82,10 +82,10 @@ def test_cuda_loglikelihoods_match_the_cpu(backends):
 
 
 def test_cuda_token_drift_matches_the_cpu_and_is_zero_against_itself(backends, tiny_model, tmp_path):
-    from transferlab.drift.token_scoring import score_rows
     from test_drift_latent import perturbed_copy
     from test_drift_tokens import greedy_rows
     from transferlab.backends.hf import HFBackend
+    from transferlab.drift.token_scoring import score_rows
 
     cuda, cpu = backends
     tuned_cpu = HFBackend(str(perturbed_copy(tiny_model, tmp_path / "noisy", 0.1, seed=1)), device="cpu", dtype="float32").hf_model
@@ -166,6 +166,7 @@ def test_cuda_bf16_training_with_checkpointing(tiny_model, shared_data, tmp_path
     from dataclasses import replace
 
     from safetensors.torch import load_file
+
     from test_train_grpo import learnable_prompts
     from test_train_sft import sft_file
     from transferlab.backends.hf import HFBackend

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from transferlab.backends.base import PromptJob, SampleSlot
-from transferlab.backends.hf import HFBackend, resolve_model
+from transferlab.backends.hf import HFBackend
 from transferlab.errors import ModelError
+from transferlab.models import resolve_model
 from transferlab.spec import GenerationConfig
 
 QUESTIONS = ["What is 2 + 3?", "How many apples are there in total if each of 7 boxes holds 4?", "Find x.", "Sum 1 to 10, step by step please, and explain each step carefully."]
@@ -113,9 +114,9 @@ def test_continuous_batching_matches_fixed_batches(tiny_model):
     """Refilling finished rows (3 samples x 4 prompts through 5 rows: jobs split across refills,
     rows of different lengths side by side) gives the same completions as fixed, shrinking batches,
     with SDPA and with eager attention (additive mask)."""
-    from transferlab.backends.ragged import supports_ragged
-
     from collections import Counter
+
+    from transferlab.backends.ragged import supports_ragged
 
     backend = HFBackend(str(tiny_model), batch_size=5)
     assert backend.continuous and supports_ragged(backend.hf_model)

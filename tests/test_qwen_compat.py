@@ -8,13 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import store_answers
 
+from conftest import store_answers
 from transferlab.benchmarks import get_benchmark
 from transferlab.cli import main
 from transferlab.pipeline.results import results
 from transferlab.scoring.agreement import AGREEMENT_FILES, grade_file
-from transferlab.scoring.math import MathGrader, MathTask, answers_equivalent, grade_math
+from transferlab.scoring.math import MathTask, answers_equivalent, grade_math
+from transferlab.scoring.math_pool import MathGradingPool
 from transferlab.scoring.qwen_compat import qwen_equal, qwen_extract, qwen_normalize
 from transferlab.store import Store
 
@@ -89,7 +90,7 @@ def test_olympiadbench_references_are_normalised_as_the_harness_did(shared_data:
 
 @pytest.fixture(scope="module")
 def compat_agreement(shared_data: Path):
-    with MathGrader(workers=2, timeout_s=5.0) as pool:
+    with MathGradingPool(workers=2, timeout_s=5.0) as pool:
         return {name: grade_file(shared_data / name, pool, math_grader="qwen25-math") for name in AGREEMENT_FILES}
 
 

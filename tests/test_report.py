@@ -14,13 +14,13 @@ import pytest
 from transferlab.benchmarks import get_benchmark
 from transferlab.commands import report as report_command
 from transferlab.commands import ti as ti_command
-from transferlab.transfer.analysis import analyse_store
 from transferlab.report.build import build_report
 from transferlab.report.figures import FigureFile
 from transferlab.report.html import Section
 from transferlab.store import CompletionRecord, ModelInfo, ScoreRecord, Store, completion_key
-from transferlab.study.spec import parse_spec
 from transferlab.study.run import expected_gen_key, record_model_key, record_study, study_for_store
+from transferlab.study.spec import parse_spec
+from transferlab.transfer.analysis import analyse_store
 from transferlab.transfer.ti import population_sigma, transfer_index
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

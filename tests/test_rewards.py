@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from transferlab.benchmarks.base import Item
 from transferlab.errors import ConfigError
+from transferlab.items import Item
 from transferlab.pipeline.score import LazyScoringContext, score_completions
 from transferlab.store import CompletionRecord, Store
 from transferlab.train.rewards import MathReward, overlong_penalty

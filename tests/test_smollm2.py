@@ -41,7 +41,7 @@ def test_smollm2_gsm8k_greedy(smollm2, shared_data, tmp_path, capsys):
 
     tok = AutoTokenizer.from_pretrained(smollm2)
     model = AutoModelForCausalLM.from_pretrained(smollm2)
-    for prompt, text, reason, n, _ in rows[:2]:
+    for prompt, text, _reason, _n, _ in rows[:2]:
         ids = tok(prompt, add_special_tokens=False, return_tensors="pt")
         out = model.generate(**ids, max_new_tokens=128, do_sample=False)
         assert tok.decode(out[0, ids.input_ids.shape[1]:], skip_special_tokens=True) == text

@@ -1,6 +1,6 @@
-from transferlab.scoring.thinking import parser_for_prompt, split_thinking
-
 import pytest
+
+from transferlab.scoring.thinking import parser_for_prompt, split_thinking
 
 
 def test_closed_block_is_split():

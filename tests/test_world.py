@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from transferlab.benchmarks import REGISTRY, get_benchmark
-from transferlab.benchmarks.base import Item
 from transferlab.groups import BENCHMARK_GROUPS
+from transferlab.items import Item
 from transferlab.pipeline.score import LazyScoringContext
 from transferlab.scoring.thinking import split_thinking
 from transferlab.world import FAMILIES, MATH_FAMILIES, teacher_trace, train_items
@@ -101,7 +101,7 @@ def test_teacher_trace_steps_are_worked_operations():
     item = held_out("world_arith", 50)[[len(i.meta["steps"]) for i in held_out("world_arith", 50)].index(3)]
     trace = teacher_trace(item)
     lines = trace.removeprefix("<think>").split("</think>")[0].split("\n")
-    assert len(lines) == 3 and all(eval(line.split("=")[0]) == int(line.split("=")[1]) for line in lines)  # noqa: S307
+    assert len(lines) == 3 and all(eval(line.split("=")[0]) == int(line.split("=")[1]) for line in lines)  # eval of the drills' own arithmetic
     with pytest.raises(Exception, match="no worked steps"):
         teacher_trace(held_out("world_read", 1)[0])
 

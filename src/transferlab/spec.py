@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from transferlab.errors import ConfigError
+from transferlab.options import THINKING_REQUESTS, ThinkingRequest
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class GenerationConfig:
     enable_thinking: bool | None = None
     system_prompt: str | None = None
     prompt_style: str = "default"
-    thinking_parser: str = "auto"
+    thinking_parser: ThinkingRequest = "auto"
     extra: tuple[tuple[str, Any], ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -57,7 +58,7 @@ class GenerationConfig:
             raise ConfigError(
                 f"max_new_tokens must be at least 1, got {self.max_new_tokens}", "pass --max-new-tokens 1 or more"
             )
-        if self.thinking_parser not in ("auto", "think", "think-end", "none"):
+        if self.thinking_parser not in THINKING_REQUESTS:
             raise ConfigError(
                 f"unknown thinking parser {self.thinking_parser!r}", "choose auto, think, think-end or none"
             )

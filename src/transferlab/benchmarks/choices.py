@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from transferlab.benchmarks.base import Verdict
+from transferlab.items import Verdict
 from transferlab.scoring.extract import last_boxed
 
 __all__ = [

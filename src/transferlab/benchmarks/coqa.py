@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_rows, take
-from transferlab.groups import Group
+from transferlab.benchmarks.base import load_rows, take
 from transferlab.errors import DataError
+from transferlab.groups import Group
+from transferlab.items import Item, ScoringContext, Verdict
 
 Row = dict[str, Any]
 

@@ -40,9 +40,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, read_jsonl, take
-from transferlab.groups import Group
+from transferlab.benchmarks.base import take
 from transferlab.errors import DataError
+from transferlab.groups import Group
+from transferlab.io import read_jsonl
+from transferlab.items import Item, ScoringContext, Verdict
 
 FILES = ("test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl", "test5.jsonl", "test6.jsonl")
 SYSTEM_PROMPT = (
@@ -148,7 +150,7 @@ def _hub_rows(hf_id: str, files: Sequence[str]) -> list[Row]:
         import datasets
 
         ds = datasets.load_dataset(hf_id, data_files={"test": list(files)}, split="test")
-    except Exception as err:  # noqa: BLE001 - any failure of the hub becomes one actionable line
+    except Exception as err:  # any failure of the hub becomes one actionable line
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise DataError(f"could not load {hf_id} ({', '.join(files)}) from the hub: {first}", "check the network or pass --data-dir with local copies") from err
     return [dict(row) for row in ds]

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, take
+from transferlab.benchmarks.base import load_hub, take
 from transferlab.benchmarks.choices import final_yes_no
-from transferlab.groups import Group
 from transferlab.benchmarks.halueval import sole_yes_no
 from transferlab.errors import DataError
+from transferlab.groups import Group
+from transferlab.items import Item, ScoringContext, Verdict
 
 Row = dict[str, Any]
 CHOICES = ("no", "yes")  # lm-eval's doc_to_choice order: option 0 is "no"

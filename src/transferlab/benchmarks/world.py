@@ -2,7 +2,7 @@
 
 Each loads its held-out TEST split (generated, deterministic, disjoint from every training item),
 renders the question as one user message, and scores with the family's exact verifier; the math
-families score through the project's one math scorer (``context.math_grader()``, answers in
+families score through the project's one math scorer (``context.math_pool()``, answers in
 ``\\boxed{}``), as every math benchmark and the GRPO reward do.
 """
 
@@ -12,15 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict
-from transferlab.groups import Group
 from transferlab.errors import DataError
-from transferlab.world.names import WORLD_GROUPS
-
-DEFAULT_TEST_SIZE = 250  # items per family (families.DEFAULT_TEST_SIZE; not imported: see below)
-
-# This module is imported by the benchmark registry, which the world's generators import in turn:
-# it must not import them at module level (they are imported inside the methods).
+from transferlab.groups import Group
+from transferlab.items import Item, ScoringContext, Verdict
+from transferlab.scoring.math import MathTask
+from transferlab.world.catalog import FAMILIES, test_items
+from transferlab.world.families import DEFAULT_TEST_SIZE
+from transferlab.world.tasks_non import format_constraints
 
 
 @dataclass(frozen=True)
@@ -36,8 +34,6 @@ class WorldBenchmark:
 
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:
         """The TEST items (``limit`` of them, default 250); ``data_dir`` is not used (generated data)."""
-        from transferlab.world.catalog import test_items
-
         return test_items(self.name, DEFAULT_TEST_SIZE if limit is None else max(1, limit))
 
     def messages(self, item: Item, style: str = "default") -> list[dict[str, str]]:
@@ -53,13 +49,7 @@ class WorldBenchmark:
     def score(self, items: Sequence[Item], answers: Sequence[str], context: ScoringContext) -> list[Verdict]:
         """Exact verdicts; math through the shared math scorer, the others in process."""
         if self.group == "math":
-            from transferlab.scoring.math import MathTask
-
-            verdicts = context.math_grader().grade([MathTask(response=a, gold=i.reference, style="boxed") for i, a in zip(items, answers)])
-            return [Verdict(1.0 if v.correct else 0.0, v.extracted, v.status) for v in verdicts]
-        from transferlab.world.catalog import FAMILIES
-        from transferlab.world.tasks_non import format_constraints
-
+            return context.math_pool().verdicts([MathTask(response=a, gold=i.reference, style="boxed") for i, a in zip(items, answers)])
         family = FAMILIES[self.name]
         out = []
         for item, answer in zip(items, answers):
@@ -70,6 +60,6 @@ class WorldBenchmark:
 
 
 WORLD_BENCHMARKS: dict[str, WorldBenchmark] = {
-    name: WorldBenchmark(name, group, "math" if group == "math" else f"world-{name.removeprefix('world_')}")  # type: ignore[arg-type]
-    for name, group in WORLD_GROUPS.items()
+    name: WorldBenchmark(name, family.group, "math" if family.group == "math" else f"world-{name.removeprefix('world_')}")
+    for name, family in FAMILIES.items()
 }

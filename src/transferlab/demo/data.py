@@ -16,28 +16,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item
+from transferlab.backends.base import render_chat
+from transferlab.benchmarks import get_benchmark
 from transferlab.errors import DataError
+from transferlab.groups import Group, group_of
+from transferlab.io import write_jsonl_atomic
+from transferlab.items import Item, Verdict
+from transferlab.models import load_tokenizer
+from transferlab.pipeline.score import LazyScoringContext
+from transferlab.scoring.graded import split_and_grade
+from transferlab.scoring.thinking import parser_for_prompt
+from transferlab.spec import GenerationConfig
 from transferlab.train.data import MathPrompt
-
-
-def world() -> Any:
-    """The mini-world module (imported lazily: it may build its data on first use)."""
-    import transferlab.world as world_module
-
-    return world_module
+from transferlab.world import FAMILIES, teacher_trace, train_items
+from transferlab.world.tasks_math import reference_text
 
 
 def families() -> tuple[str, ...]:
     """The twelve world task families, which are also registered benchmarks."""
-    return tuple(world().FAMILIES)
+    return tuple(FAMILIES)
 
 
-def group_of_family(family: str) -> str:
-    """A family's group (math, other or non), as its benchmark declares it."""
-    from transferlab.benchmarks import get_benchmark
-
-    return str(get_benchmark(family).group)
+def group_of_family(family: str) -> Group:
+    """A family's group (math, other or non), from the one table of groups."""
+    return group_of(family)
 
 
 def math_families() -> tuple[str, ...]:
@@ -68,7 +70,7 @@ def answer_style(benchmark: Any) -> str:
 
 def train_split(family: str, n: int, seed: int) -> list[Item]:
     """``n`` train-split items of a family (the world keeps them apart from the test split)."""
-    items = list(world().train_items(family, n, seed))
+    items = list(train_items(family, n, seed))
     if not items:
         raise DataError(f"the world gave no train items for {family}", "check transferlab.world.train_items")
     return items
@@ -76,9 +78,6 @@ def train_split(family: str, n: int, seed: int) -> list[Item]:
 
 def grpo_prompts(families_: Sequence[str], n_per_family: int, seed: int) -> list[WorldPrompt]:
     """World math train items as GRPO prompts, interleaved across families (round robin)."""
-    from transferlab.benchmarks import get_benchmark
-    from transferlab.world.tasks_math import reference_text
-
     per_family = []
     for family in families_:
         bench = get_benchmark(family)
@@ -109,37 +108,27 @@ class SFTDataSummary:
 
 
 def _graded(family: str, items: Sequence[Item], traces: Sequence[str], tokenizer: Any, context: Any) -> list[bool]:
-    """Which traces the family's scorer grades correct (thinking split as in evaluation)."""
-    from transferlab.backends.base import render_chat
-    from transferlab.benchmarks import get_benchmark
-    from transferlab.scoring.thinking import parser_for_prompt, split_thinking
-    from transferlab.spec import GenerationConfig
-
+    """Which traces the family's scorer grades correct (thinking split and graded as in evaluation)."""
     bench = get_benchmark(family)
     config = GenerationConfig()
-    splits = [split_thinking(t, parser_for_prompt(render_chat(tokenizer, bench.messages(i, "default"), config), "auto")) for i, t in zip(items, traces)]
-    closed = [k for k, s in enumerate(splits) if not s.truncated_thinking]
-    ok = [False] * len(items)
-    verdicts = bench.score([items[k] for k in closed], [splits[k].answer for k in closed], context) if closed else []
-    for k, verdict in zip(closed, verdicts):
-        ok[k] = verdict.score == 1.0
-    return ok
+    parsers = [parser_for_prompt(render_chat(tokenizer, bench.messages(i, "default"), config), "auto") for i in items]
+
+    def grade(indices: list[int], answers: list[str]) -> list[Verdict]:
+        return bench.score([items[k] for k in indices], answers, context)
+
+    _, verdicts = split_and_grade(traces, parsers, grade)
+    return [v.score == 1.0 for v in verdicts]
 
 
 def build_sft_data(base: str | Path, families_: Sequence[str], n_per_family: int, seed: int, out: Path) -> SFTDataSummary:
     """Teacher traces for ``n_per_family`` train items of each family, rejection-sampled, to ``out``."""
-    from transferlab.benchmarks import get_benchmark
-    from transferlab.commands.common import write_jsonl_atomic
-    from transferlab.models import load_tokenizer
-    from transferlab.pipeline.score import LazyScoringContext
-
     tokenizer = load_tokenizer(str(base))
     rows, written, kept = [], {}, {}
     with LazyScoringContext(workers=1) as context:
         for family in families_:
             bench = get_benchmark(family)
             items = train_split(family, n_per_family, seed)
-            traces = [str(world().teacher_trace(item)) for item in items]
+            traces = [str(teacher_trace(item)) for item in items]
             accepted = _graded(family, items, traces, tokenizer, context)
             written[family], kept[family] = len(items), sum(accepted)
             rows += [

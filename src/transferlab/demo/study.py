@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
-
+from transferlab.benchmarks import get_benchmark
+from transferlab.drift import run as run_drift
+from transferlab.drift.hidden import benchmark_texts, pooled_hidden_states
+from transferlab.drift.run import hf_backend
 from transferlab.groups import GROUPS
+from transferlab.pipeline.generate import is_loglikelihood
+from transferlab.store import Store
+from transferlab.study.run import run_study, study_for_store
 from transferlab.study.spec import StudySpec, parse_spec
+from transferlab.transfer.analysis import analyse_store, read_cell_rows, study_gen_key
+from transferlab.transfer.stats import group_accuracy
 
 STUDY_NAME = "world-demo"
 
@@ -52,38 +58,15 @@ def write_spec(data: Mapping[str, Any], path: Path) -> StudySpec:
 
 def run_evaluation(spec: StudySpec, store_path: Path) -> None:
     """Generate and score every model on every family (resumes: stored completions are skipped)."""
-    from transferlab.store import Store
-    from transferlab.study.run import run_study
-
     with Store(store_path) as store:
         run_study(spec, store, show_progress=False, argv=["transferlab", "demo"])
 
 
 def analyse(spec: StudySpec, store_path: Path, *, n_resamples: int, seed: int) -> Any:
     """The study analysis (scores, deltas, TI v1/v2 with paired-bootstrap CIs) from the store."""
-    from transferlab.transfer.analysis import analyse_store
-    from transferlab.store import Store
-    from transferlab.study.run import study_for_store
-
     with Store(store_path, readonly=True) as store:
         _, keys = study_for_store(store, name=spec.name)
         return analyse_store(store, spec, keys, n_resamples=n_resamples, seed=seed)
-
-
-def group_accuracy(cells_items: Mapping[str, Mapping[str, Sequence[float]]], *, n_resamples: int, seed: int,
-                   confidence: float = 0.95) -> tuple[float, float, float]:
-    """A group's accuracy (mean over its benchmarks of the mean item score, percent) with a
-    percentile-bootstrap CI from resampling items within each benchmark. ``cells_items``:
-    benchmark -> item -> sample scores in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    means = [np.array([np.mean(v) for _, v in sorted(items.items())]) for _, items in sorted(cells_items.items())]
-    point = float(np.mean([m.mean() for m in means]))
-    reps = np.zeros(n_resamples)
-    for m in means:
-        reps += m[rng.integers(0, len(m), size=(n_resamples, len(m)))].mean(axis=1)
-    reps /= len(means)
-    alpha = (1 - confidence) / 2
-    return 100 * point, 100 * float(np.quantile(reps, alpha)), 100 * float(np.quantile(reps, 1 - alpha))
 
 
 def _ci(pair: Any) -> list[float] | None:
@@ -93,7 +76,7 @@ def _ci(pair: Any) -> list[float] | None:
 def ti_record(analysis: Any, items: Mapping[tuple[str, str], Mapping[str, Sequence[float]]], *, n_resamples: int, seed: int) -> dict[str, Any]:
     """The demo's TI JSON: per-group accuracy of every model, and per pair the deltas and TI with CIs."""
     groups = analysis.groups
-    accuracy = {}
+    accuracy: dict[str, dict[str, Any]] = {}
     for m in analysis.models:
         accuracy[m.name] = {}
         for g in GROUPS:
@@ -118,10 +101,6 @@ def ti_record(analysis: Any, items: Mapping[tuple[str, str], Mapping[str, Sequen
 
 def cell_items(spec: StudySpec, store_path: Path) -> dict[tuple[str, str], dict[str, list[float]]]:
     """Per-item scores of every (model, benchmark) cell of the study, as the analysis reads them."""
-    from transferlab.transfer.analysis import read_cell_rows, study_gen_key
-    from transferlab.store import Store
-    from transferlab.study.run import study_for_store
-
     out = {}
     with Store(store_path, readonly=True) as store:
         _, keys = study_for_store(store, name=spec.name)
@@ -139,65 +118,34 @@ def cell_items(spec: StudySpec, store_path: Path) -> dict[tuple[str, str], dict[
 
 
 def _backend(path: str | Path, batch_size: int) -> Any:
-    from transferlab.commands.drift import hf_backend
-
-    return hf_backend(str(path), SimpleNamespace(device="cpu", dtype="float32", batch_size=batch_size))
+    return hf_backend(str(path), device="cpu", dtype="float32", batch_size=batch_size)
 
 
 def latent_drift(spec: StudySpec, out: Path, n: int, batch_size: int, tick: Callable[[], None]) -> None:
     """``drift latent`` for base vs each tuned model on every family: one JSON per (pair, family), figures."""
-    from transferlab.drift import figures, latent
-    from transferlab.drift.hidden import benchmark_texts, pooled_hidden_states
-    from transferlab.commands.drift import pair_name, record, write_json
-
-    run = {"pooling": "masked", "max_tokens": None, "batch_size": batch_size}
+    run: dict[str, Any] = {"pooling": "masked", "max_tokens": None, "batch_size": batch_size}
     texts = {b: benchmark_texts(b, None, n) for b in spec.benchmarks}
     base = _backend(spec.model("base").source, batch_size)
-    base_feats = {b: pooled_hidden_states(base.hf_model, base.tokenizer, t, **run) for b, t in texts.items()}
+    base_features = {b: pooled_hidden_states(base.hf_model, base.tokenizer, t, **run) for b, t in texts.items()}
     for tuned_name, _ in spec.pairs:
         tuned = _backend(spec.model(tuned_name).source, batch_size)
-        pair = pair_name(base.model.name, tuned.model.name)
-        summaries = {}
-        for b in spec.benchmarks:
-            feats = pooled_hidden_states(tuned.hf_model, base.tokenizer, texts[b], **run)
-            summaries[b] = latent.summarize(latent.layer_shifts(base_feats[b], feats))
-            settings = {"n": len(texts[b]), **run, "texts": "question + reference, raw", "last_layer_after_final_norm": True}
-            write_json(out / f"latent__{pair}__{b}.json", record("latent", base, tuned, b, settings, summaries[b]))
-            tick()
-        title = f"{tuned_name} vs base"
-        figures.plot_layer_shifts(summaries, out / f"latent__{pair}__layers.png", title=title)
-        figures.plot_pca_scatter(summaries, out / f"latent__{pair}__scatter.png", title=title)
+        run_drift.latent_drift(base, base_features, tuned, texts, out, run=run, title=f"{tuned_name} vs base", on_benchmark=lambda *_: tick())
 
 
 def token_drift(spec: StudySpec, store_path: Path, out: Path, n: int, batch_size: int, tick: Callable[[], None]) -> None:
     """``drift tokens`` for base vs each tuned model: the tuned model's greedy answers from the
     study's store (generated in the evaluation, same settings), scored by both models."""
-    from transferlab.drift import figures, tokens
-    from transferlab.drift.token_scoring import score_answers
-    from transferlab.benchmarks import get_benchmark
-    from transferlab.commands.drift import check_tokenizers, pair_name, record, stored_answers, token_text, top_table, write_json
-    from transferlab.pipeline.generate import is_loglikelihood
-    from transferlab.store import Store
-
     benchmarks = [get_benchmark(b) for b in spec.benchmarks if not is_loglikelihood(get_benchmark(b))]
     base = _backend(spec.model("base").source, batch_size)
     settings = {"n": n, "backend": "hf", "top_k": 30, "answers": "the evaluation's greedy answers"}
     for tuned_name, _ in spec.pairs:
         tuned = _backend(spec.model(tuned_name).source, batch_size)
-        check_tokenizers(base, tuned)
-        pair = pair_name(base.model.name, tuned.model.name)
+        run_drift.check_tokenizers(base, tuned)
         with Store(store_path, readonly=True) as store:
-            answers = {b.name: stored_answers(store, tuned, b, spec.generation_for(b.name), None, n) for b in benchmarks}
-        summaries = {}
-        for b in benchmarks:
-            config = spec.generation_for(b.name)
-            per_sample = score_answers(base.hf_model, tuned.hf_model, base.tokenizer, answers[b.name], add_special_tokens=not config.chat_template,
-                                       pad_id=base.pad_id, batch_size=batch_size, max_positions=4096)
-            summaries[b.name] = tokens.summarize(per_sample, top_k=30, decode=lambda i: token_text(base.tokenizer, i))
-            write_json(out / f"tokens__{pair}__{b.name}.json", record("tokens", base, tuned, b.name, {**settings, "generation": config.to_dict()}, summaries[b.name]))
-            tick()
-        (out / f"tokens__{pair}__top_shifted.md").write_text(top_table(summaries), encoding="utf-8")
-        title = f"{tuned_name} vs base"
-        figures.plot_token_shares(summaries, out / f"tokens__{pair}__shares.png", title=title)
-        figures.plot_token_kl(summaries, out / f"tokens__{pair}__kl.png", title=title)
-        figures.plot_position_curves(summaries, out / f"tokens__{pair}__positions.png", title=title)
+            answers = {b.name: run_drift.stored_answers(store, tuned, b, spec.generation_for(b.name), None, n) for b in benchmarks}
+        run_drift.token_drift(
+            base, tuned, answers, out, score=run_drift.hf_scorer(base, tuned, batch_size=batch_size, max_positions=4096),
+            add_special=lambda name: not spec.generation_for(name).chat_template,
+            settings=lambda name: {**settings, "generation": spec.generation_for(name).to_dict()},
+            top_k=30, title=f"{tuned_name} vs base", on_benchmark=lambda *_: tick(),
+        )

@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from transferlab.benchmarks import get_benchmark
 from transferlab.drift.latent import masked_mean_pool
-from transferlab.benchmarks.base import Item
 from transferlab.errors import ConfigError, DataError
+from transferlab.items import Item
+from transferlab.options import POOLINGS, Pooling
 
-POOLINGS = ("masked", "paper")
 PAPER_MAX_TOKENS = 128
 QUESTION_FIELDS = ("question", "prompt", "problem", "story", "context", "text")
 
@@ -45,8 +46,6 @@ def item_text(item: Item) -> str:
 
 def benchmark_texts(name: str, data_dir: Any, n: int) -> list[str]:
     """The first ``n`` items of benchmark ``name`` as raw texts (see :func:`item_text`)."""
-    from transferlab.benchmarks import get_benchmark
-
     return [item_text(i) for i in get_benchmark(name).load(data_dir, limit=n)]
 
 
@@ -69,7 +68,7 @@ def _pad(rows: Sequence[Sequence[int]], pad_id: int, side: str) -> tuple[torch.T
 
 
 @torch.inference_mode()
-def pooled_hidden_states(model: Any, tokenizer: Any, texts: Sequence[str], *, pooling: str = "masked", max_tokens: int | None = None, batch_size: int = 8) -> list[np.ndarray]:
+def pooled_hidden_states(model: Any, tokenizer: Any, texts: Sequence[str], *, pooling: Pooling = "masked", max_tokens: int | None = None, batch_size: int = 8) -> list[np.ndarray]:
     """Mean-pooled hidden states of every layer: a list of ``num_layers + 1`` arrays [N, D] float32.
 
     ``max_tokens`` cuts each text to its first tokens (None: whole texts). ``pooling`` is

@@ -201,7 +201,10 @@ def realised_from_prompt_logprobs(ids: Sequence[int], start: int, prompt_logprob
     """
     lps, ranks = [], []
     for j in range(start, len(ids)):
-        entry = prompt_logprobs[j][ids[j]]  # type: ignore[index]
+        position = prompt_logprobs[j]
+        if position is None:  # only the first prompt token has no entry; start is past it
+            raise ValueError(f"no prompt log-probabilities at position {j}")
+        entry = position[ids[j]]
         lps.append(entry.logprob)
         ranks.append(entry.rank)
     return np.asarray(lps, np.float32), np.asarray(ranks, np.int64)

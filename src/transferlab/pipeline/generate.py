@@ -15,9 +15,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
+from typing import cast
 
 from transferlab.backends.base import Backend, PromptJob, SampleSlot, sample_seed
-from transferlab.benchmarks.base import Benchmark, Item
+from transferlab.benchmarks.base import Benchmark, LoglikelihoodBenchmark
+from transferlab.items import Item
 from transferlab.progress import progress_bar
 from transferlab.spec import GenerationConfig
 from transferlab.store import CompletionRecord, Store, completion_key, sha
@@ -118,7 +120,8 @@ def plan_loglikelihood(store: Store, benchmark: Benchmark, config: GenerationCon
     """
     items = benchmark.load(data_dir, limit)
     store.add_items(benchmark.name, items)
-    requests = [benchmark.loglikelihood_requests(item, config.prompt_style) for item in items]  # type: ignore[attr-defined]
+    scored = cast(LoglikelihoodBenchmark, benchmark)  # mode "loglikelihood" (is_loglikelihood)
+    requests = [scored.loglikelihood_requests(item, config.prompt_style) for item in items]
     texts = [json.dumps(r, ensure_ascii=False) for r in requests]
     hashes = store.add_prompts(texts)
     store.add_gen_config(LOGLIKELIHOOD_KEY, {"mode": "loglikelihood", "version": 1})

@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from transferlab.benchmarks import BENCHMARK_GROUPS, scoring_variant
+from transferlab.benchmarks import scoring_variant
 from transferlab.errors import DataError
+from transferlab.groups import BENCHMARK_GROUPS
 from transferlab.metrics import estimate, mean_pass_at_k
+from transferlab.options import MathGraderName
 from transferlab.store import Store
 
 
@@ -48,7 +50,7 @@ class BenchmarkResult:
 _VERDICT_FIELDS = ("scorer", "score", "extracted", "thinking", "answer", "thinking_status", "score_status", "details")
 
 
-def wanted_scorer(benchmark: str, *, paper_scoring: bool = False, math_grader: str = "transferlab") -> str | None:
+def wanted_scorer(benchmark: str, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> str | None:
     """The scorer name whose verdicts count for ``benchmark`` (``None``: not a registered benchmark)."""
     try:
         return scoring_variant(benchmark, paper=paper_scoring, math_grader=math_grader).scorer
@@ -56,12 +58,12 @@ def wanted_scorer(benchmark: str, *, paper_scoring: bool = False, math_grader: s
         return None
 
 
-def scored_cells(store: Store, *, paper_scoring: bool = False, math_grader: str = "transferlab") -> Iterator[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
+def scored_cells(store: Store, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> Iterator[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
     """Rows of :meth:`Store.rows` per (model, benchmark, settings), sorted: one per completion, with
     the chosen scorer's verdict (the score fields are ``None`` where it has none)."""
     cells: dict[tuple[str, str, str], dict[str, dict[str | None, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
-    for row in store.rows():
-        cells[(row["model_key"], row["benchmark"], row["gen_key"])][row["key"]][row["scorer"]] = row
+    for stored in store.rows():
+        cells[(stored["model_key"], stored["benchmark"], stored["gen_key"])][stored["key"]][stored["scorer"]] = stored
     for key in sorted(cells):
         by_completion = cells[key]
         present = {s for verdicts in by_completion.values() for s in verdicts if s is not None}
@@ -69,14 +71,14 @@ def scored_cells(store: Store, *, paper_scoring: bool = False, math_grader: str 
         chosen = wanted if wanted in present else (next(iter(present)) if len(present) == 1 else None)
         rows = []
         for verdicts in by_completion.values():
-            row = verdicts.get(chosen) if chosen is not None else None
+            row: dict[str, Any] | None = verdicts.get(chosen) if chosen is not None else None
             if row is None:  # no verdict of the chosen scorer: the completion counts as unscored
                 row = {**next(iter(verdicts.values())), **dict.fromkeys(_VERDICT_FIELDS)}
             rows.append(row)
         yield key, rows
 
 
-def results(store: Store, *, confidence: float = 0.95, seed: int = 0, paper_scoring: bool = False, math_grader: str = "transferlab") -> list[BenchmarkResult]:
+def results(store: Store, *, confidence: float = 0.95, seed: int = 0, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> list[BenchmarkResult]:
     """Every (model, benchmark, settings) cell of the store, counted with one scorer per benchmark:
     the default, or the study's own (``paper_scoring``), or the Qwen2.5-Math harness's for math."""
     table = []
@@ -118,3 +120,19 @@ def render_table(rows: list[BenchmarkResult]) -> Any:
                   f"{r.unclosed_thinking_rate:.1f}", f"{r.mean_completion_tokens:.0f}"]
         table.add_row(*cells)
     return table
+
+
+EXPORT_FIELDS = (
+    "model_key", "benchmark", "item_id", "sample_index", "seed", "gen_key", "prompt", "text", "thinking", "answer", "thinking_status",
+    "finish_reason", "prompt_tokens", "completion_tokens", "scorer", "score", "extracted", "score_status",
+)
+
+
+def export_rows(store: Store, *, all_scorers: bool = False, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> Iterator[dict[str, Any]]:
+    """One JSON-ready dict per completion (``transferlab export``), its verdict chosen as :func:`results`
+    chooses it; ``all_scorers``: one per completion and scorer, every stored verdict."""
+    if all_scorers:
+        source: Iterator[dict[str, Any]] = store.rows()
+    else:
+        source = (row for _, cell in scored_cells(store, paper_scoring=paper_scoring, math_grader=math_grader) for row in cell)
+    return ({("model" if k == "model_key" else k): row.get(k) for k in EXPORT_FIELDS} for row in source)

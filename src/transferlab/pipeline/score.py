@@ -8,13 +8,17 @@ generating again.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from transferlab.benchmarks import scoring_variant
-from transferlab.benchmarks.base import Item, Verdict
+from transferlab.benchmarks.base import Benchmark
+from transferlab.items import Item, ScoringContext, Verdict
+from transferlab.options import MathGraderName, ThinkingParser, ThinkingRequest
 from transferlab.progress import progress_bar
-from transferlab.scoring.thinking import parser_for_prompt, split_thinking
+from transferlab.scoring.graded import split_and_grade
+from transferlab.scoring.math_pool import MathGradingPool
+from transferlab.scoring.thinking import parser_for_prompt
 from transferlab.store import CompletionRecord, ScoreRecord, Store
 
 SCORED_CHUNK = 256  # completions graded and committed together
@@ -26,14 +30,12 @@ class LazyScoringContext:
     def __init__(self, *, workers: int | None = None, timeout_s: float = 5.0) -> None:
         self.workers = workers
         self.timeout_s = timeout_s
-        self._math: Any = None
+        self._math: MathGradingPool | None = None
 
-    def math_grader(self) -> Any:
+    def math_pool(self) -> MathGradingPool:
         """The shared math worker pool."""
         if self._math is None:
-            from transferlab.scoring.math import MathGrader
-
-            self._math = MathGrader(workers=self.workers, timeout_s=self.timeout_s)
+            self._math = MathGradingPool(workers=self.workers, timeout_s=self.timeout_s)
         return self._math
 
     def close(self) -> None:
@@ -49,47 +51,61 @@ class LazyScoringContext:
         self.close()
 
 
-def score_completions(
+def score_records(
     store: Store,
     completions: Sequence[CompletionRecord],
-    benchmark_name: str,
-    context: LazyScoringContext,
+    benchmark: Benchmark,
+    context: ScoringContext,
     *,
-    thinking_parser: str = "auto",
-    paper_scoring: bool = False,
-    math_grader: str = "transferlab",
+    thinking_parser: ThinkingRequest = "auto",
+    references: Mapping[str, tuple[Any, dict[str, Any]]] | None = None,
 ) -> list[ScoreRecord]:
-    """Score completions of one benchmark; returns the score records (not yet written).
+    """Score completions of one benchmark with ``benchmark``'s scorer; returns the records (not yet written).
 
-    ``paper_scoring`` uses the study's own scorer where it differs (see ``PAPER_SCORING``);
-    ``math_grader="qwen25-math"`` grades the math benchmarks as the Qwen2.5-Math harness does.
+    Each completion's thinking parser is resolved against its stored prompt (``auto``); option
+    log-likelihoods hold no thinking. ``references``: ``item id -> (reference, meta)`` (default:
+    the items the store holds for the benchmark).
     """
-    benchmark = scoring_variant(benchmark_name, paper=paper_scoring, math_grader=math_grader)
-    refs = store.items(benchmark_name)
+    refs = references if references is not None else store.items(benchmark.name)
     prompts: dict[str, str] = {}
-    splits, to_grade = [], []
+    parsers: list[ThinkingParser] = []
     for c in completions:
         if c.prompt_hash not in prompts:
             prompts[c.prompt_hash] = store.prompt_text(c.prompt_hash) or ""
-        # Option log-likelihoods (finish reason "loglikelihood") hold no thinking to split.
-        parser = "none" if c.finish_reason == "loglikelihood" else parser_for_prompt(prompts[c.prompt_hash], thinking_parser)
-        split = split_thinking(c.text, parser)
-        splits.append((split, parser))
-        if not split.truncated_thinking:
-            to_grade.append(len(splits) - 1)
+        parsers.append("none" if c.finish_reason == "loglikelihood" else parser_for_prompt(prompts[c.prompt_hash], thinking_parser))
     items = [Item(c.item_id, {}, *refs[c.item_id]) for c in completions]
-    graded = benchmark.score([items[i] for i in to_grade], [splits[i][0].answer for i in to_grade], context) if to_grade else []
-    verdicts: list[Verdict] = [Verdict(0.0, None, "truncated_thinking")] * len(completions)
-    for i, verdict in zip(to_grade, graded):
-        verdicts[i] = verdict
+
+    def grade(indices: list[int], answers: list[str]) -> list[Verdict]:
+        return benchmark.score([items[i] for i in indices], answers, context)
+
+    splits, verdicts = split_and_grade([c.text for c in completions], parsers, grade)
     return [
         ScoreRecord(
             completion_key=c.key, scorer=benchmark.scorer, score=v.score, status=v.status, extracted=v.extracted,
             thinking=s.thinking, answer=s.answer, thinking_status=s.status,
             details={**(v.details or {}), "finish_reason": c.finish_reason, "thinking_parser": parser},
         )
-        for c, (s, parser), v in zip(completions, splits, verdicts)
+        for c, s, parser, v in zip(completions, splits, parsers, verdicts)
     ]
+
+
+def score_completions(
+    store: Store,
+    completions: Sequence[CompletionRecord],
+    benchmark_name: str,
+    context: ScoringContext,
+    *,
+    thinking_parser: ThinkingRequest = "auto",
+    paper_scoring: bool = False,
+    math_grader: MathGraderName = "transferlab",
+) -> list[ScoreRecord]:
+    """Score completions of one registered benchmark; returns the score records (not yet written).
+
+    ``paper_scoring`` uses the study's own scorer where it differs (see ``PAPER_SCORING``);
+    ``math_grader="qwen25-math"`` grades the math benchmarks as the Qwen2.5-Math harness does.
+    """
+    benchmark = scoring_variant(benchmark_name, paper=paper_scoring, math_grader=math_grader)
+    return score_records(store, completions, benchmark, context, thinking_parser=thinking_parser)
 
 
 def score_store(
@@ -97,10 +113,10 @@ def score_store(
     *,
     model_key: str | None = None,
     benchmarks: Sequence[str] | None = None,
-    thinking_parser: str = "auto",
+    thinking_parser: ThinkingRequest = "auto",
     only_unscored: bool = False,
     paper_scoring: bool = False,
-    math_grader: str = "transferlab",
+    math_grader: MathGraderName = "transferlab",
     context: LazyScoringContext | None = None,
     show_progress: bool | None = None,
 ) -> int:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from transferlab import __version__
 from transferlab.errors import StoreError
-from transferlab.transfer.analysis import StudyAnalysis
 from transferlab.report.figures import FigureFile, all_figures, delta_bars, generation_bars, ti_scatter
 from transferlab.report.html import Section, render_markdown, render_page
 from transferlab.report.tables import Table, delta_table, generation_table, scores_table, settings_table, ti_table
+from transferlab.transfer.analysis import StudyAnalysis
 
 
 def _tables_section(title: str, tables: Sequence[Table], figures: Sequence[FigureFile] = (), intro: str = "") -> Section:

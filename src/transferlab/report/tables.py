@@ -88,8 +88,8 @@ def _ti_cells(row: TIRow | None) -> list[str]:
         return [DASH] * len(TRANSFER_GROUPS) + [reason]
     cells = []
     for g in TRANSFER_GROUPS:
-        ci = row.ci.get(g)
-        cells.append(num(row.point.ti.get(g), *(ci if ci else (None, None)), fmt=".0f", sign=True))
+        low, high = row.ci.get(g) or (None, None)
+        cells.append(num(row.point.ti.get(g), low, high, fmt=".0f", sign=True))
     return cells + [row.status]
 
 

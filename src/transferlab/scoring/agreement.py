@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transferlab.scoring.math import MATH_GRADERS, MathGrader, MathTask
+from transferlab.options import MATH_GRADERS, MathGraderName
+from transferlab.scoring.math import MathTask
+from transferlab.scoring.math_pool import MathGradingPool
 
 __all__ = ["AGREEMENT_FILES", "Disagreement", "FileAgreement", "default_data_dir", "grade_file", "main"]
 
@@ -90,7 +92,7 @@ def _rows(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def _tasks(rows: list[dict[str, Any]], math_grader: str) -> list[tuple[dict[str, Any], int, MathTask]]:
+def _tasks(rows: list[dict[str, Any]], math_grader: MathGraderName) -> list[tuple[dict[str, Any], int, MathTask]]:
     out = []
     for row in rows:
         # The harness graded against its own normalised reference, ``gt``.
@@ -107,7 +109,7 @@ def _tasks(rows: list[dict[str, Any]], math_grader: str) -> list[tuple[dict[str,
     return out
 
 
-def grade_file(path: Path, grader: MathGrader, *, math_grader: str = "transferlab") -> FileAgreement:
+def grade_file(path: Path, grader: MathGradingPool, *, math_grader: MathGraderName = "transferlab") -> FileAgreement:
     """Grade every response of one file with ``math_grader`` and compare with its published ``score``."""
     items = _tasks(_rows(path), math_grader)
     started = time.perf_counter()
@@ -169,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         parser.error(f"missing data files: {missing}; pass --data-dir or set TRANSFERLAB_SHARED_DATA")
-    with MathGrader(workers=args.workers, timeout_s=args.timeout) as grader:
+    with MathGradingPool(workers=args.workers, timeout_s=args.timeout) as grader:
         _print([grade_file(path, grader, math_grader=args.grader) for path in paths])
     return 0
 

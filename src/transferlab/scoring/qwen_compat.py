@@ -28,7 +28,7 @@ because the harness's parsers pin an ANTLR runtime that clashes with math-verify
 last fallback, sympy's ``parse_expr`` (which ``eval``s the model's text), is left out. None of
 these changes a verdict on the real outputs but one (``python -m transferlab.scoring.agreement
 --grader qwen25-math``: 100%, 100% and 99.85%). Use it through
-:class:`~transferlab.scoring.math.MathGrader`, which puts a hard time limit on every answer.
+:class:`~transferlab.scoring.math.MathGradingPool`, which puts a hard time limit on every answer.
 """
 
 from __future__ import annotations

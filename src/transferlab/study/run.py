@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from transferlab.backends import Backend, BackendOptions, load_backend
 from transferlab.errors import ConfigError
 from transferlab.spec import GenerationConfig
 from transferlab.store import Store
-from transferlab.study.spec import BACKEND_KINDS, BackendOptions, StudyModel, StudySpec, load_spec, parse_spec
-
+from transferlab.study.spec import StudyModel, StudySpec, load_spec, parse_spec
 
 # --- the store side: recorded studies and the settings check ---------------------------------------
 
@@ -92,8 +92,7 @@ def _diff(old: Mapping[str, Any], new: Mapping[str, Any], ignore: Sequence[str] 
 def predicted_model_key(model: StudyModel) -> str | None:
     """The store key a model will get, when it is known without loading it (local folders, pinned
     hub revisions); None for a hub id without a revision (its commit is known only after loading)."""
-    from transferlab.backends.hf import resolve_model
-    from transferlab.models import model_fingerprint
+    from transferlab.models import model_fingerprint, resolve_model
 
     if model.path is not None:
         name, folder = resolve_model(model.path)
@@ -102,25 +101,13 @@ def predicted_model_key(model: StudyModel) -> str | None:
     return f"{model.hf}@{model.revision}" if model.revision else None
 
 
-def make_backend(model: StudyModel, options: BackendOptions) -> Any:
-    """The backend that runs ``model``."""
-    if options.kind == "hf":
-        from transferlab.backends.hf import HFBackend
-
-        return HFBackend(model.source, revision=model.revision, device=options.device, dtype=options.dtype, batch_size=options.batch_size)
-    if options.kind == "vllm":
-        from transferlab.backends.vllm import VLLMBackend
-
-        return VLLMBackend(model.source, revision=model.revision, tensor_parallel=options.tensor_parallel, data_parallel=options.data_parallel, dtype=options.dtype)
+def study_backend(model: StudyModel, options: BackendOptions) -> Backend:
+    """The backend that runs ``model`` (:func:`transferlab.backends.load_backend`): its local path or
+    hub id; for the openai backend, its served name (``hf``, else its study name), its endpoints and
+    its tokenizer (``path``, else ``hf``)."""
     if options.kind == "openai":
-        from transferlab.backends.http_pool import PoolSettings
-        from transferlab.backends.openai_http import OpenAIBackend
-
-        if not model.endpoints:
-            raise ConfigError(f"model {model.name!r} has no endpoints for the openai backend", "add endpoints: [http://HOST:PORT/v1] to it in the spec")
-        settings = PoolSettings(concurrency=options.concurrency, read_timeout=options.request_timeout)
-        return OpenAIBackend(model.hf or model.name, model.endpoints, api=options.api, tokenizer=model.path or model.hf, revision=model.revision, settings=settings)
-    raise ConfigError(f"unknown backend {options.kind!r}", f"use one of {', '.join(BACKEND_KINDS)}")
+        return load_backend(model.hf or model.name, options, revision=model.revision, endpoints=model.endpoints, tokenizer=model.path or model.hf)
+    return load_backend(model.source, options, revision=model.revision)
 
 
 def _refuse(differences: list[str]) -> None:
@@ -195,7 +182,7 @@ def _run_model(spec: StudySpec, m: StudyModel, store: Store, scoring: Any, allow
     from transferlab.pipeline.generate import EvalSummary, run_eval
     from transferlab.pipeline.score import score_store
 
-    backend = make_backend(m, spec.backend)
+    backend = study_backend(m, spec.backend)
     key = backend.model.key
     if not allow_mixed_settings:
         _refuse(study_settings_differences(store, key, spec))
@@ -225,14 +212,14 @@ def study_for_store(store: Store, spec_path: str | Path | None = None, name: str
             raise ConfigError(f"the store {store.path} holds no study", "run `transferlab study run SPEC` or pass --spec")
         if name is None and len(studies) > 1:
             raise ConfigError(f"the store holds {len(studies)} studies ({', '.join(studies)})", "pick one with --study NAME")
-        spec = studies[name] if name is not None and name in studies else (next(iter(studies.values())) if name is None else None)  # type: ignore[assignment]
-        if spec is None:
+        if name is not None and name not in studies:
             raise ConfigError(f"no study {name!r} in the store", f"use one of {', '.join(studies)}")
+        spec = studies[name] if name is not None else next(iter(studies.values()))
     keys = stored_model_keys(store, spec.name)
     known = {r["model_key"] for r in store.models()}
     for m in spec.models:
         if m.name not in keys:
             key = predicted_model_key(m) if m.path is None or Path(m.path).exists() else None
-            if key in known:
-                keys[m.name] = key  # type: ignore[assignment]
+            if key is not None and key in known:
+                keys[m.name] = key
     return spec, keys

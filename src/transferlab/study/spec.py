@@ -28,12 +28,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group
+from transferlab.backends import BackendOptions
 from transferlab.errors import ConfigError
+from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group
+from transferlab.options import BACKEND_KINDS, DTYPES, TI_VERSIONS, TRAINING_METHODS, TIVersion
 from transferlab.spec import GenerationConfig
 
-TRAINING_METHODS: Final[tuple[str, ...]] = ("RL", "SFT", "other", "base")
-BACKEND_KINDS: Final[tuple[str, ...]] = ("hf", "vllm", "openai")
 _TOP_KEYS: Final[frozenset[str]] = frozenset(
     {"name", "description", "models", "benchmarks", "groups", "generation", "generation_overrides", "backend", "ti", "data_dir", "limit"}
 )
@@ -66,26 +66,11 @@ class StudyModel:
 
 
 @dataclass(frozen=True)
-class BackendOptions:
-    """How models are run (same for every model of a study)."""
-
-    kind: str = "hf"
-    device: str | None = None
-    dtype: str = "auto"
-    batch_size: int = 16
-    tensor_parallel: int = 1  # vllm: GPUs per engine
-    data_parallel: int = 1  # vllm: engines
-    api: str = "chat"  # openai: chat or completions
-    concurrency: int = 8  # openai: requests in flight per endpoint
-    request_timeout: float = 3600.0  # openai: seconds to wait for one answer
-
-
-@dataclass(frozen=True)
 class TISettings:
     """How TI is computed. ``population``: names of the tuned models whose deltas give σ_g
     (None: every tuned model of the study); ``sigma``: σ_g in points set explicitly per group."""
 
-    version: str = "v2"
+    version: TIVersion = "v2"
     ddof: int = 1
     population: tuple[str, ...] | None = None
     sigma: dict[Group, float] = field(default_factory=dict)
@@ -329,8 +314,8 @@ def _parse_backend(raw: dict[str, Any], where: str) -> BackendOptions:
     options = BackendOptions(**raw)
     if options.kind not in BACKEND_KINDS:
         raise ConfigError(f"{where}: unknown backend {options.kind!r}", f"use one of {', '.join(BACKEND_KINDS)}")
-    if options.dtype not in ("auto", "float32", "bfloat16", "float16"):
-        raise ConfigError(f"{where}: unknown dtype {options.dtype!r}", "use auto, float32, bfloat16 or float16")
+    if options.dtype not in DTYPES:
+        raise ConfigError(f"{where}: unknown dtype {options.dtype!r}", f"use {', '.join(DTYPES[:-1])} or {DTYPES[-1]}")
     if not isinstance(options.batch_size, int) or options.batch_size < 1:
         raise ConfigError(f"{where}: batch_size must be a positive integer", "e.g. batch_size: 16")
     return options
@@ -339,8 +324,8 @@ def _parse_backend(raw: dict[str, Any], where: str) -> BackendOptions:
 def _parse_ti(raw: dict[str, Any], models: Sequence[StudyModel], where: str) -> TISettings:
     _no_unknown(raw, frozenset({"version", "ddof", "population", "sigma", "min_math_gain"}), f"{where}: ti")
     version = str(raw.get("version", "v2"))
-    if version not in ("v1", "v2"):
-        raise ConfigError(f"{where}: unknown TI version {version!r}", "use v1 or v2")
+    if version not in TI_VERSIONS:
+        raise ConfigError(f"{where}: unknown TI version {version!r}", f"use {' or '.join(TI_VERSIONS)}")
     ddof = raw.get("ddof", 1)
     if not isinstance(ddof, int) or ddof < 0:
         raise ConfigError(f"{where}: ti.ddof must be 0 or more, got {ddof!r}", "use 1 (the default) or 0")

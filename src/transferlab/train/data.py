@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import load_hub, read_json_list, read_jsonl
+from transferlab.benchmarks.base import load_hub
 from transferlab.benchmarks.math import DEFAULT_INSTRUCTION
 from transferlab.errors import DataError
+from transferlab.io import read_json_list, read_jsonl
 
 MATH_HUB = "EleutherAI/hendrycks_math"
 MATH_CONFIGS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory", "prealgebra", "precalculus")

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from transferlab.options import ThinkingParser
 from transferlab.train.callbacks import LOG_NAME, StepLogger, StepTimer
 from transferlab.train.common import TrainResult, checkpointing_args, load_base, plain_callbacks, prepare_out, report_to, save_final, world_size
 from transferlab.train.data import MathPrompt
@@ -105,7 +107,7 @@ def _trainer_class() -> type:
             started = time.perf_counter()
             output = super()._generate_and_score_completions(inputs)
             self.timer.add("generate", time.perf_counter() - started)
-            if self.base_copy is not None and self.model.training:
+            if self.base_copy is not None and self.model is not None and self.model.training:
                 self._metrics["train"]["kl"].append(self._kl_to_base(output))
             return output
 
@@ -129,14 +131,14 @@ def _trainer_class() -> type:
     return TimedGRPOTrainer
 
 
-def prompt_dataset(prompts: list[MathPrompt]) -> Any:
+def prompt_dataset(prompts: Sequence[MathPrompt]) -> Any:
     """The TRL dataset: a conversational ``prompt`` and its reference ``answer`` per row."""
     from datasets import Dataset
 
     return Dataset.from_list([{"prompt": p.messages(), "answer": p.answer, "answer_style": p.style} for p in prompts])
 
 
-def resolve_parser(tokenizer: Any, prompt: MathPrompt, enable_thinking: bool | None) -> str:
+def resolve_parser(tokenizer: Any, prompt: MathPrompt, enable_thinking: bool | None) -> ThinkingParser:
     """The thinking parser for rollouts, from the rendered prompt as the scoring pipeline does."""
     from transferlab.scoring.thinking import parser_for_prompt
 
@@ -145,7 +147,7 @@ def resolve_parser(tokenizer: Any, prompt: MathPrompt, enable_thinking: bool | N
     return parser_for_prompt(rendered, "auto")
 
 
-def train_grpo(base: str, prompts: list[MathPrompt], preset: GRPOPreset, out_dir: str | Path, *, prompt_set: str = "custom",
+def train_grpo(base: str, prompts: Sequence[MathPrompt], preset: GRPOPreset, out_dir: str | Path, *, prompt_set: str = "custom",
                enable_thinking: bool | None = None, report: list[str] | None = None, show_progress: bool | None = None) -> TrainResult:
     """Train ``base`` with GRPO on ``prompts``; resumes from the last checkpoint in ``out_dir``.
 

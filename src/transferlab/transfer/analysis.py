@@ -9,30 +9,25 @@ Two entry points give the same :class:`StudyAnalysis`:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import warnings
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
-from transferlab.groups import GROUPS, Group
+from transferlab.benchmarks import REGISTRY
 from transferlab.errors import ConfigError, DataError, TransferlabError
+from transferlab.groups import GROUPS, Group
 from transferlab.metrics import estimate
+from transferlab.options import TI_VERSIONS
 from transferlab.store import Store
-from transferlab.study.spec import StudySpec
 from transferlab.study.run import expected_gen_key, study_settings_differences
-from transferlab.transfer.ti import (
-    DEFAULT_DDOF,
-    TRANSFER_GROUPS,
-    VERSIONS,
-    TransferIndex,
-    population_deltas,
-    resolve_groups,
-    sigma_from_deltas,
-    transfer_index,
-)
+from transferlab.study.spec import StudySpec
+from transferlab.transfer.stats import paired_bootstrap_delta, paired_permutation_test, ti_bootstrap
+from transferlab.transfer.ti import DEFAULT_DDOF, TRANSFER_GROUPS, TransferIndex, resolve_groups, study_sigma, transfer_index
 
 ScoresByItem = dict[str, list[float]]
 
@@ -127,8 +122,6 @@ class StudyAnalysis:
 
 
 def _scorer_for(benchmark: str) -> str | None:
-    from transferlab.benchmarks import REGISTRY
-
     bench = REGISTRY.get(benchmark)
     return getattr(bench, "scorer", None)
 
@@ -157,15 +150,12 @@ def read_cell_rows(store: Store, model_key: str, benchmark: str, gen_key: str, m
 
 def gen_keys(store: Store, model_key: str, benchmark: str) -> list[str]:
     """The settings keys this model has completions under for this benchmark."""
-    rows = store._query("SELECT DISTINCT gen_key FROM completions WHERE model_key=? AND benchmark=?", (model_key, benchmark))
-    return sorted(r["gen_key"] for r in rows)
+    return sorted(gen_key for bench, gen_key in store.gen_keys(model_key) if bench == benchmark)
 
 
 def study_gen_key(store: Store, spec: StudySpec | None, model_key: str, benchmark: str) -> str | None:
     """The settings key to read: the study's (when the benchmark is registered), else the only
     one stored; None when the model has nothing for the benchmark."""
-    from transferlab.benchmarks import REGISTRY
-
     if spec is not None and benchmark in REGISTRY:
         return expected_gen_key(REGISTRY[benchmark], spec.generation_for(benchmark))
     keys = gen_keys(store, model_key, benchmark)
@@ -242,7 +232,8 @@ def _scores_table(cells: Mapping[tuple[str, str], Cell]) -> dict[str, dict[str, 
 
 
 def _study_sigma(spec: StudySpec, models: Sequence[ModelEntry], cells: Mapping[tuple[str, str], Cell], groups: Mapping[str, Group]) -> tuple[dict[Group, float] | None, str, list[str]]:
-    """σ_g over the population of pairs (default: every tuned model of the study), points."""
+    """σ_g over the population of pairs (default: every tuned model of the study), points; with
+    the note that says why it could not be computed (then only the explicit σ, if any)."""
     names = {m.name for m in models}
     chosen = spec.ti.population or tuple(m.name for m in models if m.base is not None)
     population = [(t, spec.model(t).base) for t in chosen if t in names and spec.model(t).base in names]
@@ -250,20 +241,13 @@ def _study_sigma(spec: StudySpec, models: Sequence[ModelEntry], cells: Mapping[t
     population = [(t, b) for t, b in population if t in scores and b in scores]
     explicit = dict(spec.ti.sigma)
     try:
-        deltas = population_deltas(scores, population, groups) if population else {}
-        needed = {g: d for g, d in deltas.items() if g not in explicit}
-        sigma = {**sigma_from_deltas(needed, ddof=spec.ti.ddof), **explicit}
+        sigma, source = study_sigma(scores, [(t, str(b)) for t, b in population], groups, explicit=explicit, ddof=spec.ti.ddof)
     except TransferlabError as err:
         return (explicit or None), "given" if explicit else "", [f"σ from the population: {err}"]
-    counts = ", ".join(f"{g}: {len(needed[g])}" for g in GROUPS if g in needed)
-    parts = [f"deltas of {len(population)} pair(s) ({counts}), ddof={spec.ti.ddof}"] if needed else []
-    parts += [f"given for {', '.join(explicit)}"] if explicit else []
-    return sigma, "; ".join(parts), []
+    return sigma, source, []
 
 
 def _pair_result(spec: StudySpec, tuned: ModelEntry, items: Mapping[tuple[str, str], ScoresByItem], cells: Mapping[tuple[str, str], Cell], groups: Mapping[str, Group], sigma: dict[Group, float] | None, sigma_error: str, confidence: float, n_resamples: int, seed: int) -> PairResult:
-    from transferlab.transfer.stats import paired_bootstrap_delta, paired_permutation_test, ti_bootstrap
-
     base = tuned.base or ""
     shared = [b for b in groups if (tuned.name, b) in items and (base, b) in items]
     shared.sort(key=lambda b: (GROUPS.index(groups[b]), b))
@@ -276,7 +260,7 @@ def _pair_result(spec: StudySpec, tuned: ModelEntry, items: Mapping[tuple[str, s
             deltas.append(DeltaRow(b, groups[b], d.base, d.tuned, d.delta, d.low, d.high, t.p_value))
         ti: dict[str, TIRow] = {}
         group_delta: dict[Group, tuple[float, float | None, float | None]] = {}
-        for version in VERSIONS:
+        for version in TI_VERSIONS:
             if version == "v2" and sigma is None:
                 ti[version] = TIRow(version, None, status="not computed", error=sigma_error)
                 continue
@@ -299,8 +283,6 @@ def _pair_result(spec: StudySpec, tuned: ModelEntry, items: Mapping[tuple[str, s
 
 
 def _named(point: TransferIndex, base: str, tuned: str) -> TransferIndex:
-    import dataclasses
-
     return dataclasses.replace(point, base_model=base, tuned_model=tuned)
 
 
@@ -326,7 +308,7 @@ def _differences(store: Store, spec: StudySpec, models: Sequence[ModelEntry]) ->
     for m in models:
         found += [f"{d} (not used here)" for d in study_settings_differences(store, m.key, spec)]
     settings = _settings(store, spec, models)["models"]
-    for label, getter in (("dtype", lambda s: {"dtype": s["dtype"]}), ("versions", lambda s: s["versions"])):
+    for getter in (lambda s: {"dtype": s["dtype"]}, lambda s: s["versions"]):
         values: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         for name, s in settings.items():
             for lib, version in getter(s).items():
@@ -363,16 +345,15 @@ def analyse_scores(
     cells = {(m, b): Cell(m, b, resolved[b], float(v)) for m, s in scores.items() for b, v in s.items()}
     notes: list[str] = ["scores from outside the store: points only, no intervals"]
     explicit = dict(sigma or {})
+    pair_sigma: dict[Group, float] | None
     try:
-        needed = {g: d for g, d in population_deltas(scores, list(pairs), resolved).items() if g not in explicit}
-        study_sigma: dict[Group, float] | None = {**sigma_from_deltas(needed, ddof=ddof), **explicit}
-        source = f"deltas of {len(pairs)} pair(s), ddof={ddof}" + ("; given for " + ", ".join(explicit) if explicit else "")
+        pair_sigma, source = study_sigma(scores, list(pairs), resolved, explicit=explicit, ddof=ddof)
     except TransferlabError as err:
-        study_sigma, source = explicit or None, "given" if explicit else ""
+        pair_sigma, source = explicit or None, "given" if explicit else ""
         notes.append(f"σ from the population: {err}")
-    results = tuple(_points_pair(scores, t, b, resolved, training.get(t, "other"), study_sigma) for t, b in pairs)
+    results = tuple(_points_pair(scores, t, b, resolved, training.get(t, "other"), pair_sigma) for t, b in pairs)
     return StudyAnalysis(title=title, models=models, benchmarks=benchmarks, groups=resolved, cells=cells, pairs=results,
-                         primary_version=version, sigma=study_sigma, sigma_source=source, notes=tuple(notes), with_intervals=False)
+                         primary_version=version, sigma=pair_sigma, sigma_source=source, notes=tuple(notes), with_intervals=False)
 
 
 def _points_pair(scores: Mapping[str, Mapping[str, float]], tuned: str, base: str, groups: Mapping[str, Group], training: str, sigma: dict[Group, float] | None) -> PairResult:
@@ -381,25 +362,25 @@ def _points_pair(scores: Mapping[str, Mapping[str, float]], tuned: str, base: st
             raise DataError(f"model {name!r} has no scores", f"known models: {', '.join(sorted(scores))}")
     shared = sorted(set(scores[tuned]) & set(scores[base]), key=lambda b: (GROUPS.index(groups[b]), b))
     deltas = tuple(DeltaRow(b, groups[b], float(scores[base][b]), float(scores[tuned][b]), float(scores[tuned][b]) - float(scores[base][b])) for b in shared)
-    group_delta = {}
+    group_delta: dict[Group, tuple[float, float | None, float | None]] = {}
     for g in GROUPS:
         values = [d.delta for d in deltas if d.group == g]
         if values:
             group_delta[g] = (sum(values) / len(values), None, None)
     ti: dict[str, TIRow] = {}
-    for version in VERSIONS:
+    for version in TI_VERSIONS:
         if version == "v2" and sigma is None:
             ti[version] = TIRow(version, None, status="not computed", error="σ could not be set (see the notes)")
             continue
         try:
             point = transfer_index({b: scores[base][b] for b in shared}, {b: scores[tuned][b] for b in shared}, dict(groups),
-                                   version=version, sigma=sigma if version == "v2" else None, base_model=base, tuned_model=tuned)  # type: ignore[arg-type]
+                                   version=version, sigma=sigma if version == "v2" else None, base_model=base, tuned_model=tuned)
             ti[version] = TIRow(version, point, {g: None for g in TRANSFER_GROUPS}, point.status)
         except TransferlabError as err:
             ti[version] = TIRow(version, None, status="not computed", error=str(err))
     return PairResult(tuned, base, training, deltas, group_delta, ti)
 
 
-def is_finite(value: float | None) -> bool:
+def is_finite(value: float | None) -> TypeGuard[float]:
     """True for a real, finite number."""
     return value is not None and math.isfinite(value)

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transferlab.groups import GROUPS, Group
 from transferlab.errors import ConfigError, DataError
+from transferlab.groups import GROUPS, Group
+from transferlab.metrics import percentile_interval
+from transferlab.options import TIVersion
 from transferlab.transfer.ti import (
     DEFAULT_DDOF,
     GROUP_INDEX,
@@ -31,7 +33,6 @@ from transferlab.transfer.ti import (
     STATUS_UNDEFINED,
     TRANSFER_GROUPS,
     TransferIndex,
-    Version,
     group_gains,
     ti_from_gains,
     transfer_index,
@@ -108,7 +109,8 @@ class _Items:
 
     @property
     def item_means(self) -> np.ndarray:
-        return self.values.sum(axis=1) / self.counts
+        means: np.ndarray = self.values.sum(axis=1) / self.counts
+        return means
 
 
 def _pad(label: str, samples: list[Sequence[float]]) -> _Items:
@@ -149,13 +151,15 @@ def _resampled_means(
 ) -> np.ndarray:
     """Mean score (fraction) of each replicate, shape ``(r,)``; ``idx`` has shape ``(r, n)``."""
     if not resample_samples or int(items.counts.max()) == 1:
-        return items.item_means[idx].mean(axis=1)
+        means: np.ndarray = items.item_means[idx].mean(axis=1)
+        return means
     k_max = items.values.shape[1]
     k = items.counts[idx][..., None]
     draw = (rng.random(idx.shape + (k_max,)) * k).astype(np.int64)
     picked = items.values[idx[..., None], draw]
     item_means = np.where(np.arange(k_max) < k, picked, 0.0).sum(axis=-1) / k[..., 0]
-    return item_means.mean(axis=1)
+    replicate_means: np.ndarray = item_means.mean(axis=1)
+    return replicate_means
 
 
 def _replicates(
@@ -186,12 +190,8 @@ def _replicates(
 
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return math.nan, math.nan
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(values, [alpha, 1.0 - alpha])
-    return float(low), float(high)
+    """The percentile interval of the finite replicates (a replicate whose TI is undefined is NaN)."""
+    return percentile_interval(values[np.isfinite(values)], confidence)
 
 
 def paired_bootstrap_delta(
@@ -267,7 +267,7 @@ def ti_bootstrap(
     tuned_items: Mapping[str, ScoresByItem],
     groups: Mapping[str, Group] | None = None,
     *,
-    version: Version = "v2",
+    version: TIVersion = "v2",
     sigma: Mapping[Group, float] | None = None,
     ddof: int = DEFAULT_DDOF,
     resample_sigma: bool = False,
@@ -396,3 +396,18 @@ def _summarise(
         group_delta_ci={g: _interval(deltas[:, masks[g]].mean(axis=1), confidence) for g in present},
     )
 
+
+def group_accuracy(cells_items: Mapping[str, Mapping[str, Sequence[float]]], *, n_resamples: int, seed: int,
+                   confidence: float = 0.95) -> tuple[float, float, float]:
+    """A group's accuracy (mean over its benchmarks of the mean item score, percent) with a
+    percentile-bootstrap CI from resampling items within each benchmark. ``cells_items``:
+    benchmark -> item -> sample scores in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    means = [np.array([np.mean(v) for _, v in sorted(items.items())]) for _, items in sorted(cells_items.items())]
+    point = float(np.mean([m.mean() for m in means]))
+    reps = np.zeros(n_resamples)
+    for m in means:
+        reps += m[rng.integers(0, len(m), size=(n_resamples, len(m)))].mean(axis=1)
+    reps /= len(means)
+    low, high = percentile_interval(reps, confidence)
+    return 100 * point, 100 * low, 100 * high

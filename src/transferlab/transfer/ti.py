@@ -31,17 +31,16 @@ the bootstrap reuses exactly the arithmetic of the point estimate.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import numpy as np
 
-from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group
 from transferlab.errors import ConfigError, DataError
+from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group
+from transferlab.options import TI_VERSIONS, TIVersion
 
-Version = Literal["v1", "v2"]
-VERSIONS: Final[tuple[Version, ...]] = ("v1", "v2")
 TRANSFER_GROUPS: Final[tuple[Group, ...]] = ("other", "non")
 GROUP_INDEX: Final[dict[Group, int]] = {g: i for i, g in enumerate(GROUPS)}
 MATH: Final[int] = GROUP_INDEX["math"]
@@ -81,7 +80,7 @@ class TransferIndex:
     ``notes``); ``sigma`` (points, v2 only) is the σ_g used and ``sigma_source`` where it came from.
     """
 
-    version: Version
+    version: TIVersion
     benchmarks: tuple[BenchmarkTransfer, ...]
     group_gain: dict[Group, float | None]
     math_gain: float
@@ -130,7 +129,7 @@ def _clean(value: Any) -> Any:
 
 
 def group_gains(
-    version: Version,
+    version: TIVersion,
     base: np.ndarray,
     tuned: np.ndarray,
     group_idx: np.ndarray,
@@ -181,7 +180,8 @@ def _weights(base_in_group: np.ndarray) -> np.ndarray:
     headroom = 100.0 - base_in_group
     total = headroom.sum(axis=-1, keepdims=True)
     equal = np.full(headroom.shape, 1.0 / headroom.shape[-1])
-    return np.divide(headroom, total, out=equal, where=total > 0)
+    weights: np.ndarray = np.divide(headroom, total, out=equal, where=total > 0)
+    return weights
 
 
 def ti_from_gains(gains: np.ndarray, min_math_gain: float) -> np.ndarray:
@@ -189,7 +189,7 @@ def ti_from_gains(gains: np.ndarray, min_math_gain: float) -> np.ndarray:
     min_math_gain`` (or NaN), and in the math column itself."""
     math_gain = gains[..., MATH : MATH + 1]
     defined = np.abs(np.nan_to_num(math_gain, nan=0.0)) >= min_math_gain
-    out = np.divide(100.0 * gains, math_gain, out=np.full(gains.shape, np.nan), where=defined)
+    out: np.ndarray = np.divide(100.0 * gains, math_gain, out=np.full(gains.shape, np.nan), where=defined)
     out[..., MATH] = np.nan
     return out
 
@@ -256,6 +256,34 @@ def population_sigma(
     return sigma_from_deltas(population_deltas(scores, pairs, groups), ddof=ddof)
 
 
+def study_sigma(
+    scores: Mapping[str, Mapping[str, float]],
+    population: Sequence[tuple[str, str]],
+    groups: Mapping[str, Group] | None = None,
+    *,
+    explicit: Mapping[Group, float] | None = None,
+    ddof: int = DEFAULT_DDOF,
+    present: Collection[Group] | None = None,
+) -> tuple[dict[Group, float], str]:
+    """σ_g of a study (points) and where it came from: groups in ``explicit`` as given, the others
+    from the deltas of the ``population`` of (tuned, base) pairs (:func:`population_deltas`, then
+    :func:`sigma_from_deltas` with ``ddof``), limited to the ``present`` groups when given.
+
+    Raises :class:`ConfigError` (or :class:`DataError`) when a needed group's σ cannot be computed.
+    """
+    given = dict(explicit or {})
+    deltas = population_deltas(scores, population, groups) if population else {}
+    needed = {g: d for g, d in deltas.items() if g not in given and (present is None or g in present)}
+    sigma = {**sigma_from_deltas(needed, ddof=ddof), **given}
+    parts = []
+    if needed:
+        counts = ", ".join(f"{g}: {len(needed[g])}" for g in GROUPS if g in needed)
+        parts.append(f"deltas of {len(population)} pair(s) ({counts}), ddof={ddof}")
+    if given:
+        parts.append(f"given for {', '.join(given)}")
+    return sigma, "; ".join(parts)
+
+
 def resolve_groups(
     benchmarks: Sequence[str], groups: Mapping[str, Group] | None = None
 ) -> dict[str, Group]:
@@ -289,7 +317,7 @@ def transfer_index(
     tuned_scores: Mapping[str, float],
     groups: Mapping[str, Group] | None = None,
     *,
-    version: Version = "v2",
+    version: TIVersion = "v2",
     sigma: Mapping[Group, float] | None = None,
     ddof: int = DEFAULT_DDOF,
     min_math_gain: float | None = None,
@@ -303,7 +331,7 @@ def transfer_index(
     ``ddof``; pass the study's σ (e.g. from :func:`population_sigma`) to compare several models.
     ``min_math_gain`` defaults to :data:`DEFAULT_MIN_MATH_GAIN` of the version.
     """
-    if version not in VERSIONS:
+    if version not in TI_VERSIONS:
         raise ConfigError(f"unknown TI version {version!r}", "use v1 or v2")
     names, group_idx, base, tuned = _align(base_scores, tuned_scores, groups)
     threshold = DEFAULT_MIN_MATH_GAIN[version] if min_math_gain is None else float(min_math_gain)
@@ -388,7 +416,7 @@ def _pair_sigma(
 
 
 def _rows(
-    version: Version,
+    version: TIVersion,
     names: list[str],
     group_idx: np.ndarray,
     base: np.ndarray,
@@ -419,7 +447,7 @@ def _rows(
 
 
 def _status(
-    version: Version,
+    version: TIVersion,
     names: list[str],
     group_idx: np.ndarray,
     base: np.ndarray,

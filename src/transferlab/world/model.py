@@ -34,7 +34,7 @@ def build_model(tokenizer: Any, shape: ModelShape = ModelShape(), seed: int = 0)
         num_hidden_layers=shape.num_hidden_layers, num_attention_heads=shape.num_attention_heads,
         num_key_value_heads=shape.num_key_value_heads, max_position_embeddings=shape.max_position_embeddings,
         tie_word_embeddings=True, eos_token_id=eos, pad_token_id=pad, bos_token_id=None, initializer_range=0.02,
-        rope_theta=10000.0,
+        rope_theta=10000.0,  # type: ignore[call-arg]  # accepted at run time and kept on the config; not in the typed signature
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)

@@ -144,7 +144,8 @@ def train_loop(model: Any, tokenizer: Any, recipe: Recipe, *, minutes: float | N
     torch.manual_seed(recipe.seed)
     optimizer = _optimizer(model, recipe)
     stream = example_stream(recipe)
-    total, start, recent = recipe.steps, time.monotonic(), []
+    total, start = recipe.steps, time.monotonic()
+    recent: list[float] = []
     model.train()
     step = 0
     batches: list[list[tuple[str, str]]] = []

@@ -7,8 +7,8 @@ one worked operation per line, then the final answer in ``\\boxed{}`` (two answe
 
 from __future__ import annotations
 
-from transferlab.benchmarks.base import Item
 from transferlab.errors import DataError
+from transferlab.items import Item
 from transferlab.world.tasks_math import reference_text
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
