@@ -43,6 +43,8 @@ import numpy as np
 import psutil
 import torch
 
+from machine import machine_line  # perf/machine.py: the CPU flags printed with every result
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -156,6 +158,7 @@ def child_memory(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    print(machine_line(), flush=True)
     args = parse_args()
     if args.child_memory is not None:
         return child_memory(args)

@@ -51,6 +51,8 @@ from pathlib import Path
 
 import torch
 
+from machine import machine_line  # perf/machine.py: the CPU flags printed with every result
+
 REPO = Path(__file__).resolve().parents[1]
 LM_EVAL_VERSION = "0.4.13"  # the newest release; works with transformers 5.x
 TORCH_VERSION = "2.13.0"  # the CPU wheel in /opt/wheels
@@ -332,6 +334,7 @@ def best(runs: list[dict]) -> dict:
 
 
 def main() -> None:
+    print(machine_line(), flush=True)
     args = parse_args()
     torch.set_num_threads(args.threads)
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 import llama_server  # noqa: E402 - after the sys.path entry above; tests/llama_server.py builds and starts the real server
+from machine import machine_line  # noqa: E402 - perf/machine.py: the CPU flags printed with every result
 
 
 def build_requests(url: str, items: int, samples: int, tokens: int, data_dir: Path | None) -> tuple[Any, list[tuple[str, dict[str, Any]]], Any]:
@@ -106,6 +107,7 @@ def best_of(repeats: int, fn: Any) -> tuple[float, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    print(machine_line(), flush=True)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--items", type=int, default=16, help="GSM8K items")
     p.add_argument("--samples", type=int, default=2, help="samples per item (one request each)")

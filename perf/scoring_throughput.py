@@ -38,6 +38,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from machine import machine_line  # perf/machine.py: the CPU flags printed with every result
+
 REPO = Path(__file__).resolve().parents[1]
 Row = dict[str, Any]
 
@@ -162,6 +164,7 @@ def markdown(rows: list[Row]) -> str:
 
 
 def main() -> int:
+    print(machine_line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated subset of " + ", ".join(BENCHES))
     args = parser.parse_args()

@@ -22,6 +22,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from machine import machine_line  # perf/machine.py: the CPU flags printed with every result
+
 QUESTIONS = ("what is the total?", "find the sum of the number", "how many eggs?", "what is the product?",
              "how many apples?", "find the cost", "solve the problem", "what is the answer?")
 
@@ -90,6 +92,7 @@ def run_grpo(model: Path, prompts: list[Any], preset: Any, out: Path, direct: bo
 
 
 def main() -> None:
+    print(machine_line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=2)

@@ -72,6 +72,7 @@ def check_outputs(out: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_quick_demo_runs_every_phase_deterministically_and_resumes(tmp_path):
     runs = [start(tmp_path / "a"), start(tmp_path / "b")]
     logs = [p.communicate(timeout=600)[0] for p in runs]

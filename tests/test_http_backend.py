@@ -101,6 +101,7 @@ def test_cli_options_build_the_openai_backend_and_name_the_fix():
         backend.loglikelihood([("a", "b")])
 
 
+@pytest.mark.timeout(60)
 def test_no_endpoint_left_is_one_clear_error():
     backend = OpenAIBackend("m", [f"http://127.0.0.1:{llama_server.free_port()}/v1"], settings=PoolSettings(concurrency=2, backoff_base=0.01))
     job = PromptJob(chat_prompt([{"role": "user", "content": "hi"}], SAMPLED), (SampleSlot("k0", 0, 1), SampleSlot("k1", 1, 2)))
@@ -111,14 +112,6 @@ def test_no_endpoint_left_is_one_clear_error():
 
 # -- against the real server ---------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def server_python() -> Path:
-    try:
-        return llama_server.server_python()
-    except llama_server.BuildImpossible as err:
-        pytest.skip(f"llama-cpp-python's server cannot be built here: {err}")
-
-
-@pytest.fixture(scope="session")
 def gguf() -> Path:
     from transferlab.models import smollm2_gguf
 
@@ -126,10 +119,30 @@ def gguf() -> Path:
 
 
 @pytest.fixture(scope="session")
-def server(server_python, gguf):
-    proc, url = llama_server.start_llama_server(server_python, gguf)
-    with llama_server.running(proc):
-        yield url
+def server_python(gguf) -> Path:
+    """The server venv (its build has its own deadline, llama_server.BUILD_TIMEOUT_S)."""
+    try:
+        return llama_server.server_python(gguf)
+    except llama_server.BuildImpossible as err:
+        pytest.skip(f"llama-cpp-python's server cannot be built here: {err}")
+    except llama_server.ServerBroken as err:
+        pytest.fail(f"llama-cpp-python's server was built but cannot serve on this machine: {err}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def session_server(server_python, gguf):
+    shared = llama_server.SessionServer(server_python, gguf)
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def server(session_server) -> str:
+    """The shared server's URL, checked before each test: restarted once if it died, then a fast failure."""
+    try:
+        return session_server.url()
+    except llama_server.ServerBroken as err:
+        pytest.fail(str(err), pytrace=False)
 
 
 def jobs_for(n_prompts: int, k: int) -> list[PromptJob]:
@@ -157,6 +170,7 @@ def eval_args(store: Path, data: Path, *endpoints: str, limit: int = 4, tokens: 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)
 def test_eval_through_a_real_server_stores_reproducible_samples_and_resumes(server, shared_data, tmp_path, capsys):
     from transferlab.cli import main
 
@@ -177,6 +191,7 @@ def test_eval_through_a_real_server_stores_reproducible_samples_and_resumes(serv
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)
 def test_completions_api_renders_and_scores_like_the_hf_backend(server, smollm2):
     from transferlab.backends.hf import HFBackend
 
@@ -198,6 +213,7 @@ def test_completions_api_renders_and_scores_like_the_hf_backend(server, smollm2)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(180)
 def test_faults_between_client_and_server_lose_and_repeat_nothing(server, tmp_path):
     proxy, url = llama_server.start_fault_proxy(server.removesuffix("/v1"), seed=7, each_first=True, drop=0.1, drop_after=0.1, error=0.1, throttle=0.1, delay_rate=0.1, delay=0.3)
     with llama_server.running(proxy):
@@ -210,6 +226,7 @@ def test_faults_between_client_and_server_lose_and_repeat_nothing(server, tmp_pa
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_a_stalled_replica_never_holds_the_run_back(server, tmp_path):
     # Every answer through the proxy is held back for 10 minutes: its requests are duplicated on the
     # healthy replica once the queue is empty, so the run ends while the stalled one still sits on them.
@@ -224,6 +241,7 @@ def test_a_stalled_replica_never_holds_the_run_back(server, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(480)
 def test_losing_a_replica_moves_its_work_and_losing_all_stops_cleanly_then_resumes(server_python, gguf, shared_data, tmp_path, capsys):
     from transferlab.cli import main
 
@@ -267,3 +285,42 @@ def wait_for(condition, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+# -- the test servers themselves: a server that cannot serve fails fast, never hangs ---------------
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_server_that_cannot_start_fails_at_once_with_its_status_and_output(server_python, tmp_path):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + bytes(range(256)) * 4)
+    started = time.monotonic()
+    with pytest.raises(llama_server.ServerBroken) as err:
+        llama_server.start_llama_server(server_python, broken)
+    assert time.monotonic() - started < 60
+    message = str(err.value)
+    assert "did not start (exited with status" in message and "last output:" in message
+    assert len(message.split("last output:", 1)[1].strip()) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_dead_session_server_is_restarted_once_then_fails_fast(server_python, gguf):
+    shared = llama_server.SessionServer(server_python, gguf)
+    try:
+        first = shared.url()
+        first_proc = shared.server.proc
+        first_proc.send_signal(signal.SIGSEGV)  # what the native build did on its first completion
+        first_proc.wait(timeout=30)
+        second = shared.url()  # detected before the next test: restarted, and it serves
+        assert shared.restarts == 1 and shared.server.proc is not first_proc and shared.server.proc.poll() is None
+        assert llama_server.models(second) == ["smollm2"] and second != first
+        shared.server.proc.send_signal(signal.SIGSEGV)
+        shared.server.proc.wait(timeout=30)
+        with pytest.raises(llama_server.ServerBroken, match=r"failed again after a restart.*died \(exited with status -11\)"):
+            shared.url()
+        started = time.monotonic()
+        with pytest.raises(llama_server.ServerBroken):  # every later test fails at once
+            shared.url()
+        assert time.monotonic() - started < 1
+    finally:
+        shared.close()

@@ -10,6 +10,7 @@ from transferlab.cli import main
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.timeout(900)
 def test_smollm2_gsm8k_greedy(smollm2, shared_data, tmp_path, capsys):
     import torch
 
