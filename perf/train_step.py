@@ -24,8 +24,16 @@ from typing import Any
 
 from machine import machine_line  # perf/machine.py: the CPU flags printed with every result
 
-QUESTIONS = ("what is the total?", "find the sum of the number", "how many eggs?", "what is the product?",
-             "how many apples?", "find the cost", "solve the problem", "what is the answer?")
+QUESTIONS = (
+    "what is the total?",
+    "find the sum of the number",
+    "how many eggs?",
+    "what is the product?",
+    "how many apples?",
+    "find the cost",
+    "solve the problem",
+    "what is the answer?",
+)
 
 
 def step_callback() -> Any:
@@ -62,7 +70,9 @@ def run_sft(model: Path, data: Path, preset: Any, out: Path, direct: bool) -> tu
         return ours_steps(train_sft(str(model), data, preset, out, show_progress=False).log_path)
     m, tok = load_base(str(model), bf16=False)
     cb = step_callback()
-    trainer = SFTTrainer(model=m, args=sft_config(preset, out, processes=1), train_dataset=Dataset.from_list(read_sft_jsonl(data)), processing_class=tok, callbacks=[cb])
+    trainer = SFTTrainer(
+        model=m, args=sft_config(preset, out, processes=1), train_dataset=Dataset.from_list(read_sft_jsonl(data)), processing_class=tok, callbacks=[cb]
+    )
     plain_callbacks(trainer)
     trainer.train()
     return cb.times[1:], [0.0] * (len(cb.times) - 1), cb.times[1:]
@@ -81,8 +91,14 @@ def run_grpo(model: Path, prompts: list[Any], preset: Any, out: Path, direct: bo
     reward = MathReward("think", workers=preset.scorer_workers, timeout_s=preset.scorer_timeout_s)
     reward.warm_up()
     cb = step_callback()
-    trainer = GRPOTrainer(model=m, reward_funcs=[reward, overlong_penalty(preset.max_completion_length, preset.overlong_cache)],
-                          args=grpo_config(preset, out, processes=1), train_dataset=prompt_dataset(prompts), processing_class=tok, callbacks=[cb])
+    trainer = GRPOTrainer(
+        model=m,
+        reward_funcs=[reward, overlong_penalty(preset.max_completion_length, preset.overlong_cache)],
+        args=grpo_config(preset, out, processes=1),
+        train_dataset=prompt_dataset(prompts),
+        processing_class=tok,
+        callbacks=[cb],
+    )
     plain_callbacks(trainer)
     try:
         trainer.train()
@@ -109,7 +125,19 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="train_step_"))
     model = build_tiny_model(tmp / "tiny", seed=0)
     data = tmp / "sft.jsonl"
-    data.write_text("".join(json.dumps({"prompt": [{"role": "user", "content": f"what is {a} plus {b}?"}], "completion": [{"role": "assistant", "content": f"{a} + {b} = {a + b}. \\boxed{{{a + b}}}"}]}) + "\n" for a in range(8) for b in range(8)))
+    data.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "prompt": [{"role": "user", "content": f"what is {a} plus {b}?"}],
+                    "completion": [{"role": "assistant", "content": f"{a} + {b} = {a + b}. \\boxed{{{a + b}}}"}],
+                }
+            )
+            + "\n"
+            for a in range(8)
+            for b in range(8)
+        )
+    )
     prompts = [MathPrompt(str(i), q, "17", "bench", "gsm8k") for i, q in enumerate(QUESTIONS)]
     sft = replace(TINY_SFT, max_steps=args.steps, save_steps=10_000)
     grpo = replace(TINY_GRPO, max_steps=args.steps, save_steps=10_000, kl_to_base=False)
@@ -126,7 +154,9 @@ def main() -> None:
     steps, gen, upd = run_grpo(model, prompts, replace(grpo, kl_to_base=True), tmp / f"run{n}", False)
     rows["GRPO transferlab + KL to base"] = list(zip(steps, gen, upd))
 
-    print(f"\nmedian seconds per step, tiny model on CPU ({args.threads} torch thread(s)), {args.steps} steps x {args.repeats} runs (first step of each run dropped)")
+    print(
+        f"\nmedian seconds per step, tiny model on CPU ({args.threads} torch thread(s)), {args.steps} steps x {args.repeats} runs (first step of each run dropped)"
+    )
     print(f"{'run':32} {'step':>8} {'generate':>9} {'update':>8} {'vs TRL':>8}")
     for name, values in rows.items():
         step = statistics.median(v[0] for v in values)

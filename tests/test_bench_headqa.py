@@ -89,7 +89,9 @@ def test_both_modes_through_the_store(tiny_model, shared_data, tmp_path):
         summary = run_eval(backend, benchmarks, GenerationConfig(max_new_tokens=8), store, data_dir=shared_data, limit=4, show_progress=False)
         assert (summary.requested, summary.generated) == (8, 8)
         # Nothing is scored twice: the option scores are keyed like completions (sampling settings aside).
-        again = run_eval(backend, benchmarks[:1], GenerationConfig(max_new_tokens=99, temperature=0.5), store, data_dir=shared_data, limit=4, show_progress=False)
+        again = run_eval(
+            backend, benchmarks[:1], GenerationConfig(max_new_tokens=99, temperature=0.5), store, data_dir=shared_data, limit=4, show_progress=False
+        )
         assert (again.reused, again.generated) == (4, 0)
         assert score_store(store, show_progress=False) == 8
 

@@ -152,8 +152,26 @@ def test_drift_latent_command_writes_json_and_pngs(tiny_model, shared_data, tmp_
     parser = argparse.ArgumentParser()
     drift.register(parser.add_subparsers())
     out = tmp_path / "out"
-    args = parser.parse_args(["drift", "latent", "--base", str(tiny_model), "--tuned", str(noisy), "--benchmarks", "gsm8k,math500",
-                              "--n", "6", "--out", str(out), "--data-dir", str(shared_data), "--device", "cpu"])
+    args = parser.parse_args(
+        [
+            "drift",
+            "latent",
+            "--base",
+            str(tiny_model),
+            "--tuned",
+            str(noisy),
+            "--benchmarks",
+            "gsm8k,math500",
+            "--n",
+            "6",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(shared_data),
+            "--device",
+            "cpu",
+        ]
+    )
     assert args.func(args) == 0
     for bench in ("gsm8k", "math500"):
         data = json.loads((out / f"latent__tuned-vs-tiny-qwen2__{bench}.json").read_text())

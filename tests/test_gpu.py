@@ -22,6 +22,7 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine"),
 ]
 
+
 @pytest.fixture(scope="module")
 def backends(tiny_model):
     from transferlab.backends.hf import HFBackend
@@ -43,7 +44,7 @@ def test_cuda_greedy_decoding_matches_generate_in_every_mode(backends):
     for i, job in enumerate(jobs):
         ids = tok(job.prompt, add_special_tokens=False, return_tensors="pt").to("cuda")
         out = cuda.hf_model.generate(**ids, max_new_tokens=32, do_sample=False, pad_token_id=cuda.pad_id)
-        new = out[0, ids.input_ids.shape[1]:].tolist()
+        new = out[0, ids.input_ids.shape[1] :].tolist()
         eos = [j for j, t in enumerate(new) if t in cuda.eos_ids]
         reference[f"{i}-0"] = tuple(new[: eos[0]] if eos else new)
     assert cuda.continuous and cuda.lookup_tokens > 0
@@ -141,8 +142,29 @@ def test_cuda_eval_store_rerun_and_drift_command(tiny_model, shared_data, tmp_pa
     from conftest import run_cli
 
     store = tmp_path / "runs.db"
-    argv = ["eval", "--model", str(tiny_model), "--benchmarks", "gsm8k,math500", "--samples", "2", "--temperature", "0.7",
-            "--max-new-tokens", "24", "--seed", "0", "--store", str(store), "--limit", "5", "--data-dir", str(shared_data), "--device", "cuda"]
+    argv = [
+        "eval",
+        "--model",
+        str(tiny_model),
+        "--benchmarks",
+        "gsm8k,math500",
+        "--samples",
+        "2",
+        "--temperature",
+        "0.7",
+        "--max-new-tokens",
+        "24",
+        "--seed",
+        "0",
+        "--store",
+        str(store),
+        "--limit",
+        "5",
+        "--data-dir",
+        str(shared_data),
+        "--device",
+        "cuda",
+    ]
     proc = run_cli(*argv)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "20 completions asked, 0 already stored, 20 generated" in proc.stderr
@@ -152,8 +174,29 @@ def test_cuda_eval_store_rerun_and_drift_command(tiny_model, shared_data, tmp_pa
     assert len(lines) == 20 and {x["benchmark"] for x in lines} == {"gsm8k", "math500"}
     again = run_cli(*argv)
     assert again.returncode == 0 and "20 completions asked, 20 already stored, 0 generated" in again.stderr, again.stderr[-2000:]
-    drift = run_cli("drift", "tokens", "--base", str(tiny_model), "--tuned", str(tiny_model), "--store", str(tmp_path / "d.db"), "--benchmarks", "gsm8k",
-                    "--n", "4", "--out", str(tmp_path / "drift"), "--data-dir", str(shared_data), "--max-new-tokens", "16", "--device", "cuda", "--quiet")
+    drift = run_cli(
+        "drift",
+        "tokens",
+        "--base",
+        str(tiny_model),
+        "--tuned",
+        str(tiny_model),
+        "--store",
+        str(tmp_path / "d.db"),
+        "--benchmarks",
+        "gsm8k",
+        "--n",
+        "4",
+        "--out",
+        str(tmp_path / "drift"),
+        "--data-dir",
+        str(shared_data),
+        "--max-new-tokens",
+        "16",
+        "--device",
+        "cuda",
+        "--quiet",
+    )
     assert drift.returncode == 0, drift.stderr[-2000:]
     data = json.loads((tmp_path / "drift" / "tokens__tiny-qwen2-vs-tiny-qwen2__gsm8k.json").read_text())
     assert data["settings"]["answers_with_generated_ids"] == 4
@@ -176,8 +219,20 @@ def test_cuda_bf16_training_with_checkpointing(tiny_model, shared_data, tmp_path
     from transferlab.train.sft import train_sft
 
     base = load_file(str(tiny_model / "model.safetensors"))
-    sft = train_sft(str(tiny_model), sft_file(shared_data, tmp_path / "sft.jsonl"), replace(TINY_SFT, bf16=True, gradient_checkpointing=True), tmp_path / "sft", show_progress=False)
-    grpo = train_grpo(str(tiny_model), learnable_prompts(tmp_path / "learn.jsonl"), replace(TINY_GRPO, bf16=True, gradient_checkpointing=True), tmp_path / "grpo", show_progress=False)
+    sft = train_sft(
+        str(tiny_model),
+        sft_file(shared_data, tmp_path / "sft.jsonl"),
+        replace(TINY_SFT, bf16=True, gradient_checkpointing=True),
+        tmp_path / "sft",
+        show_progress=False,
+    )
+    grpo = train_grpo(
+        str(tiny_model),
+        learnable_prompts(tmp_path / "learn.jsonl"),
+        replace(TINY_GRPO, bf16=True, gradient_checkpointing=True),
+        tmp_path / "grpo",
+        show_progress=False,
+    )
     for result, steps in ((sft, TINY_SFT.max_steps), (grpo, TINY_GRPO.max_steps)):
         logged = [r for r in read_log(result.log_path) if "event" not in r]
         assert result.global_step == steps and [r["step"] for r in logged] == list(range(1, steps + 1))

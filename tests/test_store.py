@@ -102,9 +102,11 @@ def test_full_disk_is_one_clear_error_and_nothing_is_lost(tmp_path):
 
 def test_many_threads_write_safely(tmp_path):
     with Store(tmp_path / "s.db") as s:
+
         def work(offset: int) -> None:
             for i in range(50):
                 s.add_completions([record(offset + i)])
+
         threads = [threading.Thread(target=work, args=(k * 1000,)) for k in range(4)]
         for t in threads:
             t.start()

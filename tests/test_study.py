@@ -39,10 +39,12 @@ def test_a_benchmark_can_have_its_own_generation_settings():
     assert [names for _, names in groups] == [["math500"], ["aime24", "aime25"]]
     assert parse_spec(json.loads(json.dumps(spec.to_dict()))) == spec
     assert parse_spec(GOOD).generation_groups() == [(parse_spec(GOOD).generation, ["math500", "aime24", "aime25"])]
-    for overrides, words in (({"gsm8k": {"samples": 1}}, "'gsm8k', which is not one of the study's benchmarks"),
-                             ({"aime24": {"temperatur": 1}}, "unknown setting(s) temperatur"),
-                             ({"aime24": {"samples": 0}}, "bad generation_overrides.aime24"),
-                             ({"aime24": {}}, "non-empty mapping")):
+    for overrides, words in (
+        ({"gsm8k": {"samples": 1}}, "'gsm8k', which is not one of the study's benchmarks"),
+        ({"aime24": {"temperatur": 1}}, "unknown setting(s) temperatur"),
+        ({"aime24": {"samples": 0}}, "bad generation_overrides.aime24"),
+        ({"aime24": {}}, "non-empty mapping"),
+    ):
         with pytest.raises(ConfigError) as err:
             parse_spec({**GOOD, "generation_overrides": overrides})
         assert words in str(err.value) and "\n" not in str(err.value)

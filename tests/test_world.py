@@ -51,7 +51,8 @@ HAND_MADE = {  # (item index 0 of a hand-written item's fields) right answers an
     "world_time": (Item("s", {}, "no", {}), ["no", "No, it is not."], ["yes", "none"]),
     "world_format": (
         Item("f", {}, "CAT, CAT", {"kind": "repeat", "words": ["cat", "cat"], "sep": ", ", "upper": True}),
-        ["CAT, CAT"], ["cat, cat", "CAT CAT", "CAT, CAT, CAT", "CAT,CAT"],
+        ["CAT, CAT"],
+        ["cat, cat", "CAT CAT", "CAT, CAT, CAT", "CAT,CAT"],
     ),
 }
 

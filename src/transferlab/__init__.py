@@ -30,7 +30,25 @@ from transferlab.transfer import analyse_store, paired_bootstrap_delta, ti_boots
 __version__ = "0.1.0"
 
 __all__ = [
-    "BackendOptions", "ConfigError", "DataError", "GenerationConfig", "ModelError", "Store", "StoreError", "TransferlabError",
-    "__version__", "analyse_store", "evaluate", "get_benchmark", "load_backend", "load_spec", "paired_bootstrap_delta", "results",
-    "run_eval", "run_study", "score_store", "ti_bootstrap", "transfer_index",
+    "BackendOptions",
+    "ConfigError",
+    "DataError",
+    "GenerationConfig",
+    "ModelError",
+    "Store",
+    "StoreError",
+    "TransferlabError",
+    "__version__",
+    "analyse_store",
+    "evaluate",
+    "get_benchmark",
+    "load_backend",
+    "load_spec",
+    "paired_bootstrap_delta",
+    "results",
+    "run_eval",
+    "run_study",
+    "score_store",
+    "ti_bootstrap",
+    "transfer_index",
 ]

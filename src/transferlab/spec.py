@@ -55,13 +55,9 @@ class GenerationConfig:
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}", "use 1.0 to keep every token")
         if self.max_new_tokens < 1:
-            raise ConfigError(
-                f"max_new_tokens must be at least 1, got {self.max_new_tokens}", "pass --max-new-tokens 1 or more"
-            )
+            raise ConfigError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}", "pass --max-new-tokens 1 or more")
         if self.thinking_parser not in THINKING_REQUESTS:
-            raise ConfigError(
-                f"unknown thinking parser {self.thinking_parser!r}", "choose auto, think, think-end or none"
-            )
+            raise ConfigError(f"unknown thinking parser {self.thinking_parser!r}", "choose auto, think, think-end or none")
 
     @property
     def greedy(self) -> bool:
@@ -103,9 +99,7 @@ class GenerationConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(
-                f"unknown generation setting(s): {', '.join(unknown)}", f"use only {', '.join(sorted(known))}"
-            )
+            raise ConfigError(f"unknown generation setting(s): {', '.join(unknown)}", f"use only {', '.join(sorted(known))}")
         values = dict(data)
         if "stop" in values:
             values["stop"] = tuple(values["stop"] or ())

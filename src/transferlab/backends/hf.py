@@ -45,12 +45,28 @@ class HFBackend:
             :mod:`transferlab.backends.head`); 0: the model's own projection.
     """
 
-    def __init__(self, model: str, *, revision: str | None = None, device: str | None = None, dtype: str = "auto", batch_size: int = 16, continuous: bool | None = None, lookup_tokens: int = 4, head_block_rows: int = DEFAULT_HEAD_BLOCK_ROWS) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        revision: str | None = None,
+        device: str | None = None,
+        dtype: str = "auto",
+        batch_size: int = 16,
+        continuous: bool | None = None,
+        lookup_tokens: int = 4,
+        head_block_rows: int = DEFAULT_HEAD_BLOCK_ROWS,
+    ) -> None:
         from transformers import AutoModelForCausalLM
 
         name, folder = resolve_model(model)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        torch_dtype = {"auto": torch.bfloat16 if self.device.type == "cuda" else torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+        torch_dtype = {
+            "auto": torch.bfloat16 if self.device.type == "cuda" else torch.float32,
+            "float32": torch.float32,
+            "bfloat16": torch.bfloat16,
+            "float16": torch.float16,
+        }[dtype]
         source = str(folder) if folder is not None else model
         try:
             self.tokenizer = load_tokenizer(source, revision=revision)
@@ -63,7 +79,12 @@ class HFBackend:
         self.batch_size = max(1, batch_size)
         commit = getattr(self.hf_model.config, "_commit_hash", None)
         fingerprint = model_fingerprint(folder) if folder is not None else None
-        self.model = ModelInfo(name=name, revision=revision or (commit if folder is None else None), fingerprint=fingerprint, info={"source": source, "dtype": str(torch_dtype), "class": type(self.hf_model).__name__})
+        self.model = ModelInfo(
+            name=name,
+            revision=revision or (commit if folder is None else None),
+            fingerprint=fingerprint,
+            info={"source": source, "dtype": str(torch_dtype), "class": type(self.hf_model).__name__},
+        )
         self.pad_id = self._pad_id()
         self.eos_ids = self._eos_ids()
         # transformers 5.x renamed the cache argument of forward from past_key_values to cache.
@@ -122,7 +143,9 @@ class HFBackend:
             else:
                 yield from self._generate_fixed(jobs, encoded, config)
 
-    def _generate_fixed(self, jobs: Sequence[PromptJob], encoded: Sequence[list[int]], config: GenerationConfig) -> Iterator[list[tuple[SampleSlot, Completion]]]:
+    def _generate_fixed(
+        self, jobs: Sequence[PromptJob], encoded: Sequence[list[int]], config: GenerationConfig
+    ) -> Iterator[list[tuple[SampleSlot, Completion]]]:
         """Fixed batches of prompts grouped by length (rows only leave as they finish)."""
         order = sorted(range(len(jobs)), key=lambda i: -len(encoded[i]))
         batch: list[int] = []
@@ -137,7 +160,9 @@ class HFBackend:
             yield from self._generate_batch([jobs[j] for j in batch], [encoded[j] for j in batch], config)
 
     @torch.inference_mode()
-    def _generate_batch(self, jobs: Sequence[PromptJob], prompts: Sequence[list[int]], config: GenerationConfig) -> Iterator[list[tuple[SampleSlot, Completion]]]:
+    def _generate_batch(
+        self, jobs: Sequence[PromptJob], prompts: Sequence[list[int]], config: GenerationConfig
+    ) -> Iterator[list[tuple[SampleSlot, Completion]]]:
         from transformers import DynamicCache
 
         ids, mask = self.left_pad(prompts)
@@ -181,12 +206,16 @@ class HFBackend:
                 cache.batch_select_indices(index)
                 tokens, mask, next_pos = tokens[index], mask[index], next_pos[index]
             mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
-            out = self.hf_model(input_ids=tokens.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1), use_cache=True, **{self.cache_arg: cache})
+            out = self.hf_model(
+                input_ids=tokens.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1), use_cache=True, **{self.cache_arg: cache}
+            )
             logits = out.logits[:, -1, :]
             next_pos = next_pos + 1
 
     @torch.inference_mode()
-    def _generate_continuous(self, jobs: Sequence[PromptJob], encoded: Sequence[list[int]], config: GenerationConfig) -> Iterator[list[tuple[SampleSlot, Completion]]]:
+    def _generate_continuous(
+        self, jobs: Sequence[PromptJob], encoded: Sequence[list[int]], config: GenerationConfig
+    ) -> Iterator[list[tuple[SampleSlot, Completion]]]:
         from transferlab.backends.continuous import ContinuousDecoder, Row
 
         stops = tuple(config.stop)
@@ -250,4 +279,3 @@ class HFBackend:
                 greedy = bool((lp.argmax(-1) == target).all())
                 results[i] = Loglikelihood(float(token_lp.sum()), greedy, n)
         return [r for r in results if r is not None]
-

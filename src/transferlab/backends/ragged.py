@@ -186,7 +186,17 @@ def supports_ragged(model: Any) -> bool:
 PACKED_SDPA = "transferlab_packed_gqa_sdpa"
 
 
-def packed_gqa_sdpa(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: torch.Tensor, dropout: float = 0.0, scaling: float | None = None, packed_index: torch.Tensor | None = None, **kwargs: Any) -> tuple[torch.Tensor, None]:
+def packed_gqa_sdpa(
+    module: Any,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    packed_index: torch.Tensor | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
     """SDPA for a multi-token ragged step that folds each key/value head's query heads into its queries.
 
     transformers' SDPA path does this only for one query token; with ``q > 1`` (a speculative verify

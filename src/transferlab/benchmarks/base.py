@@ -74,13 +74,21 @@ def load_hub(hf_id: str, *, config: str | None = None, split: str = "test") -> l
         ds = datasets.load_dataset(hf_id, config, split=split)
     except Exception as err:  # any failure of the hub becomes one actionable line
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"could not load {hf_id} ({config or 'default'}, {split}) from the hub: {first}", "check the network or pass --data-dir with local copies") from err
+        raise DataError(
+            f"could not load {hf_id} ({config or 'default'}, {split}) from the hub: {first}", "check the network or pass --data-dir with local copies"
+        ) from err
     return [dict(row) for row in ds]
 
 
 def load_rows(
-    data_dir: Path | None, local_path: str, hf_id: str, *, split: str, config: str | None = None,
-    fields: Sequence[str] = (), what: str = "items",
+    data_dir: Path | None,
+    local_path: str,
+    hf_id: str,
+    *,
+    split: str,
+    config: str | None = None,
+    fields: Sequence[str] = (),
+    what: str = "items",
 ) -> tuple[list[dict[str, Any]], str]:
     """A benchmark's raw rows, from ``data_dir/local_path`` (JSON Lines) or the hub, checked.
 

@@ -136,7 +136,9 @@ def coqa_item(row: Row, index: int) -> Item:
     questions = [str(q) for q in row["questions"]["input_text"]]
     answers = [str(a) for a in row["answers"]["input_text"]]
     if not questions or len(answers) != len(questions):
-        raise DataError(f"CoQA story {row.get('id', index)} has {len(questions)} questions and {len(answers)} answers", "check that the file is CoQA's published format")
+        raise DataError(
+            f"CoQA story {row.get('id', index)} has {len(questions)} questions and {len(answers)} answers", "check that the file is CoQA's published format"
+        )
     last = len(questions) - 1
     fields = {"story": row["story"], "questions": questions, "history": answers[:last]}
     return Item(str(row.get("id") or index), fields, _turn_references(row, last), {"turn": last + 1, "source": row.get("source")})

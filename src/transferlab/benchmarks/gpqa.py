@@ -128,7 +128,9 @@ class GPQADiamond:
 
     def __post_init__(self) -> None:
         if self.shuffle not in SHUFFLES or self.extraction not in EXTRACTIONS:
-            raise DataError(f"GPQA has no shuffle {self.shuffle!r} or extraction {self.extraction!r}", f"use shuffle in {SHUFFLES} and extraction in {EXTRACTIONS}")
+            raise DataError(
+                f"GPQA has no shuffle {self.shuffle!r} or extraction {self.extraction!r}", f"use shuffle in {SHUFFLES} and extraction in {EXTRACTIONS}"
+            )
         object.__setattr__(self, "scorer", "choice" if self.extraction == "final" else "choice_paper")
 
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:

@@ -61,18 +61,28 @@ PAPER_STDIN = (
     "Generate an executable Python function generated from the given prompt. The function should take stdin "
     "as input and print the output. Simply call the function after the definition."
 )
-PAPER_FUNCTIONAL = (
-    "Generate an executable Python function generated from the given prompt. Return the function body "
-    "without invoking it at the final solution."
-)
+PAPER_FUNCTIONAL = "Generate an executable Python function generated from the given prompt. Return the function body without invoking it at the final solution."
 # What LiveCodeBench puts before every program: the standard library names solutions assume.
 _HEADER_MODULES = (
-    "string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math", "random",
-    "statistics", "itertools", "functools", "operator", "io", "sys", "json",
+    "string",
+    "re",
+    "datetime",
+    "collections",
+    "heapq",
+    "bisect",
+    "copy",
+    "math",
+    "random",
+    "statistics",
+    "itertools",
+    "functools",
+    "operator",
+    "io",
+    "sys",
+    "json",
 )
 IMPORT_HEADER = (
-    "".join(f"from {m} import *\n" for m in (*_HEADER_MODULES, "builtins", "typing"))
-    + f"import {', '.join(_HEADER_MODULES)}\nsys.setrecursionlimit(50000)\n"
+    "".join(f"from {m} import *\n" for m in (*_HEADER_MODULES, "builtins", "typing")) + f"import {', '.join(_HEADER_MODULES)}\nsys.setrecursionlimit(50000)\n"
 )
 PASSED = "PASSED"
 
@@ -164,8 +174,11 @@ def lcb_item(row: Row) -> Item:
     testtype = public[0].get("testtype", "stdin") if public else ("functional" if metadata.get("func_name") else "stdin")
     fields = {"question": row["question_content"], "starter_code": row.get("starter_code") or "", "title": row.get("question_title", ""), "testtype": testtype}
     meta = {
-        "testtype": testtype, "func_name": metadata.get("func_name"), "difficulty": row.get("difficulty"),
-        "platform": row.get("platform"), "contest_date": str(row.get("contest_date", "")),
+        "testtype": testtype,
+        "func_name": metadata.get("func_name"),
+        "difficulty": row.get("difficulty"),
+        "platform": row.get("platform"),
+        "contest_date": str(row.get("contest_date", "")),
         "public_tests": [{"input": t["input"], "output": t["output"]} for t in public],
         "private_tests": row.get("private_test_cases") or "",
     }
@@ -202,7 +215,9 @@ class LiveCodeBench:
             except (KeyError, TypeError, json.JSONDecodeError) as err:
                 raise DataError(f"LiveCodeBench row {index + 1} is malformed ({err!r})", "check that the files are code_generation_lite's") from err
         if not items:
-            raise DataError(f"no LiveCodeBench problems in {self.release} between {self.start_date} and {self.end_date}", "widen the date window or pick another release")
+            raise DataError(
+                f"no LiveCodeBench problems in {self.release} between {self.start_date} and {self.end_date}", "widen the date window or pick another release"
+            )
         return take(items, limit)
 
     def messages(self, item: Item, style: str = "default") -> list[dict[str, str]]:

@@ -36,7 +36,9 @@ Row = dict[str, Any]
 CHOICES = ("no", "yes")  # lm-eval's doc_to_choice order: option 0 is "no"
 TSV_FIELDS = ("sentence", "question", "answer", "label", "category")
 LOCAL_FILES = {"test": "mctaco/test_9442.tsv", "validation": "mctaco/dev_3783.tsv"}
-GEN_INSTRUCTION = 'Is this answer plausible? Think about typical durations, orders, frequencies and times of events. End your reply with "Answer: yes" or "Answer: no".'
+GEN_INSTRUCTION = (
+    'Is this answer plausible? Think about typical durations, orders, frequencies and times of events. End your reply with "Answer: yes" or "Answer: no".'
+)
 
 
 def mctaco_context(item: Item) -> str:

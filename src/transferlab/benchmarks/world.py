@@ -60,6 +60,5 @@ class WorldBenchmark:
 
 
 WORLD_BENCHMARKS: dict[str, WorldBenchmark] = {
-    name: WorldBenchmark(name, family.group, "math" if family.group == "math" else f"world-{name.removeprefix('world_')}")
-    for name, family in FAMILIES.items()
+    name: WorldBenchmark(name, family.group, "math" if family.group == "math" else f"world-{name.removeprefix('world_')}") for name, family in FAMILIES.items()
 }

@@ -48,9 +48,16 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
 def generation_config(args: argparse.Namespace) -> GenerationConfig:
     """The :class:`GenerationConfig` named by the command-line options."""
     return GenerationConfig(
-        samples=args.samples, temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
-        seed=args.seed, stop=tuple(args.stop), chat_template=not args.no_chat_template,
-        enable_thinking=args.enable_thinking, system_prompt=args.system_prompt, prompt_style=args.prompt_style,
+        samples=args.samples,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
+        stop=tuple(args.stop),
+        chat_template=not args.no_chat_template,
+        enable_thinking=args.enable_thinking,
+        system_prompt=args.system_prompt,
+        prompt_style=args.prompt_style,
         thinking_parser=args.thinking_parser,
     )
 
@@ -81,15 +88,24 @@ def add_backend_args(p: argparse.ArgumentParser) -> None:
 def backend_options(args: argparse.Namespace) -> BackendOptions:
     """The :class:`BackendOptions` of the command line; options a command does not define keep their defaults."""
     defaults = BackendOptions()
-    opt = {name: getattr(args, name, getattr(defaults, name)) for name in ("device", "dtype", "batch_size", "tensor_parallel", "data_parallel", "api", "concurrency")}
+    opt = {
+        name: getattr(args, name, getattr(defaults, name))
+        for name in ("device", "dtype", "batch_size", "tensor_parallel", "data_parallel", "api", "concurrency")
+    }
     return BackendOptions(kind=args.backend, request_timeout=getattr(args, "request_timeout", defaults.request_timeout), **opt)
 
 
 def backend_from_args(args: argparse.Namespace) -> Backend:
     """The backend named by ``--backend`` for ``--model``, built by :func:`transferlab.backends.load_backend`."""
     api_key = getattr(args, "api_key", None) or next((os.environ[k] for k in API_KEY_ENV if os.environ.get(k)), None)
-    return load_backend(args.model, backend_options(args), revision=getattr(args, "revision", None), endpoints=getattr(args, "endpoint", None) or (),
-                        tokenizer=getattr(args, "tokenizer", None), api_key=api_key)
+    return load_backend(
+        args.model,
+        backend_options(args),
+        revision=getattr(args, "revision", None),
+        endpoints=getattr(args, "endpoint", None) or (),
+        tokenizer=getattr(args, "tokenizer", None),
+        api_key=api_key,
+    )
 
 
 def module_main(register: Any, command: str, argv: list[str] | None) -> int:

@@ -48,4 +48,3 @@ def register(subparsers: Any) -> None:
     add_backend_args(p)
     # Sampling defaults for rejection sampling (Qwen3's recommended thinking-mode settings).
     p.set_defaults(func=cmd_distill, samples=4, temperature=0.6, top_p=0.95, max_new_tokens=16384)
-

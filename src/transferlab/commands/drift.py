@@ -38,8 +38,20 @@ def cmd_latent(args: argparse.Namespace) -> int:
     names = [b.name for b in parse_benchmarks(args.benchmarks)]
     data_dir, out = resolve_data_dir(args.data_dir), out_dir(args.out)
     max_tokens = args.max_tokens if args.max_tokens is not None else (PAPER_MAX_TOKENS if args.paper else None)
-    run_latent(args.base, args.tuned, names, out, n=args.n, data_dir=data_dir, pooling="paper" if args.paper else args.pooling, max_tokens=max_tokens,
-               device=args.device, dtype=args.dtype, batch_size=args.batch_size, on_benchmark=show)
+    run_latent(
+        args.base,
+        args.tuned,
+        names,
+        out,
+        n=args.n,
+        data_dir=data_dir,
+        pooling="paper" if args.paper else args.pooling,
+        max_tokens=max_tokens,
+        device=args.device,
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        on_benchmark=show,
+    )
     return 0
 
 
@@ -47,8 +59,14 @@ def greedy_config(args: argparse.Namespace) -> Any:
     """The tuned model's greedy generation settings."""
     from transferlab.spec import GenerationConfig
 
-    return GenerationConfig(temperature=0.0, max_new_tokens=args.max_new_tokens, chat_template=not args.no_chat_template,
-                            enable_thinking=args.enable_thinking, system_prompt=args.system_prompt, prompt_style=args.prompt_style)
+    return GenerationConfig(
+        temperature=0.0,
+        max_new_tokens=args.max_new_tokens,
+        chat_template=not args.no_chat_template,
+        enable_thinking=args.enable_thinking,
+        system_prompt=args.system_prompt,
+        prompt_style=args.prompt_style,
+    )
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
@@ -57,7 +75,9 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     from transferlab.pipeline.generate import is_loglikelihood
 
     def show(name: str, s: dict[str, Any], path: Path) -> None:
-        _log(f"{name}: shifted {100 * s['urial_shares']['shifted']:.1f}%, sampled KL {s['sampled_kl']:.4g}, exact KL {s['exact_kl']:.4g}, rank shift {s['rank_shift']:.3g}")
+        _log(
+            f"{name}: shifted {100 * s['urial_shares']['shifted']:.1f}%, sampled KL {s['sampled_kl']:.4g}, exact KL {s['exact_kl']:.4g}, rank shift {s['rank_shift']:.3g}"
+        )
 
     data_dir, out = resolve_data_dir(args.data_dir), out_dir(args.out)
     benchmarks = parse_benchmarks(args.benchmarks)
@@ -67,9 +87,26 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         _log(f"skipped {', '.join(skipped)}: log-likelihood benchmarks have no generated answers")
     if not benchmarks:
         raise ConfigError("no generative benchmark to analyse", "name benchmarks whose answers are generated (math500, gsm8k, ...)")
-    run_tokens(args.base, args.tuned, benchmarks, greedy_config(args), Path(args.store), out, n=args.n, data_dir=data_dir, backend=args.backend,
-               device=args.device, dtype=args.dtype, batch_size=args.batch_size, score_batch_size=args.score_batch_size, max_positions=args.max_positions,
-               top_k=args.top_k, show_progress=False if args.quiet else None, log=_log, on_benchmark=show)
+    run_tokens(
+        args.base,
+        args.tuned,
+        benchmarks,
+        greedy_config(args),
+        Path(args.store),
+        out,
+        n=args.n,
+        data_dir=data_dir,
+        backend=args.backend,
+        device=args.device,
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        score_batch_size=args.score_batch_size,
+        max_positions=args.max_positions,
+        top_k=args.top_k,
+        show_progress=False if args.quiet else None,
+        log=_log,
+        on_benchmark=show,
+    )
     return 0
 
 
@@ -102,7 +139,12 @@ def register(subparsers: Any) -> None:
     q.add_argument("--backend", default="hf", choices=BACKENDS, help="vllm: generation and prompt log-probabilities on vLLM (no exact KL)")
     q.add_argument("--max-new-tokens", type=int, default=2048)
     q.add_argument("--max-positions", type=int, default=4096, help="rows x answer tokens of logits held per batch (memory bound)")
-    q.add_argument("--score-batch-size", type=int, default=None, help="samples per scoring forward pass (default: 1 on CPU, where padding costs more than batching saves; 8 on GPU)")
+    q.add_argument(
+        "--score-batch-size",
+        type=int,
+        default=None,
+        help="samples per scoring forward pass (default: 1 on CPU, where padding costs more than batching saves; 8 on GPU)",
+    )
     q.add_argument("--no-chat-template", action="store_true")
     q.add_argument("--enable-thinking", type=on_off, default=None, metavar="on|off")
     q.add_argument("--system-prompt", default=None)

@@ -27,8 +27,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     with Store(args.store) as store:
         backend = backend_from_args(args)
-        summary, rows = evaluate(backend, benchmarks, config, store, data_dir=data_dir, limit=args.limit, argv=sys.argv,
-                                 show_progress=None if not args.quiet else False, score=not args.no_score)
+        summary, rows = evaluate(
+            backend,
+            benchmarks,
+            config,
+            store,
+            data_dir=data_dir,
+            limit=args.limit,
+            argv=sys.argv,
+            show_progress=None if not args.quiet else False,
+            score=not args.no_score,
+        )
         print(f"run {summary.run_id}: {summary.requested} completions asked, {summary.reused} already stored, {summary.generated} generated", file=sys.stderr)
         if not args.no_score:
             console().print(render_table(rows))
@@ -40,7 +49,15 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     benchmarks = [b.strip() for b in args.benchmarks.split(",")] if args.benchmarks else None
     with Store(args.store) as store:
-        n = score_store(store, model_key=args.model_key, benchmarks=benchmarks, thinking_parser=args.thinking_parser, only_unscored=args.only_unscored, paper_scoring=args.paper_scoring, math_grader=args.math_grader)
+        n = score_store(
+            store,
+            model_key=args.model_key,
+            benchmarks=benchmarks,
+            thinking_parser=args.thinking_parser,
+            only_unscored=args.only_unscored,
+            paper_scoring=args.paper_scoring,
+            math_grader=args.math_grader,
+        )
     print(f"scored {n} completions", file=sys.stderr)
     return 0
 
@@ -57,8 +74,10 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
-MATH_GRADER_HELP = ("math benchmarks: transferlab (default) or qwen25-math, the Qwen2.5-Math evaluation harness's "
-                    "verdicts, its known errors included (stored under the scorer name math_qwen25; to compare with numbers that harness made)")
+MATH_GRADER_HELP = (
+    "math benchmarks: transferlab (default) or qwen25-math, the Qwen2.5-Math evaluation harness's "
+    "verdicts, its known errors included (stored under the scorer name math_qwen25; to compare with numbers that harness made)"
+)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -90,7 +109,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--benchmarks", default=None)
     p.add_argument("--thinking-parser", default="auto", choices=THINKING_REQUESTS)
     p.add_argument("--only-unscored", action="store_true")
-    p.add_argument("--paper-scoring", action="store_true", help="the study's own scorers where they differ (GPQA: last A-D anywhere; HaluEval: first line only; CoQA: leave-one-out over the references), stored under their own scorer names; with --thinking-parser none, reasoning is graded as the paper did")
+    p.add_argument(
+        "--paper-scoring",
+        action="store_true",
+        help="the study's own scorers where they differ (GPQA: last A-D anywhere; HaluEval: first line only; CoQA: leave-one-out over the references), stored under their own scorer names; with --thinking-parser none, reasoning is graded as the paper did",
+    )
     p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help=MATH_GRADER_HELP)
     p.set_defaults(func=cmd_score)
 

@@ -14,9 +14,16 @@ from transferlab.scoring.graded import grade_math_rows
 
 def cmd_grade_math(args: argparse.Namespace) -> int:
     rows = grade_math_rows(
-        list(read_jsonl(Path(args.input))), where=args.input, gold_field=args.gold_field, response_field=args.response_field,
-        unit_field=args.unit_field, style=args.style, grader=args.grader, thinking_parser=args.thinking_parser,
-        workers=args.workers, timeout_s=args.timeout,
+        list(read_jsonl(Path(args.input))),
+        where=args.input,
+        gold_field=args.gold_field,
+        response_field=args.response_field,
+        unit_field=args.unit_field,
+        style=args.style,
+        grader=args.grader,
+        thinking_parser=args.thinking_parser,
+        workers=args.workers,
+        timeout_s=args.timeout,
     )
     n = write_jsonl_atomic(Path(args.out), rows)
     correct = sum(bool(r["correct"]) for r in rows)
@@ -34,7 +41,12 @@ def register(subparsers: Any) -> None:
     m.add_argument("--response-field", default="response")
     m.add_argument("--unit-field", default="unit", help="optional field with the answer's unit (OlympiadBench)")
     m.add_argument("--style", default="boxed", choices=ANSWER_STYLES, help="answer extraction: last \\boxed{} (boxed) or GSM8K's fallbacks")
-    m.add_argument("--grader", default="transferlab", choices=MATH_GRADERS, help="transferlab (default), or qwen25-math: the verdicts of the Qwen2.5-Math evaluation harness, its known errors included")
+    m.add_argument(
+        "--grader",
+        default="transferlab",
+        choices=MATH_GRADERS,
+        help="transferlab (default), or qwen25-math: the verdicts of the Qwen2.5-Math evaluation harness, its known errors included",
+    )
     m.add_argument("--thinking-parser", default="think", choices=THINKING_PARSERS, help="how to strip thinking before grading")
     m.add_argument("--workers", type=int, default=None)
     m.add_argument("--timeout", type=float, default=5.0, help="seconds per answer")

@@ -48,8 +48,12 @@ def _from_csv(args: argparse.Namespace) -> Any:
     from transferlab.study.spec import load_spec
     from transferlab.transfer.scores import analyse_scores_csv
 
-    return analyse_scores_csv(Path(args.scores), pairs=parse_pairs(args.pairs) if args.pairs else [], sigma=parse_sigma(args.sigma) if args.sigma else None,
-                              spec=load_spec(args.spec) if args.spec else None)
+    return analyse_scores_csv(
+        Path(args.scores),
+        pairs=parse_pairs(args.pairs) if args.pairs else [],
+        sigma=parse_sigma(args.sigma) if args.sigma else None,
+        spec=load_spec(args.spec) if args.spec else None,
+    )
 
 
 def register(subparsers: Any) -> None:

@@ -26,8 +26,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     with Store(args.store) as store:
         summaries = run_study(
-            spec, store, only=only, allow_mixed_settings=args.allow_mixed_settings, limit=args.limit,
-            data_dir=resolve_data_dir(args.data_dir), show_progress=False if args.quiet else None, argv=sys.argv,
+            spec,
+            store,
+            only=only,
+            allow_mixed_settings=args.allow_mixed_settings,
+            limit=args.limit,
+            data_dir=resolve_data_dir(args.data_dir),
+            show_progress=False if args.quiet else None,
+            argv=sys.argv,
         )
     for s in summaries:
         print(f"{s.model_key}: {s.requested} completions asked, {s.reused} already stored, {s.generated} generated", file=sys.stderr)

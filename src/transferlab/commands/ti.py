@@ -46,12 +46,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--version", choices=TI_VERSIONS, default="v2", help="TI version (default v2)")
     p.add_argument("--sigma", default=None, help="σ per group in points, e.g. math=12,other=3,non=4 (v2)")
     p.add_argument(
-        "--pairs", default=None,
+        "--pairs",
+        default=None,
         help="σ population as tuned:base,tuned:base (v2; default: the compared pair only)",
     )
     p.add_argument("--ddof", type=int, default=DEFAULT_DDOF, help="ddof of σ (default 1)")
     p.add_argument(
-        "--min-math-gain", type=float, default=None,
+        "--min-math-gain",
+        type=float,
+        default=None,
         help="below this |math gain| TI is undefined (default 0.02 for v1, 0.25 for v2)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -69,14 +72,27 @@ def run(args: argparse.Namespace) -> int:
         from transferlab.transfer.from_store import ti_from_store
 
         with Store(args.store, readonly=True) as store:
-            row, deltas = ti_from_store(store, args.base, args.tuned, spec_path=args.spec, study=args.study, version=args.version, sigma=sigma, pairs=pairs,
-                                        ddof=args.ddof, min_math_gain=args.min_math_gain, n_resamples=args.resamples, seed=args.seed)
+            row, deltas = ti_from_store(
+                store,
+                args.base,
+                args.tuned,
+                spec_path=args.spec,
+                study=args.study,
+                version=args.version,
+                sigma=sigma,
+                pairs=pairs,
+                ddof=args.ddof,
+                min_math_gain=args.min_math_gain,
+                n_resamples=args.resamples,
+                seed=args.seed,
+            )
         print_store_result(row, deltas, args.json)
         return 0
     from transferlab.transfer.scores import read_scores_csv, ti_from_scores
 
-    result = ti_from_scores(read_scores_csv(args.scores), args.base, args.tuned, version=args.version, pairs=pairs, sigma=sigma,
-                            ddof=args.ddof, min_math_gain=args.min_math_gain)
+    result = ti_from_scores(
+        read_scores_csv(args.scores), args.base, args.tuned, version=args.version, pairs=pairs, sigma=sigma, ddof=args.ddof, min_math_gain=args.min_math_gain
+    )
     print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else format_result(result))
     return 0
 

@@ -70,8 +70,16 @@ def cmd_grpo(args: argparse.Namespace) -> int:
     from transferlab.train.grpo import train_grpo
 
     prompts = load_prompts(args.prompts, resolve_data_dir(args.data_dir), args.limit)
-    result = train_grpo(args.base, prompts, preset, args.out, prompt_set=args.prompts, enable_thinking=args.thinking,
-                        report=args.report_to, show_progress=False if args.quiet else None)
+    result = train_grpo(
+        args.base,
+        prompts,
+        preset,
+        args.out,
+        prompt_set=args.prompts,
+        enable_thinking=args.thinking,
+        report=args.report_to,
+        show_progress=False if args.quiet else None,
+    )
     _done(result)
     return 0
 

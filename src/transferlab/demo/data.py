@@ -81,11 +81,19 @@ def grpo_prompts(families_: Sequence[str], n_per_family: int, seed: int) -> list
     per_family = []
     for family in families_:
         bench = get_benchmark(family)
-        per_family.append([
-            WorldPrompt(f"{family}:{item.id}", str(item.fields.get("question", "")), reference_text(item.reference), family,
-                        answer_style(bench), chat=tuple((m["role"], m["content"]) for m in bench.messages(item, "default")))
-            for item in train_split(family, n_per_family, seed)
-        ])
+        per_family.append(
+            [
+                WorldPrompt(
+                    f"{family}:{item.id}",
+                    str(item.fields.get("question", "")),
+                    reference_text(item.reference),
+                    family,
+                    answer_style(bench),
+                    chat=tuple((m["role"], m["content"]) for m in bench.messages(item, "default")),
+                )
+                for item in train_split(family, n_per_family, seed)
+            ]
+        )
     return [p for group in zip(*per_family) for p in group]
 
 
@@ -132,9 +140,13 @@ def build_sft_data(base: str | Path, families_: Sequence[str], n_per_family: int
             accepted = _graded(family, items, traces, tokenizer, context)
             written[family], kept[family] = len(items), sum(accepted)
             rows += [
-                {"prompt": bench.messages(item, "default"), "completion": [{"role": "assistant", "content": trace}],
-                 "meta": {"family": family, "item_id": item.id, "reference": item.reference}}
-                for item, trace, ok in zip(items, traces, accepted) if ok
+                {
+                    "prompt": bench.messages(item, "default"),
+                    "completion": [{"role": "assistant", "content": trace}],
+                    "meta": {"family": family, "item_id": item.id, "reference": item.reference},
+                }
+                for item, trace, ok in zip(items, traces, accepted)
+                if ok
             ]
     if not rows:
         raise DataError("the scorer rejected every teacher trace", "check transferlab.world.teacher_trace against the families' scorers")

@@ -26,8 +26,17 @@ __all__ = ["PHASES", "phase_data", "phase_drift", "phase_eval", "phase_grpo", "p
 def _spec(run: DemoRun) -> StudySpec:
     """The study spec (written to ``OUT/study.yaml``): base, SFT and GRPO on every family."""
     names = families()
-    data = spec_dict(run.base, run.paths.sft, run.paths.grpo, names, {f: group_of_family(f) for f in names},
-                     limit=run.budget.eval_items, max_new_tokens=run.budget.max_new_tokens, seed=run.seed, batch_size=run.budget.batch_size)
+    data = spec_dict(
+        run.base,
+        run.paths.sft,
+        run.paths.grpo,
+        names,
+        {f: group_of_family(f) for f in names},
+        limit=run.budget.eval_items,
+        max_new_tokens=run.budget.max_new_tokens,
+        seed=run.seed,
+        batch_size=run.budget.batch_size,
+    )
     return write_spec(data, run.paths.spec)
 
 

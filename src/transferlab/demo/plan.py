@@ -56,19 +56,57 @@ class DemoBudget:
 # quarter of its samples and gets right more often than its direct answers. Token budgets follow
 # the world: teacher traces are at most 37 tokens.
 FULL = DemoBudget(
-    name="full", train_items=1000, eval_items=200, drift_items=100, max_new_tokens=48, n_resamples=2000,
-    sft=(("learning_rate", "1e-3"), ("lr_scheduler", "cosine"), ("warmup_ratio", "0.05"), ("max_steps", "300"),
-         ("global_batch_size", "16"), ("per_device_batch_size", "16"), ("save_steps", "100")),
-    grpo=(("learning_rate", "1e-4"), ("prompts_per_step", "8"), ("per_device_batch_size", "64"), ("max_steps", "60"),
-          ("max_completion_length", "48"), ("overlong_cache", "8"), ("save_steps", "20")),
+    name="full",
+    train_items=1000,
+    eval_items=200,
+    drift_items=100,
+    max_new_tokens=48,
+    n_resamples=2000,
+    sft=(
+        ("learning_rate", "1e-3"),
+        ("lr_scheduler", "cosine"),
+        ("warmup_ratio", "0.05"),
+        ("max_steps", "300"),
+        ("global_batch_size", "16"),
+        ("per_device_batch_size", "16"),
+        ("save_steps", "100"),
+    ),
+    grpo=(
+        ("learning_rate", "1e-4"),
+        ("prompts_per_step", "8"),
+        ("per_device_batch_size", "64"),
+        ("max_steps", "60"),
+        ("max_completion_length", "48"),
+        ("overlong_cache", "8"),
+        ("save_steps", "20"),
+    ),
     expected_s={"data": 4, "sft": 110, "grpo": 130, "eval": 70, "ti": 2, "drift": 55, "report": 3},
 )
 QUICK = DemoBudget(
-    name="quick", train_items=20, eval_items=20, drift_items=8, max_new_tokens=48, n_resamples=200,
-    sft=(("learning_rate", "1e-3"), ("lr_scheduler", "cosine"), ("warmup_ratio", "0.05"), ("max_steps", "6"),
-         ("global_batch_size", "8"), ("per_device_batch_size", "8"), ("save_steps", "3")),
-    grpo=(("learning_rate", "1e-4"), ("prompts_per_step", "4"), ("per_device_batch_size", "32"), ("max_steps", "4"),
-          ("max_completion_length", "48"), ("overlong_cache", "8"), ("save_steps", "2")),
+    name="quick",
+    train_items=20,
+    eval_items=20,
+    drift_items=8,
+    max_new_tokens=48,
+    n_resamples=200,
+    sft=(
+        ("learning_rate", "1e-3"),
+        ("lr_scheduler", "cosine"),
+        ("warmup_ratio", "0.05"),
+        ("max_steps", "6"),
+        ("global_batch_size", "8"),
+        ("per_device_batch_size", "8"),
+        ("save_steps", "3"),
+    ),
+    grpo=(
+        ("learning_rate", "1e-4"),
+        ("prompts_per_step", "4"),
+        ("per_device_batch_size", "32"),
+        ("max_steps", "4"),
+        ("max_completion_length", "48"),
+        ("overlong_cache", "8"),
+        ("save_steps", "2"),
+    ),
     expected_s={"data": 3, "sft": 10, "grpo": 7, "eval": 11, "ti": 1, "drift": 18, "report": 2},
 )
 
@@ -141,7 +179,9 @@ def check_folder(paths: DemoPaths, wanted: dict[str, Any]) -> None:
         before = json.loads(record.read_text(encoding="utf-8"))
         if before != wanted:
             changed = sorted(k for k in set(before) | set(wanted) if before.get(k) != wanted.get(k))
-            raise ConfigError(f"{paths.out} holds a demo run with other settings ({', '.join(changed)})", "rerun with the same options, or choose another --out")
+            raise ConfigError(
+                f"{paths.out} holds a demo run with other settings ({', '.join(changed)})", "rerun with the same options, or choose another --out"
+            )
     (paths.out / "phases").mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(wanted, indent=2, sort_keys=True), encoding="utf-8")
 

@@ -83,8 +83,15 @@ class PhaseDisplay:
         """Show the display while the demo runs."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        columns = [TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[unit]:<12}"),
-                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+        columns = [
+            TextColumn("[bold]{task.description:<8}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[unit]:<12}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        ]
         with Progress(*columns, console=self.console, disable=not self.live, transient=False) as progress:
             self._progress = progress
             self._tasks["overall"] = progress.add_task("demo", total=round(sum(self.expected.values())), unit="est. seconds")

@@ -17,10 +17,12 @@ from transferlab.report.html import Section
 from transferlab.report.tables import Table, num
 from transferlab.study.spec import StudySpec
 
-HONESTY = ("The mini-world and the training presets were fixed without looking at transfer: the presets were chosen "
-           "on math results alone, and are the same for every run. Whatever transfer the tuned models show is what "
-           "this report says, with its intervals; where the math gain is not clearly above zero, TI is reported as "
-           "undefined rather than as a number.")
+HONESTY = (
+    "The mini-world and the training presets were fixed without looking at transfer: the presets were chosen "
+    "on math results alone, and are the same for every run. Whatever transfer the tuned models show is what "
+    "this report says, with its intervals; where the math gain is not clearly above zero, TI is reported as "
+    "undefined rather than as a number."
+)
 
 
 def _delta(entry: dict[str, Any]) -> str:
@@ -37,7 +39,9 @@ def group_table(ti: dict[str, Any]) -> Table:
         deltas = [_delta(pair["group_delta"][g]) if pair and g in pair["group_delta"] else "—" for g in GROUPS]
         rows.append((model, *cells, *deltas))
     headers = ("model", *(f"{g} accuracy" for g in GROUPS), *(f"Δ {g} vs base" for g in GROUPS))
-    return Table("Accuracy by group", headers, tuple(rows), "mean over the group's families of the item accuracy, percent, 95% bootstrap CI; Δ in points, paired")
+    return Table(
+        "Accuracy by group", headers, tuple(rows), "mean over the group's families of the item accuracy, percent, 95% bootstrap CI; Δ in points, paired"
+    )
 
 
 def run_table(run: DemoRun) -> Table:
@@ -55,9 +59,11 @@ def preset_table(run: DemoRun) -> Table:
 def demo_section(run: DemoRun, ti: dict[str, Any]) -> Section:
     """How the demo ran: the honesty note, data, presets, per-group accuracy, phase times."""
     data = run.info.get("data", {})
-    intro = (f"Budget {run.budget.name}: {run.budget.train_items} train items per math family, {run.budget.eval_items} held-out items "
-             f"per family, greedy decoding up to {run.budget.max_new_tokens} tokens. SFT data: {sum(data.get('kept', {}).values())} of "
-             f"{sum(data.get('written', {}).values())} teacher traces kept by the math scorer.")
+    intro = (
+        f"Budget {run.budget.name}: {run.budget.train_items} train items per math family, {run.budget.eval_items} held-out items "
+        f"per family, greedy decoding up to {run.budget.max_new_tokens} tokens. SFT data: {sum(data.get('kept', {}).values())} of "
+        f"{sum(data.get('written', {}).values())} teacher traces kept by the math scorer."
+    )
     tables = [group_table(ti), preset_table(run), run_table(run)]
 
     body = f"<p>{html.escape(HONESTY)}</p><p>{html.escape(intro)}</p>" + "".join(t.to_html() for t in tables)

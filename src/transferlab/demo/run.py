@@ -79,7 +79,10 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, show_progre
         raise ConfigError(f"the folder {paths.out.parent} does not exist", "create it or choose another --out")
     shipped = Path(base) if base is not None else Path(base_model_path())
     if not (shipped / "config.json").is_file() or not (shipped / "tokenizer.json").is_file():
-        raise ConfigError(f"{shipped} is not a world base model folder (no config.json or tokenizer.json)", "pass a folder written by `transferlab world pretrain --out DIR`, or leave out --base")
+        raise ConfigError(
+            f"{shipped} is not a world base model folder (no config.json or tokenizer.json)",
+            "pass a folder written by `transferlab world pretrain --out DIR`, or leave out --base",
+        )
     check_folder(paths, settings(budget, seed, shipped))
     base = _copy_base(shipped, paths.base)
     display = PhaseDisplay(budget.expected_s, enabled=show_progress)
@@ -92,4 +95,3 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, show_progre
     total = time.perf_counter() - started
     write_times(paths.out / "times.json", {**display.times, "total": total}, display.reused)
     return {"out": str(paths.out), "seconds": {**display.times, "total": total}, "reused": sorted(display.reused), "info": run.info}
-

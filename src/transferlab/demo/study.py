@@ -27,8 +27,9 @@ from transferlab.transfer.stats import group_accuracy
 STUDY_NAME = "world-demo"
 
 
-def spec_dict(base: Path, sft: Path, grpo: Path, benchmarks: Sequence[str], groups: Mapping[str, str], *,
-              limit: int, max_new_tokens: int, seed: int, batch_size: int) -> dict[str, Any]:
+def spec_dict(
+    base: Path, sft: Path, grpo: Path, benchmarks: Sequence[str], groups: Mapping[str, str], *, limit: int, max_new_tokens: int, seed: int, batch_size: int
+) -> dict[str, Any]:
     """The demo study as a YAML-ready mapping: base, SFT and GRPO models, greedy decoding."""
     return {
         "name": STUDY_NAME,
@@ -51,8 +52,10 @@ def write_spec(data: Mapping[str, Any], path: Path) -> StudySpec:
     """Write the spec as YAML (for ``transferlab study run``) and return it parsed."""
     import yaml
 
-    path.write_text("# Written by `transferlab demo`; rerun with: transferlab study run THIS --store demo.db\n"
-                    + yaml.safe_dump(dict(data), sort_keys=False), encoding="utf-8")
+    path.write_text(
+        "# Written by `transferlab demo`; rerun with: transferlab study run THIS --store demo.db\n" + yaml.safe_dump(dict(data), sort_keys=False),
+        encoding="utf-8",
+    )
     return parse_spec(dict(data), where=str(path))
 
 
@@ -87,16 +90,34 @@ def ti_record(analysis: Any, items: Mapping[tuple[str, str], Mapping[str, Sequen
     pairs = {}
     for p in analysis.pairs:
         pairs[p.tuned] = {
-            "base": p.base, "training": p.training,
+            "base": p.base,
+            "training": p.training,
             "group_delta": {g: {"delta": v, "ci": _ci((lo, hi)) if lo is not None else None} for g, (v, lo, hi) in p.group_delta.items()},
-            "benchmark_delta": {d.benchmark: {"delta": d.delta, "ci": _ci((d.low, d.high)) if d.low is not None else None, "p_value": d.p_value} for d in p.deltas},
-            "ti": {v: {"point": row.point.to_dict() if row.point is not None else None, "ti_ci": {g: _ci(ci) for g, ci in row.ci.items()},
-                       "status": row.status, "error": row.error} for v, row in p.ti.items()},
+            "benchmark_delta": {
+                d.benchmark: {"delta": d.delta, "ci": _ci((d.low, d.high)) if d.low is not None else None, "p_value": d.p_value} for d in p.deltas
+            },
+            "ti": {
+                v: {
+                    "point": row.point.to_dict() if row.point is not None else None,
+                    "ti_ci": {g: _ci(ci) for g, ci in row.ci.items()},
+                    "status": row.status,
+                    "error": row.error,
+                }
+                for v, row in p.ti.items()
+            },
         }
     sigma = {g: float(s) for g, s in (analysis.sigma or {}).items()}
-    return {"study": analysis.title, "confidence": analysis.confidence, "n_resamples": n_resamples, "seed": seed,
-            "sigma": sigma, "sigma_source": analysis.sigma_source, "accuracy": accuracy, "pairs": pairs,
-            "scores": {f"{m}/{b}": c.accuracy for (m, b), c in sorted(analysis.cells.items())}}
+    return {
+        "study": analysis.title,
+        "confidence": analysis.confidence,
+        "n_resamples": n_resamples,
+        "seed": seed,
+        "sigma": sigma,
+        "sigma_source": analysis.sigma_source,
+        "accuracy": accuracy,
+        "pairs": pairs,
+        "scores": {f"{m}/{b}": c.accuracy for (m, b), c in sorted(analysis.cells.items())},
+    }
 
 
 def cell_items(spec: StudySpec, store_path: Path) -> dict[tuple[str, str], dict[str, list[float]]]:
@@ -144,8 +165,14 @@ def token_drift(spec: StudySpec, store_path: Path, out: Path, n: int, batch_size
         with Store(store_path, readonly=True) as store:
             answers = {b.name: run_drift.stored_answers(store, tuned, b, spec.generation_for(b.name), None, n) for b in benchmarks}
         run_drift.token_drift(
-            base, tuned, answers, out, score=run_drift.hf_scorer(base, tuned, batch_size=batch_size, max_positions=4096),
+            base,
+            tuned,
+            answers,
+            out,
+            score=run_drift.hf_scorer(base, tuned, batch_size=batch_size, max_positions=4096),
             add_special=lambda name: not spec.generation_for(name).chat_template,
             settings=lambda name: {**settings, "generation": spec.generation_for(name).to_dict()},
-            top_k=30, title=f"{tuned_name} vs base", on_benchmark=lambda *_: tick(),
+            top_k=30,
+            title=f"{tuned_name} vs base",
+            on_benchmark=lambda *_: tick(),
         )

@@ -68,7 +68,9 @@ def _pad(rows: Sequence[Sequence[int]], pad_id: int, side: str) -> tuple[torch.T
 
 
 @torch.inference_mode()
-def pooled_hidden_states(model: Any, tokenizer: Any, texts: Sequence[str], *, pooling: Pooling = "masked", max_tokens: int | None = None, batch_size: int = 8) -> list[np.ndarray]:
+def pooled_hidden_states(
+    model: Any, tokenizer: Any, texts: Sequence[str], *, pooling: Pooling = "masked", max_tokens: int | None = None, batch_size: int = 8
+) -> list[np.ndarray]:
     """Mean-pooled hidden states of every layer: a list of ``num_layers + 1`` arrays [N, D] float32.
 
     ``max_tokens`` cuts each text to its first tokens (None: whole texts). ``pooling`` is

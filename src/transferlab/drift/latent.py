@@ -117,9 +117,16 @@ def layer_shift(layer: int, base: np.ndarray, tuned: np.ndarray) -> LayerShift:
     pb, pt, ratio = pca_projection(base, tuned)
     mb, mt = pb.mean(axis=0), pt.mean(axis=0)
     return LayerShift(
-        layer=layer, pc1_base=float(mb[0]), pc2_base=float(mb[1]), pc1_tuned=float(mt[0]), pc2_tuned=float(mt[1]),
-        pc1_shift=float(mt[0] - mb[0]), pc2_shift=float(mt[1] - mb[1]), explained_variance=(float(ratio[0]), float(ratio[1])),
-        cka=linear_cka(base, tuned), mean_distance=float(np.linalg.norm(np.asarray(tuned, np.float64).mean(0) - np.asarray(base, np.float64).mean(0))),
+        layer=layer,
+        pc1_base=float(mb[0]),
+        pc2_base=float(mb[1]),
+        pc1_tuned=float(mt[0]),
+        pc2_tuned=float(mt[1]),
+        pc1_shift=float(mt[0] - mb[0]),
+        pc2_shift=float(mt[1] - mb[1]),
+        explained_variance=(float(ratio[0]), float(ratio[1])),
+        cka=linear_cka(base, tuned),
+        mean_distance=float(np.linalg.norm(np.asarray(tuned, np.float64).mean(0) - np.asarray(base, np.float64).mean(0))),
     )
 
 

@@ -31,8 +31,22 @@ from transferlab.spec import GenerationConfig
 from transferlab.store import ModelInfo, Store, completion_key, sha
 
 __all__ = [
-    "OnBenchmark", "check_tokenizers", "free_memory", "generate_answers", "hf_backend", "latent_drift", "out_dir", "pair_name",
-    "record", "run_latent", "run_tokens", "stored_answers", "token_drift", "token_text", "top_table", "vllm_side",
+    "OnBenchmark",
+    "check_tokenizers",
+    "free_memory",
+    "generate_answers",
+    "hf_backend",
+    "latent_drift",
+    "out_dir",
+    "pair_name",
+    "record",
+    "run_latent",
+    "run_tokens",
+    "stored_answers",
+    "token_drift",
+    "token_text",
+    "top_table",
+    "vllm_side",
 ]
 
 OnBenchmark = Callable[[str, dict[str, Any], Path], None]
@@ -73,14 +87,28 @@ def free_memory() -> None:
 
 def record(kind: str, base: Any, tuned: Any, bench: str, settings: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
     """The JSON written per (pair, benchmark)."""
-    return {"kind": kind, "base": base.model.key, "tuned": tuned.model.key, "pair": pair_name(base.model.name, tuned.model.name),
-            "benchmark": bench, "settings": settings, "result": result}
+    return {
+        "kind": kind,
+        "base": base.model.key,
+        "tuned": tuned.model.key,
+        "pair": pair_name(base.model.name, tuned.model.name),
+        "benchmark": bench,
+        "settings": settings,
+        "result": result,
+    }
 
 
 # -- latent ------------------------------------------------------------------------------------
 def latent_drift(
-    base: Any, base_features: Mapping[str, list[np.ndarray]], tuned: Any, texts: Mapping[str, Sequence[str]], out: Path, *,
-    run: Mapping[str, Any], title: str, on_benchmark: OnBenchmark | None = None,
+    base: Any,
+    base_features: Mapping[str, list[np.ndarray]],
+    tuned: Any,
+    texts: Mapping[str, Sequence[str]],
+    out: Path,
+    *,
+    run: Mapping[str, Any],
+    title: str,
+    on_benchmark: OnBenchmark | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Latent drift of ``tuned`` against the base's pooled features per benchmark (``run``: the
     pooling settings both were pooled with): one JSON per benchmark, the layer and scatter figures."""
@@ -115,8 +143,17 @@ def stored_answers(store: Store, backend: Any, benchmark: Benchmark, config: Gen
     return [Answer(prompt, stored[key].text, tuple(ids[key]) if key in ids else None) for prompt, key in pairs]
 
 
-def generate_answers(backend: Any, benchmarks: Sequence[Benchmark], config: GenerationConfig, store_path: Path, data_dir: Path | None, n: int, *,
-                     show_progress: bool | None = None, log: Callable[[str], None] | None = None) -> dict[str, list[Answer]]:
+def generate_answers(
+    backend: Any,
+    benchmarks: Sequence[Benchmark],
+    config: GenerationConfig,
+    store_path: Path,
+    data_dir: Path | None,
+    n: int,
+    *,
+    show_progress: bool | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, list[Answer]]:
     """Generate the tuned model's missing greedy answers into the store; returns them by benchmark."""
     with Store(store_path) as store:
         summary = run_eval(backend, benchmarks, config, store, data_dir=data_dir, limit=n, argv=sys.argv, show_progress=show_progress)
@@ -155,8 +192,16 @@ def hf_scorer(base: Any, tuned: Any, *, batch_size: int | None, max_positions: i
     """Per-token summaries from both models' logits here, in batched forward passes."""
 
     def score(answers: Sequence[Answer], add_special: bool) -> list[tokens.TokenSummary]:
-        return ts.score_answers(base.hf_model, tuned.hf_model, base.tokenizer, answers, add_special_tokens=add_special,
-                                pad_id=base.pad_id, batch_size=batch_size, max_positions=max_positions)
+        return ts.score_answers(
+            base.hf_model,
+            tuned.hf_model,
+            base.tokenizer,
+            answers,
+            add_special_tokens=add_special,
+            pad_id=base.pad_id,
+            batch_size=batch_size,
+            max_positions=max_positions,
+        )
 
     return score
 
@@ -178,9 +223,17 @@ def top_table(summaries: dict[str, dict[str, Any]]) -> str:
 
 
 def token_drift(
-    base: Any, tuned: Any, answers: Mapping[str, Sequence[Answer]], out: Path, *,
-    score: Callable[[Sequence[Answer], bool], list[tokens.TokenSummary]], add_special: Callable[[str], bool],
-    settings: Callable[[str], dict[str, Any]], top_k: int, title: str, on_benchmark: OnBenchmark | None = None,
+    base: Any,
+    tuned: Any,
+    answers: Mapping[str, Sequence[Answer]],
+    out: Path,
+    *,
+    score: Callable[[Sequence[Answer], bool], list[tokens.TokenSummary]],
+    add_special: Callable[[str], bool],
+    settings: Callable[[str], dict[str, Any]],
+    top_k: int,
+    title: str,
+    on_benchmark: OnBenchmark | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Token drift of ``tuned``'s answers under both models, per benchmark: one JSON each (with
     ``settings(benchmark)``), the most-shifted-tokens table and three figures."""
@@ -201,8 +254,18 @@ def token_drift(
 
 # -- the two analyses of one pair, as ``transferlab drift latent|tokens`` runs them ---------------------
 def run_latent(
-    base_model: str, tuned_model: str, benchmarks: Sequence[str], out: Path, *, n: int, data_dir: Path | None = None,
-    pooling: Pooling = "masked", max_tokens: int | None = None, device: str | None = None, dtype: Dtype = "auto", batch_size: int = 8,
+    base_model: str,
+    tuned_model: str,
+    benchmarks: Sequence[str],
+    out: Path,
+    *,
+    n: int,
+    data_dir: Path | None = None,
+    pooling: Pooling = "masked",
+    max_tokens: int | None = None,
+    device: str | None = None,
+    dtype: Dtype = "auto",
+    batch_size: int = 8,
     on_benchmark: OnBenchmark | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Latent drift of ``tuned_model`` against ``base_model`` on the first ``n`` items of each benchmark.
@@ -221,10 +284,25 @@ def run_latent(
 
 
 def run_tokens(
-    base_model: str, tuned_model: str, benchmarks: Sequence[Benchmark], config: GenerationConfig, store_path: Path, out: Path, *,
-    n: int, data_dir: Path | None = None, backend: BackendKind = "hf", device: str | None = None, dtype: Dtype = "auto", batch_size: int = 8,
-    score_batch_size: int | None = None, max_positions: int = 4096, top_k: int = 30, show_progress: bool | None = None,
-    log: Callable[[str], None] | None = None, on_benchmark: OnBenchmark | None = None,
+    base_model: str,
+    tuned_model: str,
+    benchmarks: Sequence[Benchmark],
+    config: GenerationConfig,
+    store_path: Path,
+    out: Path,
+    *,
+    n: int,
+    data_dir: Path | None = None,
+    backend: BackendKind = "hf",
+    device: str | None = None,
+    dtype: Dtype = "auto",
+    batch_size: int = 8,
+    score_batch_size: int | None = None,
+    max_positions: int = 4096,
+    top_k: int = 30,
+    show_progress: bool | None = None,
+    log: Callable[[str], None] | None = None,
+    on_benchmark: OnBenchmark | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Token drift: the tuned model's greedy answers (from the store, the missing ones generated
     first) scored under both models, on ``backend`` (``hf``, or ``vllm``: no exact KL)."""
@@ -246,5 +324,15 @@ def run_tokens(
         return {**settings, "answers_with_generated_ids": sum(a.token_ids is not None for a in answers[name])}
 
     title = f"{tuned.model.name} vs {base.model.name}"
-    return token_drift(base, tuned, answers, out, score=score, add_special=lambda _: not config.chat_template, settings=settings_for,
-                       top_k=top_k, title=title, on_benchmark=on_benchmark)
+    return token_drift(
+        base,
+        tuned,
+        answers,
+        out,
+        score=score,
+        add_special=lambda _: not config.chat_template,
+        settings=settings_for,
+        top_k=top_k,
+        title=title,
+        on_benchmark=on_benchmark,
+    )

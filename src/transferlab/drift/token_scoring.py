@@ -150,8 +150,16 @@ def score_batch(base: Any, tuned: Any, rows: Sequence[Row], *, pad_id: int, chun
     out = []
     for i, n in enumerate(n_answer):
         s = slice(keep - n, keep)
-        out.append(TokenSummary(tgt_np[i, s].astype(np.int64), lp_b[i, s].astype(np.float32), lp_t[i, s].astype(np.float32),
-                                rk_b[i, s].astype(np.int64), rk_t[i, s].astype(np.int64), kl[i, s].astype(np.float32)))
+        out.append(
+            TokenSummary(
+                tgt_np[i, s].astype(np.int64),
+                lp_b[i, s].astype(np.float32),
+                lp_t[i, s].astype(np.float32),
+                rk_b[i, s].astype(np.int64),
+                rk_t[i, s].astype(np.int64),
+                kl[i, s].astype(np.float32),
+            )
+        )
     return out
 
 
@@ -166,7 +174,9 @@ def auto_batch_size(model: Any) -> int:
     return 1 if next(model.parameters()).device.type == "cpu" else 8
 
 
-def score_rows(base: Any, tuned: Any, rows: Sequence[Row], *, pad_id: int, batch_size: int | None = None, max_positions: int = 4096) -> Iterator[tuple[int, TokenSummary]]:
+def score_rows(
+    base: Any, tuned: Any, rows: Sequence[Row], *, pad_id: int, batch_size: int | None = None, max_positions: int = 4096
+) -> Iterator[tuple[int, TokenSummary]]:
     """``(row index, summary)`` for every row, batch by batch (rows without answer tokens come last, empty).
 
     ``batch_size=None`` picks :func:`auto_batch_size`.
@@ -182,7 +192,17 @@ def score_rows(base: Any, tuned: Any, rows: Sequence[Row], *, pad_id: int, batch
             yield i, empty_summary()
 
 
-def score_answers(base: Any, tuned: Any, tokenizer: Any, answers: Sequence[Answer | tuple[str, str]], *, add_special_tokens: bool, pad_id: int, batch_size: int | None = None, max_positions: int = 4096) -> list[TokenSummary]:
+def score_answers(
+    base: Any,
+    tuned: Any,
+    tokenizer: Any,
+    answers: Sequence[Answer | tuple[str, str]],
+    *,
+    add_special_tokens: bool,
+    pad_id: int,
+    batch_size: int | None = None,
+    max_positions: int = 4096,
+) -> list[TokenSummary]:
     """Summaries of every answer (an :class:`Answer` or a ``(prompt, answer text)`` pair), in input
     order (see :func:`score_rows`)."""
     rows = [answer_row(tokenizer, a, add_special_tokens=add_special_tokens) for a in answers]

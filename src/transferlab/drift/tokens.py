@@ -149,8 +149,14 @@ def _binned(bins: np.ndarray, labels: list[str], ranks: np.ndarray, kl: np.ndarr
         if not sel.any():
             continue
         kl_bin = kl[sel]
-        rows.append({"label": label, "tokens": int(sel.sum()), **urial_shares(ranks[sel]),
-                     "exact_kl": float(np.mean(kl_bin)) if not np.isnan(kl_bin).all() else float("nan")})
+        rows.append(
+            {
+                "label": label,
+                "tokens": int(sel.sum()),
+                **urial_shares(ranks[sel]),
+                "exact_kl": float(np.mean(kl_bin)) if not np.isnan(kl_bin).all() else float("nan"),
+            }
+        )
     return rows
 
 
@@ -172,9 +178,15 @@ def top_shifted_tokens(token_ids: np.ndarray, base_ranks: np.ndarray, k: int = 3
     for token_id in order[:k]:
         if counts[token_id] == 0:
             break
-        rows.append({"token_id": int(token_id), "token": decode(int(token_id)) if decode else str(token_id),
-                     "shifted": int(counts[token_id]), "occurrences": int(occurrences[token_id]),
-                     "shifted_share": float(counts[token_id] / occurrences[token_id])})
+        rows.append(
+            {
+                "token_id": int(token_id),
+                "token": decode(int(token_id)) if decode else str(token_id),
+                "shifted": int(counts[token_id]),
+                "occurrences": int(occurrences[token_id]),
+                "shifted_share": float(counts[token_id] / occurrences[token_id]),
+            }
+        )
     return rows
 
 

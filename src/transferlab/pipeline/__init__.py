@@ -38,5 +38,12 @@ def evaluate(
     summary = run_eval(backend, benchmarks, config, store, data_dir=data_dir, limit=limit, argv=argv, show_progress=show_progress)
     if not score:
         return summary, []
-    score_store(store, model_key=summary.model_key, benchmarks=[b.name for b in benchmarks], thinking_parser=config.thinking_parser, only_unscored=True, show_progress=show_progress)
+    score_store(
+        store,
+        model_key=summary.model_key,
+        benchmarks=[b.name for b in benchmarks],
+        thinking_parser=config.thinking_parser,
+        only_unscored=True,
+        show_progress=show_progress,
+    )
     return summary, [r for r in results(store) if r.model == summary.model_key]

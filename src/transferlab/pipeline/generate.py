@@ -82,7 +82,9 @@ def settings_key(benchmark: Benchmark, config: GenerationConfig) -> str:
     return LOGLIKELIHOOD_KEY if is_loglikelihood(benchmark) else effective_config(benchmark, config).key()
 
 
-def plan_benchmark(backend: Backend, store: Store, benchmark: Benchmark, config: GenerationConfig, *, data_dir: Path | None, limit: int | None) -> BenchmarkPlan:
+def plan_benchmark(
+    backend: Backend, store: Store, benchmark: Benchmark, config: GenerationConfig, *, data_dir: Path | None, limit: int | None
+) -> BenchmarkPlan:
     """Load, render and key one benchmark's prompts; find the completions still missing."""
     if is_loglikelihood(benchmark):
         return plan_loglikelihood(store, benchmark, config, model_key=backend.model.key, data_dir=data_dir, limit=limit)
@@ -112,7 +114,9 @@ def plan_benchmark(backend: Backend, store: Store, benchmark: Benchmark, config:
     return plan
 
 
-def plan_loglikelihood(store: Store, benchmark: Benchmark, config: GenerationConfig, *, model_key: str, data_dir: Path | None, limit: int | None) -> BenchmarkPlan:
+def plan_loglikelihood(
+    store: Store, benchmark: Benchmark, config: GenerationConfig, *, model_key: str, data_dir: Path | None, limit: int | None
+) -> BenchmarkPlan:
     """Key one log-likelihood benchmark: one stored "completion" per item holding its options' scores.
 
     The stored prompt is the JSON list of (context, continuation) requests, so the key covers
@@ -145,9 +149,32 @@ def _loglikelihood_records(backend: Backend, plan: BenchmarkPlan, model_key: str
         records = []
         for key, reqs in chunk:
             scored = [next(results) for _ in reqs]
-            text = json.dumps({"logprob": [r.logprob for r in scored], "n_tokens": [r.n_tokens for r in scored], "is_greedy": [r.is_greedy for r in scored], "chars": [len(c) for _, c in reqs]})
+            text = json.dumps(
+                {
+                    "logprob": [r.logprob for r in scored],
+                    "n_tokens": [r.n_tokens for r in scored],
+                    "is_greedy": [r.is_greedy for r in scored],
+                    "chars": [len(c) for _, c in reqs],
+                }
+            )
             item_id, prompt_hash = plan.meta[key]
-            records.append(CompletionRecord(key=key, model_key=model_key, benchmark=plan.benchmark.name, item_id=item_id, prompt_hash=prompt_hash, gen_key=LOGLIKELIHOOD_KEY, seed=0, sample_index=0, text=text, finish_reason="loglikelihood", prompt_tokens=None, completion_tokens=sum(r.n_tokens for r in scored), run_id=run_id))
+            records.append(
+                CompletionRecord(
+                    key=key,
+                    model_key=model_key,
+                    benchmark=plan.benchmark.name,
+                    item_id=item_id,
+                    prompt_hash=prompt_hash,
+                    gen_key=LOGLIKELIHOOD_KEY,
+                    seed=0,
+                    sample_index=0,
+                    text=text,
+                    finish_reason="loglikelihood",
+                    prompt_tokens=None,
+                    completion_tokens=sum(r.n_tokens for r in scored),
+                    run_id=run_id,
+                )
+            )
         yield records
 
 
@@ -160,11 +187,19 @@ def _generated_records(backend: Backend, plan: BenchmarkPlan, model_key: str, ru
             item_id, prompt_hash = plan.meta[slot.key]
             records.append(
                 CompletionRecord(
-                    key=slot.key, model_key=model_key, benchmark=plan.benchmark.name, item_id=item_id,
-                    prompt_hash=prompt_hash, gen_key=gen_key, seed=slot.seed, sample_index=slot.sample_index,
+                    key=slot.key,
+                    model_key=model_key,
+                    benchmark=plan.benchmark.name,
+                    item_id=item_id,
+                    prompt_hash=prompt_hash,
+                    gen_key=gen_key,
+                    seed=slot.seed,
+                    sample_index=slot.sample_index,
                     text=completion.text if completion.thinking is None else f"<think>{completion.thinking}</think>{completion.text}",
-                    finish_reason=completion.finish_reason, prompt_tokens=completion.prompt_tokens,
-                    completion_tokens=completion.completion_tokens, run_id=run_id,
+                    finish_reason=completion.finish_reason,
+                    prompt_tokens=completion.prompt_tokens,
+                    completion_tokens=completion.completion_tokens,
+                    run_id=run_id,
                     token_ids=completion.token_ids if completion.thinking is None else None,
                 )
             )

@@ -58,7 +58,9 @@ def wanted_scorer(benchmark: str, *, paper_scoring: bool = False, math_grader: M
         return None
 
 
-def scored_cells(store: Store, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> Iterator[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
+def scored_cells(
+    store: Store, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab"
+) -> Iterator[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
     """Rows of :meth:`Store.rows` per (model, benchmark, settings), sorted: one per completion, with
     the chosen scorer's verdict (the score fields are ``None`` where it has none)."""
     cells: dict[tuple[str, str, str], dict[str, dict[str | None, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
@@ -78,7 +80,9 @@ def scored_cells(store: Store, *, paper_scoring: bool = False, math_grader: Math
         yield key, rows
 
 
-def results(store: Store, *, confidence: float = 0.95, seed: int = 0, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> list[BenchmarkResult]:
+def results(
+    store: Store, *, confidence: float = 0.95, seed: int = 0, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab"
+) -> list[BenchmarkResult]:
     """Every (model, benchmark, settings) cell of the store, counted with one scorer per benchmark:
     the default, or the study's own (``paper_scoring``), or the Qwen2.5-Math harness's for math."""
     table = []
@@ -93,9 +97,16 @@ def results(store: Store, *, confidence: float = 0.95, seed: int = 0, paper_scor
         tokens = [r["completion_tokens"] for r in rows if r["completion_tokens"] is not None]
         table.append(
             BenchmarkResult(
-                model=model, benchmark=benchmark, group=BENCHMARK_GROUPS.get(benchmark, "?"), gen_key=gen_key,
-                items=est.n_items, samples_per_item=k,
-                accuracy=100 * est.value, ci_low=100 * est.low, ci_high=100 * est.high, pass_at_k=pass_k,
+                model=model,
+                benchmark=benchmark,
+                group=BENCHMARK_GROUPS.get(benchmark, "?"),
+                gen_key=gen_key,
+                items=est.n_items,
+                samples_per_item=k,
+                accuracy=100 * est.value,
+                ci_low=100 * est.low,
+                ci_high=100 * est.high,
+                pass_at_k=pass_k,
                 truncated_rate=100 * float(np.mean([r["finish_reason"] == "length" for r in rows])),
                 unclosed_thinking_rate=100 * float(np.mean([r["thinking_status"] == "unclosed" for r in scored])) if scored else 0.0,
                 mean_completion_tokens=float(np.mean(tokens)) if tokens else float("nan"),
@@ -111,24 +122,53 @@ def render_table(rows: list[BenchmarkResult]) -> Any:
 
     several_settings = len({(r.model, r.benchmark) for r in rows}) < len(rows)
     table = Table(title="accuracy (%) with 95% bootstrap CI over items")
-    for name in ("model", "benchmark", "group") + (("settings",) if several_settings else ()) + ("items", "k", "accuracy", "95% CI", "pass@k", "trunc %", "unclosed %", "tokens"):
+    for name in (
+        ("model", "benchmark", "group")
+        + (("settings",) if several_settings else ())
+        + ("items", "k", "accuracy", "95% CI", "pass@k", "trunc %", "unclosed %", "tokens")
+    ):
         table.add_column(name, justify="left" if name in ("model", "benchmark", "group", "settings") else "right")
     for r in rows:
         cells = [r.model, r.benchmark, r.group] + ([r.gen_key] if several_settings else [])
-        cells += [str(r.items), str(r.samples_per_item), f"{r.accuracy:.1f}", f"[{r.ci_low:.1f}, {r.ci_high:.1f}]",
-                  "-" if r.pass_at_k is None else f"{r.pass_at_k:.1f}", f"{r.truncated_rate:.1f}",
-                  f"{r.unclosed_thinking_rate:.1f}", f"{r.mean_completion_tokens:.0f}"]
+        cells += [
+            str(r.items),
+            str(r.samples_per_item),
+            f"{r.accuracy:.1f}",
+            f"[{r.ci_low:.1f}, {r.ci_high:.1f}]",
+            "-" if r.pass_at_k is None else f"{r.pass_at_k:.1f}",
+            f"{r.truncated_rate:.1f}",
+            f"{r.unclosed_thinking_rate:.1f}",
+            f"{r.mean_completion_tokens:.0f}",
+        ]
         table.add_row(*cells)
     return table
 
 
 EXPORT_FIELDS = (
-    "model_key", "benchmark", "item_id", "sample_index", "seed", "gen_key", "prompt", "text", "thinking", "answer", "thinking_status",
-    "finish_reason", "prompt_tokens", "completion_tokens", "scorer", "score", "extracted", "score_status",
+    "model_key",
+    "benchmark",
+    "item_id",
+    "sample_index",
+    "seed",
+    "gen_key",
+    "prompt",
+    "text",
+    "thinking",
+    "answer",
+    "thinking_status",
+    "finish_reason",
+    "prompt_tokens",
+    "completion_tokens",
+    "scorer",
+    "score",
+    "extracted",
+    "score_status",
 )
 
 
-def export_rows(store: Store, *, all_scorers: bool = False, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> Iterator[dict[str, Any]]:
+def export_rows(
+    store: Store, *, all_scorers: bool = False, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab"
+) -> Iterator[dict[str, Any]]:
     """One JSON-ready dict per completion (``transferlab export``), its verdict chosen as :func:`results`
     chooses it; ``all_scorers``: one per completion and scorer, every stored verdict."""
     if all_scorers:

@@ -81,8 +81,14 @@ def score_records(
     splits, verdicts = split_and_grade([c.text for c in completions], parsers, grade)
     return [
         ScoreRecord(
-            completion_key=c.key, scorer=benchmark.scorer, score=v.score, status=v.status, extracted=v.extracted,
-            thinking=s.thinking, answer=s.answer, thinking_status=s.status,
+            completion_key=c.key,
+            scorer=benchmark.scorer,
+            score=v.score,
+            status=v.status,
+            extracted=v.extracted,
+            thinking=s.thinking,
+            answer=s.answer,
+            thinking_status=s.status,
             details={**(v.details or {}), "finish_reason": c.finish_reason, "thinking_parser": parser},
         )
         for c, s, parser, v in zip(completions, splits, parsers, verdicts)
@@ -137,7 +143,9 @@ def score_store(
                 task = progress.add_task(f"score {name}", total=len(completions))
                 for start in range(0, len(completions), SCORED_CHUNK):
                     chunk = completions[start : start + SCORED_CHUNK]
-                    store.put_scores(score_completions(store, chunk, name, context, thinking_parser=thinking_parser, paper_scoring=paper_scoring, math_grader=math_grader))
+                    store.put_scores(
+                        score_completions(store, chunk, name, context, thinking_parser=thinking_parser, paper_scoring=paper_scoring, math_grader=math_grader)
+                    )
                     progress.advance(task, len(chunk))
                     done += len(chunk)
     finally:

@@ -25,8 +25,12 @@ def latent_table(results: list[dict[str, Any]]) -> Table:
         (r["pair"], r["benchmark"], _f(r["result"].get("paper_distance")), _f(r["result"].get("mean_abs_pc1_shift")), _f(r["result"].get("mean_cka")))
         for r in results
     )
-    return Table("Latent drift (hidden states of every layer, PCA fitted on the base)", ("pair", "benchmark", "paper distance", "mean |PC1 shift|", "mean linear CKA"), rows,
-                 note="paper distance: between the base's and the tuned model's (PC1 change, PC2 mean) averaged over layers; the per-layer curves are in the drift folder")
+    return Table(
+        "Latent drift (hidden states of every layer, PCA fitted on the base)",
+        ("pair", "benchmark", "paper distance", "mean |PC1 shift|", "mean linear CKA"),
+        rows,
+        note="paper distance: between the base's and the tuned model's (PC1 change, PC2 mean) averaged over layers; the per-layer curves are in the drift folder",
+    )
 
 
 def token_table(results: list[dict[str, Any]]) -> Table:
@@ -34,12 +38,25 @@ def token_table(results: list[dict[str, Any]]) -> Table:
     rows = []
     for r in results:
         res, shares = r["result"], r["result"].get("urial_shares", {})
-        rows.append((r["pair"], r["benchmark"], str(res.get("answer_tokens", "-")),
-                     _f(shares.get("unshifted"), ".1%"), _f(shares.get("marginal"), ".1%"), _f(shares.get("shifted"), ".1%"),
-                     _f(res.get("sampled_kl")), _f(res.get("exact_kl")), _f(res.get("rank_shift"))))
-    return Table("Token drift (the tuned model's greedy answers scored by both models)",
-                 ("pair", "benchmark", "answer tokens", "unshifted", "marginal", "shifted", "sampled KL", "exact KL", "rank shift"), tuple(rows),
-                 note="shares by the base model's rank of each answer token: 1 unshifted, 2-3 marginal, >3 shifted; sampled KL is the paper's estimate, exact KL sums over the whole vocabulary")
+        rows.append(
+            (
+                r["pair"],
+                r["benchmark"],
+                str(res.get("answer_tokens", "-")),
+                _f(shares.get("unshifted"), ".1%"),
+                _f(shares.get("marginal"), ".1%"),
+                _f(shares.get("shifted"), ".1%"),
+                _f(res.get("sampled_kl")),
+                _f(res.get("exact_kl")),
+                _f(res.get("rank_shift")),
+            )
+        )
+    return Table(
+        "Token drift (the tuned model's greedy answers scored by both models)",
+        ("pair", "benchmark", "answer tokens", "unshifted", "marginal", "shifted", "sampled KL", "exact KL", "rank shift"),
+        tuple(rows),
+        note="shares by the base model's rank of each answer token: 1 unshifted, 2-3 marginal, >3 shifted; sampled KL is the paper's estimate, exact KL sums over the whole vocabulary",
+    )
 
 
 def drift_section(folder: str | Path) -> Section | None:
@@ -51,5 +68,6 @@ def drift_section(folder: str | Path) -> Section | None:
     if not tables:
         return None
     intro = f"From {html.escape(str(folder))} (transferlab drift latent|tokens)."
-    return Section("Why: latent and token drift", f"<p>{intro}</p>" + "".join(t.to_html() for t in tables),
-                   intro + "\n\n" + "\n\n".join(t.to_markdown() for t in tables))
+    return Section(
+        "Why: latent and token drift", f"<p>{intro}</p>" + "".join(t.to_html() for t in tables), intro + "\n\n" + "\n\n".join(t.to_markdown() for t in tables)
+    )

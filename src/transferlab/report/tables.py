@@ -78,7 +78,11 @@ def delta_table(a: StudyAnalysis) -> Table:
             cells.append(text)
         groups = [num(*p.group_delta[g], sign=True) if g in p.group_delta else DASH for g in GROUPS]
         rows.append((p.tuned, p.base, *cells, *groups))
-    note = "Δ = tuned − base in points; [CI] paired bootstrap over items (and samples); p: paired sign-flip test" if a.with_intervals else "Δ = tuned − base in points"
+    note = (
+        "Δ = tuned − base in points; [CI] paired bootstrap over items (and samples); p: paired sign-flip test"
+        if a.with_intervals
+        else "Δ = tuned − base in points"
+    )
     return Table("Change against the base (points)", headers, tuple(rows), note)
 
 

@@ -34,10 +34,8 @@ __all__ = ["AGREEMENT_FILES", "Disagreement", "FileAgreement", "default_data_dir
 
 AGREEMENT_FILES = (
     "math_generations/math_cot_100.jsonl",
-    "math_generations/prime_olympiadbench/Meta-Llama-3.1-8B-Instruct/"
-    "test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl",
-    "math_generations/prime_olympiadbench/Qwen2.5-Math-7B-Instruct/"
-    "test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl",
+    "math_generations/prime_olympiadbench/Meta-Llama-3.1-8B-Instruct/test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl",
+    "math_generations/prime_olympiadbench/Qwen2.5-Math-7B-Instruct/test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl",
 )
 
 
@@ -115,8 +113,7 @@ def grade_file(path: Path, grader: MathGradingPool, *, math_grader: MathGraderNa
     started = time.perf_counter()
     verdicts = grader.grade([task for _, _, task in items])
     seconds = time.perf_counter() - started
-    result = FileAgreement(path.name if "olympiad" not in str(path) else path.parent.name, len(items),
-                           0, 0, 0, seconds)
+    result = FileAgreement(path.name if "olympiad" not in str(path) else path.parent.name, len(items), 0, 0, 0, seconds)
     for (row, sample, task), verdict in zip(items, verdicts):
         theirs = bool(row["score"][sample])
         preds = row.get("pred") or []
@@ -153,10 +150,7 @@ def _print(results: Sequence[FileAgreement]) -> None:
     for r in results:
         print(f"\n== {r.name}: {len(r.disagreements)} disagreements")
         for d in r.disagreements:
-            print(
-                f"  idx {d.index} #{d.sample}: gold {d.gold!r} | ours {d.ours_extracted!r} -> {d.ours}"
-                f" ({d.status}) | theirs {d.their_pred!r} -> {d.theirs}"
-            )
+            print(f"  idx {d.index} #{d.sample}: gold {d.gold!r} | ours {d.ours_extracted!r} -> {d.ours} ({d.status}) | theirs {d.their_pred!r} -> {d.theirs}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

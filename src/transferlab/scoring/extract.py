@@ -230,9 +230,7 @@ def remove_unit(part: str, unit: str | None = None) -> str:
         if target:
             for i in range(1, len(part)):
                 head = part[:i]
-                if head.count("{") == head.count("}") and head.strip() and (
-                    _canon_unit(part[i:]) in (target, target + "s")
-                ):
+                if head.count("{") == head.count("}") and head.strip() and (_canon_unit(part[i:]) in (target, target + "s")):
                     part = part[:i].rstrip()
                     break
     stripped = _TRAILING_TEXT_RE.sub("", part)

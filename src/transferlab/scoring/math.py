@@ -42,7 +42,6 @@ __all__ = ["MathTask", "MathVerdict", "answers_equivalent", "extract_for", "grad
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class MathTask:
     """One answer to grade.
@@ -109,9 +108,7 @@ def _verify_pair(gold: str, pred: str, answer_type: str | None) -> bool:
     if not gold_parsed or not pred_parsed:
         return False
     interval = (answer_type or "").lower() == "interval"
-    return bool(
-        load_math_verify().verify(gold_parsed, pred_parsed, allow_set_relation_comp=interval, timeout_seconds=None)
-    )
+    return bool(load_math_verify().verify(gold_parsed, pred_parsed, allow_set_relation_comp=interval, timeout_seconds=None))
 
 
 def _match_all(golds: list[str], preds: list[str], answer_type: str | None) -> bool:
@@ -149,9 +146,7 @@ def _sets_match(golds: list[str], preds: list[str], answer_type: str | None) -> 
     return _match_all(_dedupe(golds, answer_type), _dedupe(preds, answer_type), answer_type)
 
 
-def answers_equivalent(
-    gold: str | list[str], answer: str, unit: str | None = None, answer_type: str | None = None
-) -> bool:
+def answers_equivalent(gold: str | list[str], answer: str, unit: str | None = None, answer_type: str | None = None) -> bool:
     """Whether the extracted ``answer`` matches the reference(s), after the clean-up above."""
     gold_list = [gold] if isinstance(gold, str) else list(gold)
     gold_parts = [normalize_part(p, unit) for g in gold_list for p in split_answers(normalize_answer(g))]
@@ -241,4 +236,3 @@ def grade_math(task: MathTask, *, timeout_s: float | None = 5.0) -> MathVerdict:
         # The alarm may also have been swallowed by a bare ``except`` somewhere underneath.
         verdict = MathVerdict(False, extract_math_answer(task.response, task.style), "timeout")
     return verdict
-

@@ -24,8 +24,6 @@ from transferlab.scoring.math import MathTask, MathVerdict, extract_for, grade_m
 WORKER_START_TIMEOUT_S = 300.0  # importing math-verify (and the main module, under spawn) may be slow
 
 
-
-
 def _worker_main(conn: Connection, soft_timeout_s: float | None, memory_limit_mb: int | None) -> None:
     """Worker loop: receive a chunk of ``(index, task)``, send one ``(index, verdict)`` per task."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -93,7 +91,11 @@ class MathGradingPool:
     """
 
     def __init__(
-        self, workers: int | None = None, timeout_s: float = 5.0, *, memory_limit_mb: int | None = 4096,
+        self,
+        workers: int | None = None,
+        timeout_s: float = 5.0,
+        *,
+        memory_limit_mb: int | None = 4096,
         soft_timeout_fraction: float | None = 0.8,
     ) -> None:
         """``workers``: processes (default: usable CPUs, at most 8); ``timeout_s``: wall-clock
@@ -130,7 +132,9 @@ class MathGradingPool:
         # A soft limit inside the worker saves a respawn when Python code can be interrupted.
         soft = None if self._soft_fraction is None else max(0.05, self._soft_fraction * self.timeout_s)
         process = ctx.Process(
-            target=_worker_main, args=(child_conn, soft, self.memory_limit_mb), daemon=True,
+            target=_worker_main,
+            args=(child_conn, soft, self.memory_limit_mb),
+            daemon=True,
             name="transferlab-math",
         )
         process.start()
@@ -269,8 +273,7 @@ class MathGradingPool:
         """:meth:`grade` as benchmark verdicts (score 1.0 or 0.0), in the same order."""
         return [v.to_verdict() for v in self.grade(tasks)]
 
-    def _send(self, worker: _Worker, chunk: deque[int], tasks: list[MathTask],
-              jobs: dict[int, _Job], chunks: deque[deque[int]]) -> None:
+    def _send(self, worker: _Worker, chunk: deque[int], tasks: list[MathTask], jobs: dict[int, _Job], chunks: deque[deque[int]]) -> None:
         try:
             if not worker.process.is_alive():
                 raise OSError("worker died while idle")
@@ -281,8 +284,7 @@ class MathGradingPool:
             worker.conn.send([(i, tasks[i]) for i in chunk])
         jobs[id(worker)] = _Job(worker, chunk, time.monotonic() + self.timeout_s)
 
-    def _collect(self, jobs: dict[int, _Job], tasks: list[MathTask],
-                 results: list[MathVerdict | None], chunks: deque[deque[int]]) -> None:
+    def _collect(self, jobs: dict[int, _Job], tasks: list[MathTask], results: list[MathVerdict | None], chunks: deque[deque[int]]) -> None:
         """Wait for results until the nearest deadline; handle deaths and timeouts."""
         conns = {job.worker.conn: key for key, job in jobs.items()}
         timeout = max(0.0, min(job.deadline for job in jobs.values()) - time.monotonic())
@@ -306,8 +308,9 @@ class MathGradingPool:
             if job.deadline <= now and job.pending:
                 self._replace(job, jobs, results, chunks, "timeout", tasks)
 
-    def _replace(self, job: _Job, jobs: dict[int, _Job], results: list[MathVerdict | None],
-                 chunks: deque[deque[int]], status: str, tasks: list[MathTask]) -> None:
+    def _replace(
+        self, job: _Job, jobs: dict[int, _Job], results: list[MathVerdict | None], chunks: deque[deque[int]], status: str, tasks: list[MathTask]
+    ) -> None:
         """Kill a stuck or dead worker; its current answer gets ``status``; the rest is re-queued."""
         jobs.pop(id(job.worker), None)
         self._discard(job.worker)

@@ -97,9 +97,18 @@ AUDIT: Final[tuple[PaperPair, ...]] = (
 
 # The paper's benchmarks (PAPER.md section 1), in group order.
 PAPER_BENCHMARKS: Final[tuple[str, ...]] = (
-    "math500", "aime24", "aime25", "olympiadbench",
-    "gpqa_diamond", "livecodebench", "acpbench", "headqa",
-    "coqa", "ifeval", "halueval", "mctaco",
+    "math500",
+    "aime24",
+    "aime25",
+    "olympiadbench",
+    "gpqa_diamond",
+    "livecodebench",
+    "acpbench",
+    "headqa",
+    "coqa",
+    "ifeval",
+    "halueval",
+    "mctaco",
 )
 
 # The paper's generation settings for reasoning models: T=0.7 sampling, long budgets (AIME, GPQA,
@@ -107,8 +116,14 @@ PAPER_BENCHMARKS: Final[tuple[str, ...]] = (
 # (``paper_overrides``): the mean of 10 samples on AIME and of 3 on GPQA, greedy decoding on
 # OlympiadBench, ACPBench, CoQA and IFEval. HeadQA and MC-TACO are scored by log-likelihood.
 PAPER_GENERATION: Final[dict[str, Any]] = {
-    "samples": 1, "temperature": 0.7, "top_p": 1.0, "max_new_tokens": 32768, "seed": 0,
-    "chat_template": True, "prompt_style": "paper", "thinking_parser": "auto",
+    "samples": 1,
+    "temperature": 0.7,
+    "top_p": 1.0,
+    "max_new_tokens": 32768,
+    "seed": 0,
+    "chat_template": True,
+    "prompt_style": "paper",
+    "thinking_parser": "auto",
 }
 PAPER_GREEDY: Final[tuple[str, ...]] = ("olympiadbench", "acpbench", "coqa", "ifeval")
 PAPER_SAMPLES: Final[dict[str, int]] = {"aime24": 10, "aime25": 10, "gpqa_diamond": 3}
@@ -142,8 +157,12 @@ def study_dict(name: str, pairs: tuple[PaperPair, ...], *, description: str = ""
     gen = dict(generation or PAPER_GENERATION)
     gen["samples"] = samples
     return {
-        "name": name, "description": description, "models": models, "benchmarks": list(PAPER_BENCHMARKS),
-        "generation": gen, "generation_overrides": paper_overrides(samples),
+        "name": name,
+        "description": description,
+        "models": models,
+        "benchmarks": list(PAPER_BENCHMARKS),
+        "generation": gen,
+        "generation_overrides": paper_overrides(samples),
         "backend": {"kind": "hf", "dtype": "bfloat16", "batch_size": 64},
         "ti": {"version": "v2", "ddof": 1},
     }

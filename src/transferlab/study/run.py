@@ -192,10 +192,18 @@ def _run_model(spec: StudySpec, m: StudyModel, store: Store, scoring: Any, allow
     del backend
     _free_memory()
     for config, names in groups:
-        score_store(store, model_key=key, benchmarks=names, thinking_parser=config.thinking_parser,
-                    only_unscored=True, context=scoring, show_progress=kwargs.get("show_progress"))
-    return EvalSummary(",".join(s.run_id for s in summaries), key, sum(s.requested for s in summaries),
-                       sum(s.reused for s in summaries), sum(s.generated for s in summaries))
+        score_store(
+            store,
+            model_key=key,
+            benchmarks=names,
+            thinking_parser=config.thinking_parser,
+            only_unscored=True,
+            context=scoring,
+            show_progress=kwargs.get("show_progress"),
+        )
+    return EvalSummary(
+        ",".join(s.run_id for s in summaries), key, sum(s.requested for s in summaries), sum(s.reused for s in summaries), sum(s.generated for s in summaries)
+    )
 
 
 def study_for_store(store: Store, spec_path: str | Path | None = None, name: str | None = None) -> tuple[StudySpec, dict[str, str]]:

@@ -131,12 +131,17 @@ class StudySpec:
         ti = asdict(self.ti)
         ti["population"] = list(self.ti.population) if self.ti.population is not None else None
         return {
-            "name": self.name, "description": self.description,
+            "name": self.name,
+            "description": self.description,
             "models": [{k: v for k, v in asdict(m).items() if v is not None and v != ()} for m in self.models],
-            "benchmarks": list(self.benchmarks), "groups": dict(self.groups),
-            "generation": self.generation.to_dict(), "generation_overrides": {b: dict(o) for b, o in self.generation_overrides.items()},
-            "backend": asdict(self.backend), "ti": ti,
-            "data_dir": self.data_dir, "limit": self.limit,
+            "benchmarks": list(self.benchmarks),
+            "groups": dict(self.groups),
+            "generation": self.generation.to_dict(),
+            "generation_overrides": {b: dict(o) for b, o in self.generation_overrides.items()},
+            "backend": asdict(self.backend),
+            "ti": ti,
+            "data_dir": self.data_dir,
+            "limit": self.limit,
         }
 
 
@@ -185,8 +190,16 @@ def parse_spec(data: Any, *, base_dir: Path | None = None, where: str = "study s
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ConfigError(f"{where}: limit must be a positive integer, got {limit!r}", "drop it to use every item")
     return StudySpec(
-        name=str(data["name"]), models=models, benchmarks=benchmarks, groups=groups, generation=config,
-        backend=backend, ti=ti, data_dir=data_dir, limit=limit, description=str(data.get("description") or ""),
+        name=str(data["name"]),
+        models=models,
+        benchmarks=benchmarks,
+        groups=groups,
+        generation=config,
+        backend=backend,
+        ti=ti,
+        data_dir=data_dir,
+        limit=limit,
+        description=str(data.get("description") or ""),
         generation_overrides=overrides,
     )
 
@@ -197,12 +210,18 @@ def _parse_overrides(data: Mapping[str, Any], config: GenerationConfig, benchmar
     overrides: dict[str, dict[str, Any]] = {}
     for name, values in data.items():
         if name not in benchmarks:
-            raise ConfigError(f"{where}: generation_overrides names {name!r}, which is not one of the study's benchmarks", f"use one of {', '.join(benchmarks)}")
+            raise ConfigError(
+                f"{where}: generation_overrides names {name!r}, which is not one of the study's benchmarks", f"use one of {', '.join(benchmarks)}"
+            )
         if not isinstance(values, Mapping) or not values:
-            raise ConfigError(f"{where}: generation_overrides.{name} must be a non-empty mapping of settings", f"write {name}: {{temperature: 0.7, samples: 10}}")
+            raise ConfigError(
+                f"{where}: generation_overrides.{name} must be a non-empty mapping of settings", f"write {name}: {{temperature: 0.7, samples: 10}}"
+            )
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"{where}: generation_overrides.{name} has unknown setting(s) {', '.join(map(str, unknown))}", f"use only {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"{where}: generation_overrides.{name} has unknown setting(s) {', '.join(map(str, unknown))}", f"use only {', '.join(sorted(known))}"
+            )
         try:
             GenerationConfig.from_dict({**config.to_dict(), **values})
         except ConfigError as err:
@@ -263,9 +282,15 @@ def _parse_model(entry: Any, index: int, base_dir: Path | None, where: str) -> S
     endpoints = entry.get("endpoints") or ()
     if isinstance(endpoints, str) or not all(isinstance(e, str) for e in endpoints):
         raise ConfigError(f"{where}: model {name!r} has endpoints {endpoints!r}, not a list of URLs", "write endpoints: [http://127.0.0.1:8000/v1]")
-    return StudyModel(name=name, hf=None if hf is None else str(hf), path=None if path is None else str(path),
-                      revision=None if entry.get("revision") is None else str(entry["revision"]),
-                      training=training, base=None if base is None else str(base), endpoints=tuple(endpoints))
+    return StudyModel(
+        name=name,
+        hf=None if hf is None else str(hf),
+        path=None if path is None else str(path),
+        revision=None if entry.get("revision") is None else str(entry["revision"]),
+        training=training,
+        base=None if base is None else str(base),
+        endpoints=tuple(endpoints),
+    )
 
 
 def _training(value: Any, *, tuned: bool, name: str, where: str) -> str:
@@ -310,7 +335,11 @@ def _parse_groups(raw: Any, benchmarks: Sequence[str], where: str) -> dict[str, 
 
 
 def _parse_backend(raw: dict[str, Any], where: str) -> BackendOptions:
-    _no_unknown(raw, frozenset({"kind", "device", "dtype", "batch_size", "tensor_parallel", "data_parallel", "api", "concurrency", "request_timeout"}), f"{where}: backend")
+    _no_unknown(
+        raw,
+        frozenset({"kind", "device", "dtype", "batch_size", "tensor_parallel", "data_parallel", "api", "concurrency", "request_timeout"}),
+        f"{where}: backend",
+    )
     options = BackendOptions(**raw)
     if options.kind not in BACKEND_KINDS:
         raise ConfigError(f"{where}: unknown backend {options.kind!r}", f"use one of {', '.join(BACKEND_KINDS)}")
@@ -342,5 +371,4 @@ def _parse_ti(raw: dict[str, Any], models: Sequence[StudyModel], where: str) -> 
             raise ConfigError(f"{where}: ti.sigma {group}: {value!r} is not a positive σ for math, other or non", "write e.g. sigma: {math: 12.5}")
         sigma[group] = float(value)
     mmg = raw.get("min_math_gain")
-    return TISettings(version=version, ddof=ddof, population=population, sigma=sigma,
-                      min_math_gain=None if mmg is None else float(mmg))
+    return TISettings(version=version, ddof=ddof, population=population, sigma=sigma, min_math_gain=None if mmg is None else float(mmg))

@@ -104,7 +104,9 @@ def prepare_out(out_dir: Path, settings: dict[str, Any]) -> str | None:
         before = json.loads(record.read_text())
         if before != json.loads(json.dumps(settings, default=str)):
             changed = sorted(k for k in set(before) | set(settings) if before.get(k) != json.loads(json.dumps(settings.get(k), default=str)))
-            raise ConfigError(f"{out_dir} holds checkpoints of a run with other settings ({', '.join(changed)})", "resume with the same options, or choose a new --out")
+            raise ConfigError(
+                f"{out_dir} holds checkpoints of a run with other settings ({', '.join(changed)})", "resume with the same options, or choose a new --out"
+            )
     if is_main_process():
         out_dir.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(settings, indent=2, sort_keys=True, default=str))

@@ -96,13 +96,27 @@ def sft_row(prompt: MathPrompt, completion: CompletionRecord, parser: str, teach
     return {
         "prompt": prompt.messages(),
         "completion": [{"role": "assistant", "content": text}],
-        "meta": {"item_id": prompt.id, "source": prompt.source, "reference": prompt.answer, "teacher": teacher,
-                 "sample_index": completion.sample_index, "completion_tokens": completion.completion_tokens},
+        "meta": {
+            "item_id": prompt.id,
+            "source": prompt.source,
+            "reference": prompt.answer,
+            "teacher": teacher,
+            "sample_index": completion.sample_index,
+            "completion_tokens": completion.completion_tokens,
+        },
     }
 
 
-def distill(backend: Any, prompts: list[MathPrompt], config: GenerationConfig, store: Store, out: Path, *,
-            show_progress: bool | None = None, scorer_workers: int | None = None) -> DistillSummary:
+def distill(
+    backend: Any,
+    prompts: list[MathPrompt],
+    config: GenerationConfig,
+    store: Store,
+    out: Path,
+    *,
+    show_progress: bool | None = None,
+    scorer_workers: int | None = None,
+) -> DistillSummary:
     """Sample the teacher into ``store``, grade every trace, write the accepted ones to ``out``."""
     bench = PromptSetBenchmark(DISTILL_BENCHMARK, tuple(prompts))
     summary = run_eval(backend, [bench], config, store, show_progress=show_progress)

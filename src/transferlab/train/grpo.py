@@ -54,28 +54,59 @@ def grpo_config(preset: GRPOPreset, out_dir: Path, *, processes: int, report: li
         steps_per_generation=accumulation,
         num_generations=preset.num_generations,
         max_completion_length=preset.max_completion_length,
-        temperature=preset.temperature, top_p=preset.top_p, top_k=0, min_p=None, repetition_penalty=1.0,
+        temperature=preset.temperature,
+        top_p=preset.top_p,
+        top_k=0,
+        min_p=None,
+        repetition_penalty=1.0,
         generation_kwargs=None,
         chat_template_kwargs=None if enable_thinking is None else {"enable_thinking": enable_thinking},
-        beta=preset.beta, epsilon=preset.epsilon, epsilon_high=preset.epsilon_high, delta=None,
-        loss_type=preset.loss_type, scale_rewards=preset.scale_rewards, num_iterations=preset.num_iterations,
-        importance_sampling_level="token", mask_truncated_completions=preset.mask_truncated_completions,
-        top_entropy_quantile=1.0, entropy_coef=preset.entropy_coef, use_adaptive_entropy=False,
+        beta=preset.beta,
+        epsilon=preset.epsilon,
+        epsilon_high=preset.epsilon_high,
+        delta=None,
+        loss_type=preset.loss_type,
+        scale_rewards=preset.scale_rewards,
+        num_iterations=preset.num_iterations,
+        importance_sampling_level="token",
+        mask_truncated_completions=preset.mask_truncated_completions,
+        top_entropy_quantile=1.0,
+        entropy_coef=preset.entropy_coef,
+        use_adaptive_entropy=False,
         multi_objective_aggregation="sum_then_normalize",
         reward_weights=[1.0, 1.0] if preset.overlong_cache else [1.0],
-        learning_rate=preset.learning_rate, lr_scheduler_type=preset.lr_scheduler, warmup_steps=preset.warmup_ratio,
-        max_steps=preset.max_steps, weight_decay=preset.weight_decay, adam_beta1=preset.adam_beta1,
-        adam_beta2=preset.adam_beta2, adam_epsilon=preset.adam_epsilon, max_grad_norm=preset.max_grad_norm,
+        learning_rate=preset.learning_rate,
+        lr_scheduler_type=preset.lr_scheduler,
+        warmup_steps=preset.warmup_ratio,
+        max_steps=preset.max_steps,
+        weight_decay=preset.weight_decay,
+        adam_beta1=preset.adam_beta1,
+        adam_beta2=preset.adam_beta2,
+        adam_epsilon=preset.adam_epsilon,
+        max_grad_norm=preset.max_grad_norm,
         optim="adamw_torch",
-        bf16=preset.bf16 and torch.cuda.is_available(), fp16=False,
+        bf16=preset.bf16 and torch.cuda.is_available(),
+        fp16=False,
         use_cpu=not torch.cuda.is_available(),  # also makes torchrun-launched CPU processes use gloo
         **checkpointing_args(GRPOConfig, preset.gradient_checkpointing),
-        disable_dropout=True, seed=preset.seed, data_seed=preset.seed, shuffle_dataset=True,
-        use_vllm=preset.use_vllm, vllm_mode=preset.vllm_mode, vllm_gpu_memory_utilization=preset.vllm_gpu_memory_utilization,
+        disable_dropout=True,
+        seed=preset.seed,
+        data_seed=preset.seed,
+        shuffle_dataset=True,
+        use_vllm=preset.use_vllm,
+        vllm_mode=preset.vllm_mode,
+        vllm_gpu_memory_utilization=preset.vllm_gpu_memory_utilization,
         use_transformers_continuous_batching=False,
-        remove_unused_columns=False, log_completions=False,
-        logging_strategy="steps", logging_steps=1, save_strategy="steps", save_steps=preset.save_steps,
-        save_total_limit=preset.save_total_limit, eval_strategy="no", report_to=report or ["none"], disable_tqdm=True,
+        remove_unused_columns=False,
+        log_completions=False,
+        logging_strategy="steps",
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=preset.save_steps,
+        save_total_limit=preset.save_total_limit,
+        eval_strategy="no",
+        report_to=report or ["none"],
+        disable_tqdm=True,
     )
 
 
@@ -147,8 +178,17 @@ def resolve_parser(tokenizer: Any, prompt: MathPrompt, enable_thinking: bool | N
     return parser_for_prompt(rendered, "auto")
 
 
-def train_grpo(base: str, prompts: Sequence[MathPrompt], preset: GRPOPreset, out_dir: str | Path, *, prompt_set: str = "custom",
-               enable_thinking: bool | None = None, report: list[str] | None = None, show_progress: bool | None = None) -> TrainResult:
+def train_grpo(
+    base: str,
+    prompts: Sequence[MathPrompt],
+    preset: GRPOPreset,
+    out_dir: str | Path,
+    *,
+    prompt_set: str = "custom",
+    enable_thinking: bool | None = None,
+    report: list[str] | None = None,
+    show_progress: bool | None = None,
+) -> TrainResult:
     """Train ``base`` with GRPO on ``prompts``; resumes from the last checkpoint in ``out_dir``.
 
     Bad inputs (no prompts, an unloadable base, a batch that does not split into whole groups over
@@ -157,7 +197,14 @@ def train_grpo(base: str, prompts: Sequence[MathPrompt], preset: GRPOPreset, out
     out_dir = Path(out_dir)
     processes = world_size()
     config = grpo_config(preset, out_dir, processes=processes, report=report_to(report), enable_thinking=enable_thinking)
-    settings = {"kind": "grpo", "base": str(base), "prompts": prompt_set, "n_prompts": len(prompts), "enable_thinking": enable_thinking, "preset": to_dict(preset)}
+    settings = {
+        "kind": "grpo",
+        "base": str(base),
+        "prompts": prompt_set,
+        "n_prompts": len(prompts),
+        "enable_thinking": enable_thinking,
+        "preset": to_dict(preset),
+    }
     model, tokenizer = load_base(base, bf16=preset.bf16 and config.bf16)
     resume = prepare_out(out_dir, settings)
     timer = StepTimer()
@@ -165,8 +212,14 @@ def train_grpo(base: str, prompts: Sequence[MathPrompt], preset: GRPOPreset, out
     rewards: list[Any] = [reward] + ([overlong_penalty(preset.max_completion_length, preset.overlong_cache)] if preset.overlong_cache else [])
     base_copy = copy.deepcopy(model) if preset.kl_to_base else None
     trainer = _trainer_class()(
-        model=model, reward_funcs=rewards, args=config, train_dataset=prompt_dataset(prompts), processing_class=tokenizer,
-        callbacks=[StepLogger(out_dir / LOG_NAME, "grpo", timer, show_progress=show_progress)], timer=timer, base_copy=base_copy,
+        model=model,
+        reward_funcs=rewards,
+        args=config,
+        train_dataset=prompt_dataset(prompts),
+        processing_class=tokenizer,
+        callbacks=[StepLogger(out_dir / LOG_NAME, "grpo", timer, show_progress=show_progress)],
+        timer=timer,
+        base_copy=base_copy,
     )
     plain_callbacks(trainer)
     reward.warm_up()
@@ -176,4 +229,3 @@ def train_grpo(base: str, prompts: Sequence[MathPrompt], preset: GRPOPreset, out
         reward.close()
     save_final(trainer, tokenizer, out_dir)
     return TrainResult(out_dir, trainer.state.global_step, resume, out_dir / LOG_NAME, trainer.accelerator.num_processes)
-

@@ -116,7 +116,9 @@ def overlong_penalty(max_completion_length: int, cache: int) -> Callable[..., li
     (from 0 down to -1) inside the last ``L_cache`` tokens of the budget; -1 beyond ``L_max``.
     """
     if not 0 < cache < max_completion_length:
-        raise ConfigError(f"the overlong window must be in (0, {max_completion_length}), got {cache}", "set overlong_cache below max_completion_length, or 0 to switch it off")
+        raise ConfigError(
+            f"the overlong window must be in (0, {max_completion_length}), got {cache}", "set overlong_cache below max_completion_length, or 0 to switch it off"
+        )
     from trl.rewards import get_soft_overlong_punishment
 
     return get_soft_overlong_punishment(max_completion_len=max_completion_length, soft_punish_cache=cache)

@@ -13,6 +13,14 @@ from transferlab.transfer.stats import paired_bootstrap_delta, paired_permutatio
 from transferlab.transfer.ti import TransferIndex, population_sigma, study_sigma, transfer_index
 
 __all__ = [
-    "StudyAnalysis", "TransferIndex", "analyse_scores", "analyse_store", "paired_bootstrap_delta", "paired_permutation_test",
-    "population_sigma", "study_sigma", "ti_bootstrap", "transfer_index",
+    "StudyAnalysis",
+    "TransferIndex",
+    "analyse_scores",
+    "analyse_store",
+    "paired_bootstrap_delta",
+    "paired_permutation_test",
+    "population_sigma",
+    "study_sigma",
+    "ti_bootstrap",
+    "transfer_index",
 ]

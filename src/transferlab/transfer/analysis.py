@@ -164,16 +164,25 @@ def study_gen_key(store: Store, spec: StudySpec | None, model_key: str, benchmar
     return keys[0] if keys else None
 
 
-def _cell(name: str, benchmark: str, group: Group, gen_key: str, by_item: ScoresByItem, rows: list[dict[str, Any]], confidence: float, n_resamples: int, seed: int) -> Cell:
+def _cell(
+    name: str, benchmark: str, group: Group, gen_key: str, by_item: ScoresByItem, rows: list[dict[str, Any]], confidence: float, n_resamples: int, seed: int
+) -> Cell:
     est = estimate(by_item, confidence=confidence, n_resamples=n_resamples, seed=seed)
     generated = [r for r in rows if r["finish_reason"] != "loglikelihood"]
     tokens = [r["completion_tokens"] for r in generated if r["completion_tokens"] is not None]
     return Cell(
-        model=name, benchmark=benchmark, group=group, accuracy=100 * est.value, low=100 * est.low, high=100 * est.high,
-        n_items=est.n_items, samples_per_item=min((len(v) for v in by_item.values()), default=0),
+        model=name,
+        benchmark=benchmark,
+        group=group,
+        accuracy=100 * est.value,
+        low=100 * est.low,
+        high=100 * est.high,
+        n_items=est.n_items,
+        samples_per_item=min((len(v) for v in by_item.values()), default=0),
         truncated_rate=100 * sum(r["finish_reason"] == "length" for r in generated) / len(generated) if generated else None,
         mean_tokens=sum(tokens) / len(tokens) if tokens else None,
-        unscored=len(rows) - sum(len(v) for v in by_item.values()), gen_key=gen_key,
+        unscored=len(rows) - sum(len(v) for v in by_item.values()),
+        gen_key=gen_key,
     )
 
 
@@ -213,14 +222,24 @@ def analyse_store(
     sigma_error = sigma_note[0] if sigma_note else "σ could not be set"
     pairs = tuple(
         _pair_result(spec, m, items, cells, groups, sigma, sigma_error, confidence, n_resamples, seed)
-        for m in models if m.base is not None and any(x.name == m.base for x in models)
-        and (only_pairs is None or m.name in only_pairs)
+        for m in models
+        if m.base is not None and any(x.name == m.base for x in models) and (only_pairs is None or m.name in only_pairs)
     )
     return StudyAnalysis(
-        title=spec.name, models=models, benchmarks=benchmarks, groups=groups, cells=cells, pairs=pairs,
-        primary_version=spec.ti.version, sigma=sigma, sigma_source=source,
-        settings=_settings(store, spec, models), differences=tuple(_differences(store, spec, models)),
-        notes=tuple(notes), with_intervals=True, confidence=confidence,
+        title=spec.name,
+        models=models,
+        benchmarks=benchmarks,
+        groups=groups,
+        cells=cells,
+        pairs=pairs,
+        primary_version=spec.ti.version,
+        sigma=sigma,
+        sigma_source=source,
+        settings=_settings(store, spec, models),
+        differences=tuple(_differences(store, spec, models)),
+        notes=tuple(notes),
+        with_intervals=True,
+        confidence=confidence,
     )
 
 
@@ -231,7 +250,9 @@ def _scores_table(cells: Mapping[tuple[str, str], Cell]) -> dict[str, dict[str, 
     return table
 
 
-def _study_sigma(spec: StudySpec, models: Sequence[ModelEntry], cells: Mapping[tuple[str, str], Cell], groups: Mapping[str, Group]) -> tuple[dict[Group, float] | None, str, list[str]]:
+def _study_sigma(
+    spec: StudySpec, models: Sequence[ModelEntry], cells: Mapping[tuple[str, str], Cell], groups: Mapping[str, Group]
+) -> tuple[dict[Group, float] | None, str, list[str]]:
     """σ_g over the population of pairs (default: every tuned model of the study), points; with
     the note that says why it could not be computed (then only the explicit σ, if any)."""
     names = {m.name for m in models}
@@ -247,7 +268,18 @@ def _study_sigma(spec: StudySpec, models: Sequence[ModelEntry], cells: Mapping[t
     return sigma, source, []
 
 
-def _pair_result(spec: StudySpec, tuned: ModelEntry, items: Mapping[tuple[str, str], ScoresByItem], cells: Mapping[tuple[str, str], Cell], groups: Mapping[str, Group], sigma: dict[Group, float] | None, sigma_error: str, confidence: float, n_resamples: int, seed: int) -> PairResult:
+def _pair_result(
+    spec: StudySpec,
+    tuned: ModelEntry,
+    items: Mapping[tuple[str, str], ScoresByItem],
+    cells: Mapping[tuple[str, str], Cell],
+    groups: Mapping[str, Group],
+    sigma: dict[Group, float] | None,
+    sigma_error: str,
+    confidence: float,
+    n_resamples: int,
+    seed: int,
+) -> PairResult:
     base = tuned.base or ""
     shared = [b for b in groups if (tuned.name, b) in items and (base, b) in items]
     shared.sort(key=lambda b: (GROUPS.index(groups[b]), b))
@@ -266,10 +298,16 @@ def _pair_result(spec: StudySpec, tuned: ModelEntry, items: Mapping[tuple[str, s
                 continue
             try:
                 boot = ti_bootstrap(
-                    {b: items[(base, b)] for b in shared}, {b: items[(tuned.name, b)] for b in shared}, dict(groups),
-                    version=version, sigma=sigma if version == "v2" else None, ddof=spec.ti.ddof,
+                    {b: items[(base, b)] for b in shared},
+                    {b: items[(tuned.name, b)] for b in shared},
+                    dict(groups),
+                    version=version,
+                    sigma=sigma if version == "v2" else None,
+                    ddof=spec.ti.ddof,
                     min_math_gain=spec.ti.min_math_gain if version == spec.ti.version else None,
-                    confidence=confidence, n_resamples=n_resamples, seed=seed,
+                    confidence=confidence,
+                    n_resamples=n_resamples,
+                    seed=seed,
                 )
             except TransferlabError as err:
                 ti[version] = TIRow(version, None, status="not computed", error=str(err))
@@ -352,11 +390,24 @@ def analyse_scores(
         pair_sigma, source = explicit or None, "given" if explicit else ""
         notes.append(f"σ from the population: {err}")
     results = tuple(_points_pair(scores, t, b, resolved, training.get(t, "other"), pair_sigma) for t, b in pairs)
-    return StudyAnalysis(title=title, models=models, benchmarks=benchmarks, groups=resolved, cells=cells, pairs=results,
-                         primary_version=version, sigma=pair_sigma, sigma_source=source, notes=tuple(notes), with_intervals=False)
+    return StudyAnalysis(
+        title=title,
+        models=models,
+        benchmarks=benchmarks,
+        groups=resolved,
+        cells=cells,
+        pairs=results,
+        primary_version=version,
+        sigma=pair_sigma,
+        sigma_source=source,
+        notes=tuple(notes),
+        with_intervals=False,
+    )
 
 
-def _points_pair(scores: Mapping[str, Mapping[str, float]], tuned: str, base: str, groups: Mapping[str, Group], training: str, sigma: dict[Group, float] | None) -> PairResult:
+def _points_pair(
+    scores: Mapping[str, Mapping[str, float]], tuned: str, base: str, groups: Mapping[str, Group], training: str, sigma: dict[Group, float] | None
+) -> PairResult:
     for name in (tuned, base):
         if name not in scores:
             raise DataError(f"model {name!r} has no scores", f"known models: {', '.join(sorted(scores))}")
@@ -373,8 +424,15 @@ def _points_pair(scores: Mapping[str, Mapping[str, float]], tuned: str, base: st
             ti[version] = TIRow(version, None, status="not computed", error="σ could not be set (see the notes)")
             continue
         try:
-            point = transfer_index({b: scores[base][b] for b in shared}, {b: scores[tuned][b] for b in shared}, dict(groups),
-                                   version=version, sigma=sigma if version == "v2" else None, base_model=base, tuned_model=tuned)
+            point = transfer_index(
+                {b: scores[base][b] for b in shared},
+                {b: scores[tuned][b] for b in shared},
+                dict(groups),
+                version=version,
+                sigma=sigma if version == "v2" else None,
+                base_model=base,
+                tuned_model=tuned,
+            )
             ti[version] = TIRow(version, point, {g: None for g in TRANSFER_GROUPS}, point.status)
         except TransferlabError as err:
             ti[version] = TIRow(version, None, status="not computed", error=str(err))

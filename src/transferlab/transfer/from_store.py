@@ -51,10 +51,21 @@ def ti_from_store(
     if spec_path or study or any(tuned in {m.name for m in s.models} for s in stored_studies(store).values()):
         spec, keys = study_for_store(store, spec_path, study or _study_of(store, tuned))
     if spec is not None and tuned in keys and base in keys:
-        return _from_study(store, spec, keys, base, tuned, version=version, sigma=sigma, pairs=pairs, ddof=ddof,
-                           min_math_gain=min_math_gain, n_resamples=n_resamples, seed=seed)
-    return _adhoc(store, base, tuned, version=version, sigma=sigma, pairs=pairs, ddof=ddof, min_math_gain=min_math_gain,
-                  n_resamples=n_resamples, seed=seed)
+        return _from_study(
+            store,
+            spec,
+            keys,
+            base,
+            tuned,
+            version=version,
+            sigma=sigma,
+            pairs=pairs,
+            ddof=ddof,
+            min_math_gain=min_math_gain,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+    return _adhoc(store, base, tuned, version=version, sigma=sigma, pairs=pairs, ddof=ddof, min_math_gain=min_math_gain, n_resamples=n_resamples, seed=seed)
 
 
 def _study_of(store: Store, model: str) -> str | None:
@@ -62,8 +73,21 @@ def _study_of(store: Store, model: str) -> str | None:
     return names[-1] if names else None
 
 
-def _from_study(store: Store, spec: StudySpec, keys: dict[str, str], base: str, tuned: str, *, version: TIVersion, sigma: Mapping[Group, float] | None,
-                pairs: Sequence[tuple[str, str]] | None, ddof: int, min_math_gain: float | None, n_resamples: int, seed: int) -> tuple[TIRow, list[DeltaRow]]:
+def _from_study(
+    store: Store,
+    spec: StudySpec,
+    keys: dict[str, str],
+    base: str,
+    tuned: str,
+    *,
+    version: TIVersion,
+    sigma: Mapping[Group, float] | None,
+    pairs: Sequence[tuple[str, str]] | None,
+    ddof: int,
+    min_math_gain: float | None,
+    n_resamples: int,
+    seed: int,
+) -> tuple[TIRow, list[DeltaRow]]:
     if spec.model(tuned).base != base:
         raise ConfigError(f"in study {spec.name!r}, {tuned} is tuned from {spec.model(tuned).base}, not {base}", f"pass --base {spec.model(tuned).base}")
     ti = spec.ti
@@ -108,8 +132,19 @@ def _common_cells(store: Store, base: str, tuned: str) -> dict[str, str]:
     return out
 
 
-def _adhoc(store: Store, base_name: str, tuned_name: str, *, version: TIVersion, sigma: Mapping[Group, float] | None, pairs: Sequence[tuple[str, str]] | None,
-           ddof: int, min_math_gain: float | None, n_resamples: int, seed: int) -> tuple[TIRow, list[DeltaRow]]:
+def _adhoc(
+    store: Store,
+    base_name: str,
+    tuned_name: str,
+    *,
+    version: TIVersion,
+    sigma: Mapping[Group, float] | None,
+    pairs: Sequence[tuple[str, str]] | None,
+    ddof: int,
+    min_math_gain: float | None,
+    n_resamples: int,
+    seed: int,
+) -> tuple[TIRow, list[DeltaRow]]:
     base, tuned = resolve_model_key(store, base_name), resolve_model_key(store, tuned_name)
     cells = _common_cells(store, base, tuned)
     population = [(resolve_model_key(store, t), resolve_model_key(store, b)) for t, b in (pairs or [])]
@@ -127,8 +162,17 @@ def _adhoc(store: Store, base_name: str, tuned_name: str, *, version: TIVersion,
         pair_sigma, _ = study_sigma(scores, population, groups, explicit=sigma, ddof=ddof, present=set(groups.values()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        boot = ti_bootstrap({b: items[base][b] for b in common}, {b: items[tuned][b] for b in common}, groups,
-                            version=version, sigma=pair_sigma, ddof=ddof, min_math_gain=min_math_gain, n_resamples=n_resamples, seed=seed)
+        boot = ti_bootstrap(
+            {b: items[base][b] for b in common},
+            {b: items[tuned][b] for b in common},
+            groups,
+            version=version,
+            sigma=pair_sigma,
+            ddof=ddof,
+            min_math_gain=min_math_gain,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
     point = dataclasses.replace(boot.point, base_model=base, tuned_model=tuned)
     deltas = [DeltaRow(r.benchmark, r.group, r.base, r.tuned, r.delta, *boot.benchmark_delta_ci[r.benchmark]) for r in point.benchmarks]
     return TIRow(version, point, dict(boot.ti_ci), boot.status), deltas

@@ -106,8 +106,15 @@ def ti_from_scores(
         present = set(resolve_groups(common, table.groups).values())
         sigma_used, source = study_sigma(table.scores, population, table.groups, explicit=sigma, ddof=ddof, present=present)
     result = transfer_index(
-        base_scores, tuned_scores, table.groups, version=version, sigma=sigma_used,
-        min_math_gain=min_math_gain, base_model=base, tuned_model=tuned, sigma_source=source,
+        base_scores,
+        tuned_scores,
+        table.groups,
+        version=version,
+        sigma=sigma_used,
+        min_math_gain=min_math_gain,
+        base_model=base,
+        tuned_model=tuned,
+        sigma_source=source,
     )
     if dropped:
         note = f"left out (scored for only one of the two models): {', '.join(dropped)}"
@@ -115,7 +122,9 @@ def ti_from_scores(
     return result
 
 
-def analyse_scores_csv(path: Path, *, pairs: Sequence[tuple[str, str]] = (), sigma: Mapping[Group, float] | None = None, spec: StudySpec | None = None) -> StudyAnalysis:
+def analyse_scores_csv(
+    path: Path, *, pairs: Sequence[tuple[str, str]] = (), sigma: Mapping[Group, float] | None = None, spec: StudySpec | None = None
+) -> StudyAnalysis:
     """The report's analysis (points, no intervals) of a scores CSV: ``pairs`` (tuned, base) to
     compare, else the ``spec``'s; the spec also gives groups, training methods and the TI settings."""
     table = read_scores_csv(path)

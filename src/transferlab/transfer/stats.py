@@ -125,9 +125,7 @@ def _pad(label: str, samples: list[Sequence[float]]) -> _Items:
     return _Items(values, counts)
 
 
-def _align(
-    base: ScoresByItem, tuned: ScoresByItem, label: str = "scores"
-) -> tuple[_Items, _Items, int, int]:
+def _align(base: ScoresByItem, tuned: ScoresByItem, label: str = "scores") -> tuple[_Items, _Items, int, int]:
     common = sorted(set(base) & set(tuned))
     only_base, only_tuned = len(set(base) - set(tuned)), len(set(tuned) - set(base))
     if not common:
@@ -137,8 +135,7 @@ def _align(
         )
     if only_base or only_tuned:
         warnings.warn(
-            f"{label}: {only_base} item(s) only in base and {only_tuned} only in tuned are left out; "
-            f"{len(common)} paired items used",
+            f"{label}: {only_base} item(s) only in base and {only_tuned} only in tuned are left out; {len(common)} paired items used",
             stacklevel=3,
         )
     b = _pad(f"{label} (base)", [base[i] for i in common])
@@ -146,9 +143,7 @@ def _align(
     return b, t, only_base, only_tuned
 
 
-def _resampled_means(
-    items: _Items, idx: np.ndarray, rng: np.random.Generator, resample_samples: bool
-) -> np.ndarray:
+def _resampled_means(items: _Items, idx: np.ndarray, rng: np.random.Generator, resample_samples: bool) -> np.ndarray:
     """Mean score (fraction) of each replicate, shape ``(r,)``; ``idx`` has shape ``(r, n)``."""
     if not resample_samples or int(items.counts.max()) == 1:
         means: np.ndarray = items.item_means[idx].mean(axis=1)
@@ -212,14 +207,21 @@ def paired_bootstrap_delta(
     """
     base, tuned, only_b, only_t = _align(base_scores_by_item, tuned_scores_by_item)
     rng = np.random.default_rng(seed)
-    rep_b, rep_t = _replicates(
-        base, tuned, n_resamples, rng, paired=paired, resample_samples=resample_samples
-    )
+    rep_b, rep_t = _replicates(base, tuned, n_resamples, rng, paired=paired, resample_samples=resample_samples)
     low, high = _interval(100.0 * (rep_t - rep_b), confidence)
     b, t = 100.0 * base.item_means.mean(), 100.0 * tuned.item_means.mean()
     return PairedDelta(
-        float(b), float(t), float(t - b), low, high, confidence,
-        int(base.counts.size), only_b, only_t, paired, n_resamples,
+        float(b),
+        float(t),
+        float(t - b),
+        low,
+        high,
+        confidence,
+        int(base.counts.size),
+        only_b,
+        only_t,
+        paired,
+        n_resamples,
     )
 
 
@@ -298,11 +300,14 @@ def ti_bootstrap(
             "drop sigma (or resample_sigma) — an explicit σ comes from items that are not here",
         )
     names = sorted(base_items)
-    base_point, tuned_point, base_rep, tuned_rep = _benchmark_replicates(
-        base_items, tuned_items, names, n_resamples, seed, resample_samples
-    )
+    base_point, tuned_point, base_rep, tuned_rep = _benchmark_replicates(base_items, tuned_items, names, n_resamples, seed, resample_samples)
     point = transfer_index(
-        base_point, tuned_point, groups, version=version, sigma=sigma, ddof=ddof,
+        base_point,
+        tuned_point,
+        groups,
+        version=version,
+        sigma=sigma,
+        ddof=ddof,
         min_math_gain=min_math_gain,
     )
     order = [names.index(row.benchmark) for row in point.benchmarks]
@@ -384,9 +389,7 @@ def _summarise(
         ti_ci={g: None if undefined else ci(ti[:, GROUP_INDEX[g]]) for g in TRANSFER_GROUPS},
         group_gain_ci={g: ci(gains[:, GROUP_INDEX[g]]) for g in GROUPS},
         math_gain_ci=math_ci,
-        benchmark_delta_ci={
-            row.benchmark: _interval(deltas[:, j], confidence) for j, row in enumerate(point.benchmarks)
-        },
+        benchmark_delta_ci={row.benchmark: _interval(deltas[:, j], confidence) for j, row in enumerate(point.benchmarks)},
         share_math_near_zero=float(near_zero.mean()),
         status=status,
         confidence=confidence,
@@ -397,8 +400,9 @@ def _summarise(
     )
 
 
-def group_accuracy(cells_items: Mapping[str, Mapping[str, Sequence[float]]], *, n_resamples: int, seed: int,
-                   confidence: float = 0.95) -> tuple[float, float, float]:
+def group_accuracy(
+    cells_items: Mapping[str, Mapping[str, Sequence[float]]], *, n_resamples: int, seed: int, confidence: float = 0.95
+) -> tuple[float, float, float]:
     """A group's accuracy (mean over its benchmarks of the mean item score, percent) with a
     percentile-bootstrap CI from resampling items within each benchmark. ``cells_items``:
     benchmark -> item -> sample scores in [0, 1]."""

@@ -112,9 +112,7 @@ class TransferIndex:
             "min_math_gain": self.min_math_gain,
             "sigma": None if self.sigma is None else {g: _clean(v) for g, v in self.sigma.items()},
             "sigma_source": self.sigma_source,
-            "benchmarks": [
-                {k: _clean(v) for k, v in vars(b).items()} for b in self.benchmarks
-            ],
+            "benchmarks": [{k: _clean(v) for k, v in vars(b).items()} for b in self.benchmarks],
             "notes": list(self.notes),
         }
 
@@ -161,9 +159,7 @@ def _v1_gains(base: np.ndarray, tuned: np.ndarray, group_idx: np.ndarray) -> np.
     return out
 
 
-def _v2_gains(
-    base: np.ndarray, tuned: np.ndarray, group_idx: np.ndarray, sigma: np.ndarray
-) -> np.ndarray:
+def _v2_gains(base: np.ndarray, tuned: np.ndarray, group_idx: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     delta_n = (tuned - base) / sigma[..., group_idx]
     signed_root = np.sign(delta_n) * np.sqrt(np.abs(delta_n))
     out = np.full(base.shape[:-1] + (len(GROUPS),), np.nan)
@@ -197,9 +193,7 @@ def ti_from_gains(gains: np.ndarray, min_math_gain: float) -> np.ndarray:
 # --- σ from a population of pairs ---------------------------------------------------------------
 
 
-def sigma_from_deltas(
-    deltas_by_group: Mapping[Group, Sequence[float]], *, ddof: int = DEFAULT_DDOF
-) -> dict[Group, float]:
+def sigma_from_deltas(deltas_by_group: Mapping[Group, Sequence[float]], *, ddof: int = DEFAULT_DDOF) -> dict[Group, float]:
     """σ_g (points): the standard deviation of each group's deltas with ``ddof``.
 
     Raises :class:`ConfigError` for a group with too few deltas or whose deltas are all equal.
@@ -211,8 +205,7 @@ def sigma_from_deltas(
         values = np.asarray(deltas, dtype=float)
         if values.size <= ddof:
             raise ConfigError(
-                f"σ for group {group!r} needs more than {ddof} delta(s) with ddof={ddof}, "
-                f"the population has {values.size}",
+                f"σ for group {group!r} needs more than {ddof} delta(s) with ddof={ddof}, the population has {values.size}",
                 f"add pairs to the population, lower ddof, or set σ for {group} explicitly",
             )
         value = float(np.std(values, ddof=ddof))
@@ -284,9 +277,7 @@ def study_sigma(
     return sigma, "; ".join(parts)
 
 
-def resolve_groups(
-    benchmarks: Sequence[str], groups: Mapping[str, Group] | None = None
-) -> dict[str, Group]:
+def resolve_groups(benchmarks: Sequence[str], groups: Mapping[str, Group] | None = None) -> dict[str, Group]:
     """The group of each benchmark: ``groups`` first, then the built-in names; unknown names raise
     one :class:`DataError` naming them and the known names."""
     extra = dict(groups or {})
@@ -302,8 +293,7 @@ def resolve_groups(
             out[bench] = group
     if unknown:
         raise DataError(
-            f"unknown benchmark {', '.join(repr(u) for u in unknown)}; known: "
-            f"{', '.join(sorted(BENCHMARK_GROUPS))}",
+            f"unknown benchmark {', '.join(repr(u) for u in unknown)}; known: {', '.join(sorted(BENCHMARK_GROUPS))}",
             "rename it or give its group (math, other or non)",
         )
     return out
@@ -440,9 +430,7 @@ def _rows(
             row["normalized_delta"] = d
             row["signed_root"] = math.copysign(math.sqrt(abs(d)), d) if d != 0 else 0.0
             row["weight"] = float(weights[i])
-        rows.append(
-            BenchmarkTransfer(name, GROUPS[group_idx[i]], float(base[i]), float(tuned[i]), delta, **row)
-        )
+        rows.append(BenchmarkTransfer(name, GROUPS[group_idx[i]], float(base[i]), float(tuned[i]), delta, **row))
     return tuple(rows)
 
 

@@ -93,7 +93,13 @@ def numtheory(rng: random.Random) -> Task:
     if kind == "remainder":
         form = rng.choice(("What is the remainder when {n} is divided by {d}?", "Find the remainder of {n} divided by {d}.", "What is {n} mod {d}?"))
         return _task(form.format(n=n, d=d), str(r), steps, kind)
-    form = rng.choice(("How many multiples of {d} are there from 1 to {n}?", "Count the multiples of {d} from 1 to {n}.", "How many numbers from 1 to {n} are divisible by {d}?"))
+    form = rng.choice(
+        (
+            "How many multiples of {d} are there from 1 to {n}?",
+            "Count the multiples of {d} from 1 to {n}.",
+            "How many numbers from 1 to {n} are divisible by {d}?",
+        )
+    )
     return _task(form.format(n=n, d=d), str(q), steps, kind)
 
 

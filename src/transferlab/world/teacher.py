@@ -18,5 +18,8 @@ def teacher_trace(item: Item) -> str:
     """The worked solution of a math item in the thinking format (it scores correct by construction)."""
     steps = item.meta.get("steps")
     if not steps:
-        raise DataError(f"item {item.id} has no worked steps (teacher traces exist for math families only)", "pass an item of world_arith, world_numtheory, world_equation or world_multipart")
+        raise DataError(
+            f"item {item.id} has no worked steps (teacher traces exist for math families only)",
+            "pass an item of world_arith, world_numtheory, world_equation or world_multipart",
+        )
     return THINK_OPEN + "\n".join(steps) + THINK_CLOSE + "\\boxed{" + reference_text(item.reference) + "}"
