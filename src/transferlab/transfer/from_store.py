@@ -157,9 +157,7 @@ def _adhoc(
     scores = {m: {b: 100 * sum(sum(v) / len(v) for v in by.values()) / len(by) for b, by in bench.items()} for m, bench in items.items()}
     pair_sigma = None
     if version == "v2":
-        if (tuned, base) not in population:
-            population.insert(0, (tuned, base))
-        pair_sigma, _ = study_sigma(scores, population, groups, explicit=sigma, ddof=ddof, present=set(groups.values()))
+        pair_sigma, _ = study_sigma(scores, population, groups, explicit=sigma, ddof=ddof, present=set(groups.values()), compared=(tuned, base))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         boot = ti_bootstrap(

@@ -100,11 +100,8 @@ def ti_from_scores(
     tuned_scores = {b: table.scores[tuned][b] for b in common}
     sigma_used, source = None, None
     if version == "v2":
-        population = list(pairs or [])
-        if (tuned, base) not in population:
-            population.insert(0, (tuned, base))
         present = set(resolve_groups(common, table.groups).values())
-        sigma_used, source = study_sigma(table.scores, population, table.groups, explicit=sigma, ddof=ddof, present=present)
+        sigma_used, source = study_sigma(table.scores, pairs or [], table.groups, explicit=sigma, ddof=ddof, present=present, compared=(tuned, base))
     result = transfer_index(
         base_scores,
         tuned_scores,

@@ -257,13 +257,18 @@ def study_sigma(
     explicit: Mapping[Group, float] | None = None,
     ddof: int = DEFAULT_DDOF,
     present: Collection[Group] | None = None,
+    compared: tuple[str, str] | None = None,
 ) -> tuple[dict[Group, float], str]:
     """σ_g of a study (points) and where it came from: groups in ``explicit`` as given, the others
     from the deltas of the ``population`` of (tuned, base) pairs (:func:`population_deltas`, then
-    :func:`sigma_from_deltas` with ``ddof``), limited to the ``present`` groups when given.
+    :func:`sigma_from_deltas` with ``ddof``), limited to the ``present`` groups when given. The
+    ``compared`` (tuned, base) pair is always part of the population (first, when it was not in it).
 
     Raises :class:`ConfigError` (or :class:`DataError`) when a needed group's σ cannot be computed.
     """
+    population = list(population)
+    if compared is not None and compared not in population:
+        population.insert(0, compared)
     given = dict(explicit or {})
     deltas = population_deltas(scores, population, groups) if population else {}
     needed = {g: d for g, d in deltas.items() if g not in given and (present is None or g in present)}
