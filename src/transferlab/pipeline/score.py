@@ -63,7 +63,8 @@ def score_records(
     """Score completions of one benchmark with ``benchmark``'s scorer; returns the records (not yet written).
 
     Each completion's thinking parser is resolved against its stored prompt (``auto``); option
-    log-likelihoods hold no thinking. ``references``: ``item id -> (reference, meta)`` (default:
+    log-likelihoods hold no thinking. A completion cut off by its token budget is credited only for
+    an answer it marked final (see :func:`~transferlab.scoring.graded.split_and_grade`). ``references``: ``item id -> (reference, meta)`` (default:
     the items the store holds for the benchmark).
     """
     refs = references if references is not None else store.items(benchmark.name)
@@ -78,7 +79,8 @@ def score_records(
     def grade(indices: list[int], answers: list[str]) -> list[Verdict]:
         return benchmark.score([items[i] for i in indices], answers, context)
 
-    splits, verdicts = split_and_grade([c.text for c in completions], parsers, grade)
+    raw = bool(getattr(benchmark, "raw_completion", False))  # the study's scorers read the whole text
+    splits, verdicts = split_and_grade([c.text for c in completions], parsers, grade, finish_reasons=[c.finish_reason for c in completions], raw=raw)
     return [
         ScoreRecord(
             completion_key=c.key,

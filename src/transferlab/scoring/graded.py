@@ -2,9 +2,15 @@
 whose thinking closed.
 
 A thinking block that never closed gets :data:`UNCLOSED` (score 0, status ``truncated_thinking``)
-and is never graded: its reasoning is not an answer. Evaluation (``pipeline.score``),
-distillation, the GRPO reward, ``transferlab grade`` (:func:`grade_math_rows`) and the demo's SFT
-data all go through :func:`split_and_grade`.
+and is never graded: its reasoning is not an answer. A completion that stopped at its token budget
+(finish reason ``length``) is credited only for a final answer it marked as such (a box, GSM8K's
+``####``): an answer a scorer found by a fallback (an "answer is" phrase, the last number, see
+:data:`~transferlab.scoring.extract.FALLBACK_SOURCES`), or none at all, gets status ``truncated``
+and score 0. Evaluation (``pipeline.score``), distillation, the GRPO reward, ``transferlab grade``
+(:func:`grade_math_rows`) and the demo's SFT data all go through :func:`split_and_grade`.
+
+The study's own scorers (``--paper-scoring``) read the whole completion as the study's code did,
+thinking included (``raw=True``): the split is still recorded, but neither rule above applies.
 """
 
 from __future__ import annotations
@@ -15,31 +21,57 @@ from typing import Any
 from transferlab.errors import DataError
 from transferlab.items import Verdict
 from transferlab.options import AnswerStyle, MathGraderName, ThinkingParser
+from transferlab.scoring.extract import ANSWER_FROM, FALLBACK_SOURCES
 from transferlab.scoring.math import MathTask
 from transferlab.scoring.math_pool import MathGradingPool
 from transferlab.scoring.thinking import ThinkingSplit, split_thinking
 
-__all__ = ["UNCLOSED", "Grader", "grade_math_rows", "split_and_grade"]
+__all__ = ["TRUNCATED_FINISH", "UNCLOSED", "Grader", "grade_math_rows", "split_and_grade"]
 
 UNCLOSED = Verdict(0.0, None, "truncated_thinking")
+TRUNCATED_FINISH = "length"  # the finish reason of a completion that hit its token budget
 
 Grader = Callable[[list[int], list[str]], Sequence[Verdict]]
 """``grade(indices, answers)``: the verdicts of the answers of the completions at ``indices``, in order."""
 
 
-def split_and_grade(texts: Sequence[str], parsers: Sequence[ThinkingParser], grade: Grader) -> tuple[list[ThinkingSplit], list[Verdict]]:
+def split_and_grade(
+    texts: Sequence[str],
+    parsers: Sequence[ThinkingParser],
+    grade: Grader,
+    *,
+    finish_reasons: Sequence[str | None] | None = None,
+    raw: bool = False,
+) -> tuple[list[ThinkingSplit], list[Verdict]]:
     """Split each text with its parser, grade the closed ones in one call; returns (splits, verdicts).
 
     ``grade`` is called once (not at all when every thinking block is unclosed) with the indices of
-    the gradable completions and their answers; the others get :data:`UNCLOSED`.
+    the gradable completions and their answers; the others get :data:`UNCLOSED`. ``finish_reasons``
+    (one per text; ``None``: unknown) apply the token-budget rule of the module docstring. ``raw``:
+    every completion is graded on its whole text, thinking included (the study's scorers).
     """
     splits = [split_thinking(text, parser) for text, parser in zip(texts, parsers, strict=True)]
+    if raw:
+        return splits, list(grade(list(range(len(texts))), list(texts)))
     todo = [i for i, s in enumerate(splits) if not s.truncated_thinking]
     verdicts = [UNCLOSED] * len(splits)
     if todo:
         for i, verdict in zip(todo, grade(todo, [splits[i].answer for i in todo]), strict=True):
             verdicts[i] = verdict
+    if finish_reasons is not None:
+        for i in todo:
+            if finish_reasons[i] == TRUNCATED_FINISH:
+                verdicts[i] = _unfinished(verdicts[i])
     return splits, verdicts
+
+
+def _unfinished(verdict: Verdict) -> Verdict:
+    """The verdict of an answer cut off by the token budget: kept when its answer was marked final,
+    else ``truncated`` with score 0 (its extracted text kept for reading)."""
+    guessed = verdict.status == "ok" and (verdict.details or {}).get(ANSWER_FROM) in FALLBACK_SOURCES
+    if verdict.status == "no_answer" or guessed:
+        return Verdict(0.0, verdict.extracted, "truncated", verdict.details)
+    return verdict
 
 
 def grade_math_rows(
