@@ -33,6 +33,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -178,7 +179,30 @@ class GPQADiamond:
         """No stop strings: the answer follows the reasoning."""
         return ()
 
+    def reference_for_options(self, item: Item, options: Sequence[Any]) -> str:
+        """The gold letter of ``item`` with its options listed as ``options`` (the order another harness
+        used): the letter of the one option whose text is the item's correct answer (compared without
+        case, spacing, a leading "A)" label or lm-eval's bracketed tags)."""
+        if len(options) != len(LETTERS):
+            raise DataError(f"GPQA item {item.id} was given {len(options)} options", f"list its {len(LETTERS)} options in the order they were shown")
+        correct = _option_key(item.fields["options"][LETTERS.index(str(item.reference))])
+        found = [k for k, option in enumerate(options) if _option_key(str(option)) == correct]
+        if len(found) != 1:
+            raise DataError(
+                f"GPQA item {item.id}: {'none' if not found else 'several'} of the options given is its correct answer",
+                "give the options' texts as the harness showed them, or the gold letter in --gold-field",
+            )
+        return LETTERS[found[0]]
+
     def score(self, items: Sequence[Item], answers: Sequence[str], context: ScoringContext) -> list[Verdict]:
         """1 when the extracted letter is the correct one."""
         extract = locate_letter if self.extraction == "final" else paper_last_letter
         return choice_verdicts(answers, [str(i.reference) for i in items], lambda a: extract(a, LETTERS))
+
+
+def _option_key(text: str) -> str:
+    """An option's text compared loosely: a leading "A)" / "(A)" / "A." label, lm-eval's bracketed
+    tags (``[title]``), case and spacing do not count."""
+    text = re.sub(r"^\s*\(?[A-D][).:]\s+", "", text)
+    text = re.sub(r"\[.*?\]", " ", text)
+    return " ".join(text.lower().split())

@@ -16,6 +16,7 @@ thinking included (``raw=True``): the split is still recorded, but neither rule 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from transferlab.errors import DataError
@@ -26,7 +27,7 @@ from transferlab.scoring.math import MathTask
 from transferlab.scoring.math_pool import MathGradingPool
 from transferlab.scoring.thinking import ThinkingSplit, split_thinking
 
-__all__ = ["TRUNCATED_FINISH", "UNCLOSED", "Grader", "grade_math_rows", "split_and_grade"]
+__all__ = ["TRUNCATED_FINISH", "UNCLOSED", "GradeSummary", "Grader", "grade_math_rows", "split_and_grade", "verdict_fields"]
 
 UNCLOSED = Verdict(0.0, None, "truncated_thinking")
 TRUNCATED_FINISH = "length"  # the finish reason of a completion that hit its token budget
@@ -74,6 +75,59 @@ def _unfinished(verdict: Verdict) -> Verdict:
     return verdict
 
 
+def verdict_fields(verdict: Verdict, split: ThinkingSplit) -> dict[str, Any]:
+    """What ``transferlab grade`` adds to each line: ``correct`` (score 1), ``score``, ``extracted``,
+    ``grade_status`` and ``thinking_status`` (see docs/grading.md)."""
+    return {
+        "correct": verdict.score == 1.0,
+        "score": verdict.score,
+        "extracted": verdict.extracted,
+        "grade_status": verdict.status,
+        "thinking_status": split.status,
+    }
+
+
+@dataclass(frozen=True)
+class GradeSummary:
+    """Counts over graded lines: ``right`` (score 1) and ``wrong`` (the rest) add up to ``answers``;
+    ``no_answer`` (no final answer found, cut off included), ``unclosed_thinking`` and ``errors``
+    (timeouts, scorer failures) are among the wrong; ``truncated`` counts lines whose finish reason
+    was ``length``, right or wrong."""
+
+    answers: int
+    right: int
+    wrong: int
+    no_answer: int
+    unclosed_thinking: int
+    truncated: int
+    errors: int
+    mean_score: float
+
+    @classmethod
+    def of(cls, rows: Sequence[dict[str, Any]], finish_field: str = "finish_reason") -> GradeSummary:
+        """The summary of lines that carry :func:`verdict_fields`."""
+        right = sum(bool(r["correct"]) for r in rows)
+        return cls(
+            answers=len(rows),
+            right=right,
+            wrong=len(rows) - right,
+            no_answer=sum(r["grade_status"] in ("no_answer", "truncated") for r in rows),
+            unclosed_thinking=sum(r["thinking_status"] == "unclosed" for r in rows),
+            truncated=sum(r.get(finish_field) == TRUNCATED_FINISH for r in rows),
+            errors=sum(r["grade_status"] in ("timeout", "error") for r in rows),
+            mean_score=sum(float(r["score"]) for r in rows) / len(rows) if rows else 0.0,
+        )
+
+    def line(self) -> str:
+        """One line for the terminal."""
+        share = 100 * self.right / max(self.answers, 1)
+        return (
+            f"graded {self.answers} answers: {self.right} right ({share:.1f}%), {self.wrong} wrong"
+            f" ({self.no_answer} with no answer, {self.unclosed_thinking} with unclosed thinking, {self.errors} errors);"
+            f" {self.truncated} truncated (finish reason length); mean score {self.mean_score:.4f}"
+        )
+
+
 def grade_math_rows(
     rows: Sequence[dict[str, Any]],
     *,
@@ -81,6 +135,7 @@ def grade_math_rows(
     gold_field: str = "gold",
     response_field: str = "response",
     unit_field: str = "unit",
+    finish_field: str = "finish_reason",
     style: AnswerStyle = "boxed",
     grader: MathGraderName = "transferlab",
     thinking_parser: ThinkingParser = "think",
@@ -88,8 +143,9 @@ def grade_math_rows(
     timeout_s: float = 5.0,
 ) -> list[dict[str, Any]]:
     """Answers made elsewhere (one dict per answer, holding its reference and response) graded by the
-    math scorer: each row plus ``correct``, ``extracted`` and ``grade_status`` (``transferlab grade
-    math``). A row lacking a field is a :class:`DataError` naming its line (1-based) of ``where``."""
+    math scorer: each row plus :func:`verdict_fields` (``transferlab grade math``). A row lacking a
+    field is a :class:`DataError` naming its line (1-based) of ``where``; a row whose
+    ``finish_field`` is ``length`` was cut off by its token budget."""
     for number, row in enumerate(rows, start=1):
         for name in (gold_field, response_field):
             if name not in row:
@@ -105,5 +161,6 @@ def grade_math_rows(
         def grade(indices: list[int], answers: list[str]) -> list[Verdict]:
             return pool.verdicts([task(rows[i], a) for i, a in zip(indices, answers)])
 
-        _, verdicts = split_and_grade([str(r[response_field]) for r in rows], [thinking_parser] * len(rows), grade)
-    return [{**row, "correct": v.score == 1.0, "extracted": v.extracted, "grade_status": v.status} for row, v in zip(rows, verdicts)]
+        texts, finish = [str(r[response_field]) for r in rows], [r.get(finish_field) for r in rows]
+        splits, verdicts = split_and_grade(texts, [thinking_parser] * len(rows), grade, finish_reasons=finish)
+    return [{**row, **verdict_fields(v, s)} for row, s, v in zip(rows, splits, verdicts)]
