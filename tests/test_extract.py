@@ -13,7 +13,6 @@ from transferlab.scoring.extract import (
     last_boxed,
     last_number,
     locate_math_answer,
-    reopened_after_last_box,
 )
 from transferlab.scoring.normalize import normalize_answer, normalize_part, split_answers
 
@@ -254,20 +253,3 @@ def test_matrix_rows_survive_the_clean_up(text: str, expected: str) -> None:
 )
 def test_ordinal_suffixes_go(text: str, expected: str) -> None:
     assert normalize_part(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "reopened"),
-    [
-        (r"\boxed{4}", False),
-        (r"\boxed{4}. The final answer is \boxed{4}. The final", False),
-        (r"\boxed{4}" + "\n\nWait, the second case", True),
-        (r"**Final Answer: \boxed{B}**" + "\n\nBut to ensure we are correct, let's", True),
-        (r"\boxed{4}. Hmm, maybe", True),
-        (r"so \boxed{4}; let me double-check the sum", True),
-        (r"Wait, so \boxed{4}", False),  # taken up again before the box, not after it
-        ("no box, wait", False),
-    ],
-)
-def test_a_box_taken_up_again(text: str, reopened: bool) -> None:
-    assert reopened_after_last_box(text) is reopened

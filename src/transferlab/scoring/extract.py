@@ -10,9 +10,7 @@ Two extraction styles, picked by the benchmark:
 
 :func:`locate_math_answer` also says where the answer came from (``"boxed"``, ``"hashes"``, or one
 of the :data:`FALLBACK_SOURCES`, ``"phrase"`` and ``"last_number"``): a fallback never credits a
-completion that stopped at its token budget, nor does a box the model took up again after it
-("\\boxed{A} Wait, ...", :func:`reopened_after_last_box`; see
-:func:`transferlab.scoring.graded.split_and_grade`).
+completion that stopped at its token budget (:func:`transferlab.scoring.graded.split_and_grade`).
 
 What is never an answer: a placeholder quoted back from the prompt (``\\boxed{your_answer}``,
 ``\\boxed{answer}``, ``\\boxed{...}``), an unclosed or empty box, a phrase whose answer is a
@@ -43,7 +41,6 @@ __all__ = [
     "last_boxed",
     "last_number",
     "locate_math_answer",
-    "reopened_after_last_box",
 ]
 
 ANSWER_FROM: Final = "answer_from"
@@ -63,12 +60,6 @@ _UNWRAP_RE = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox)\s*\{([^{}]*)\}")
 # What may stand between boxes given together: spaces, math delimiters, commas, "and"/"or", "x =".
 _GROUP_GAP_RE = re.compile(
     r"(?:\s|\$|\\[()\[\]]|[,;&]|\\[,;: ]|\\q?quad\b|\\\\|\band\b|\bor\b|\\(?:text|mbox)\{\s*(?:and|or|,)?\s*\}|[A-Za-z](?:_\{?\w+\}?)?\s*=)*",
-    re.IGNORECASE,
-)
-# Words with which a model takes a question up again after answering it.
-_REOPEN_RE = re.compile(
-    r"\b(?:wait|hmm+|however|alternatively|actually|on second thought|re-?consider|re-?examine|re-?evaluate|double[- ]check"
-    r"|let me (?:check|verify|think|re-?check)|let's (?:check|verify|think|consider|re-?check)|to (?:ensure|make sure|confirm|verify))\b",
     re.IGNORECASE,
 )
 _WORD_RE = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}")
@@ -156,14 +147,6 @@ def last_boxed(text: str) -> str | None:
     """
     contents = boxed_contents(text)
     return contents[-1] if contents else None
-
-
-def reopened_after_last_box(text: str) -> bool:
-    """Whether the text after the last usable box takes the question up again ("Wait, ...", "Hmm",
-    "However, let me reconsider", "to make sure, let's check"): in a completion cut off by its token
-    budget, such a box was not the model's final answer."""
-    boxes = [b for b in _boxes(text) if not is_placeholder(b[2])]
-    return bool(boxes) and bool(_REOPEN_RE.search(text[boxes[-1][1] :]))
 
 
 def boxed_group(text: str) -> list[str]:

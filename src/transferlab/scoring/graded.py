@@ -3,13 +3,11 @@ whose thinking closed.
 
 A thinking block that never closed gets :data:`UNCLOSED` (score 0, status ``truncated_thinking``)
 and is never graded: its reasoning is not an answer. A completion that stopped at its token budget
-(finish reason ``length``) is credited only for a final answer it marked as such (a box it did
-not take up again after it with "Wait, ..." or "let me check", GSM8K's ``####``): an answer a
-scorer found by a fallback (an "answer is" phrase, the last number, see
-:data:`~transferlab.scoring.extract.FALLBACK_SOURCES`), a box it reopened, or none at all, gets
-status ``truncated`` and score 0. Evaluation (``pipeline.score``), distillation, the GRPO reward,
-``transferlab grade`` (:func:`grade_math_rows`) and the demo's SFT data all go through
-:func:`split_and_grade`.
+(finish reason ``length``) is credited only for a final answer it marked as such (a box, GSM8K's
+``####``): an answer a scorer found by a fallback (an "answer is" phrase, the last number, see
+:data:`~transferlab.scoring.extract.FALLBACK_SOURCES`), or none at all, gets status ``truncated``
+and score 0. Evaluation (``pipeline.score``), distillation, the GRPO reward, ``transferlab grade``
+(:func:`grade_math_rows`) and the demo's SFT data all go through :func:`split_and_grade`.
 
 The study's own scorers (``--paper-scoring``) read the whole completion as the study's code did,
 thinking included (``raw=True``): the split is still recorded, but neither rule above applies.
@@ -24,7 +22,7 @@ from typing import Any
 from transferlab.errors import DataError
 from transferlab.items import Verdict
 from transferlab.options import AnswerStyle, MathGraderName, ThinkingParser
-from transferlab.scoring.extract import ANSWER_FROM, FALLBACK_SOURCES, reopened_after_last_box
+from transferlab.scoring.extract import ANSWER_FROM, FALLBACK_SOURCES
 from transferlab.scoring.math import MathTask
 from transferlab.scoring.math_pool import MathGradingPool
 from transferlab.scoring.thinking import ThinkingSplit, split_thinking
@@ -64,16 +62,14 @@ def split_and_grade(
     if finish_reasons is not None:
         for i in todo:
             if finish_reasons[i] == TRUNCATED_FINISH:
-                verdicts[i] = _unfinished(verdicts[i], splits[i].answer)
+                verdicts[i] = _unfinished(verdicts[i])
     return splits, verdicts
 
 
-def _unfinished(verdict: Verdict, answer: str) -> Verdict:
-    """The verdict of an answer cut off by the token budget: kept when its answer was marked final
-    (a box the model did not take up again after it, GSM8K's ``####``), else ``truncated`` with
-    score 0 (its extracted text kept for reading)."""
-    source = (verdict.details or {}).get(ANSWER_FROM)
-    guessed = verdict.status == "ok" and (source in FALLBACK_SOURCES or (source == "boxed" and reopened_after_last_box(answer)))
+def _unfinished(verdict: Verdict) -> Verdict:
+    """The verdict of an answer cut off by the token budget: kept when its answer was marked final,
+    else ``truncated`` with score 0 (its extracted text kept for reading)."""
+    guessed = verdict.status == "ok" and (verdict.details or {}).get(ANSWER_FROM) in FALLBACK_SOURCES
     if verdict.status == "no_answer" or guessed:
         return Verdict(0.0, verdict.extracted, "truncated", verdict.details)
     return verdict
