@@ -216,6 +216,7 @@ def test_boxes_given_together(text: str, expected: list[str]) -> None:
         # An answer attributed to someone else is not the model's.
         ("My result: 9.\n**Reference Answer:** 4", None),
         ("The answer is 9. The expected answer is 4", "9"),
+        ("So the answer is 9. Hmm, the answer is supposed to be 4", "9"),
     ],
 )
 def test_answer_phrase_takes_a_short_span(text: str, expected: str | None) -> None:

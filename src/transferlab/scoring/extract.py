@@ -55,6 +55,8 @@ _HASHES_RE = re.compile(r"^[ \t]*####[ \t]*(.+?)[ \t]*$", re.MULTILINE)
 _PHRASE_RE = re.compile(r"(?:final\s+answer|answer)\s*(?:is|:)\s*:?", re.IGNORECASE)
 # "Reference Answer:", "the expected answer is": an answer the model attributes to someone else.
 _OTHERS_RE = re.compile(r"\b(?:reference|provided|given|expected|official|textbook|book's|sample)[\s*_]*$", re.IGNORECASE)
+# "the answer is supposed to be 4", "... is given as 4": someone else's answer, reported.
+_HEARSAY_RE = re.compile(r"^(?:supposed|said|claimed|stated|given|expected|meant|listed)\b", re.IGNORECASE)
 _PLACEHOLDER_RE = re.compile(r"^(?:(?:your|the|my|final)\s+)*(?:answer|solution|result)(?:\s+here)?$|^(?:\.\.\.|…|\\[lc]?dots)$")
 _UNWRAP_RE = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox)\s*\{([^{}]*)\}")
 # What may stand between boxes given together: spaces, math delimiters, commas, "and"/"or", "x =".
@@ -209,13 +211,14 @@ def answer_phrase(text: str) -> str | None:
 
     The answer is the math right after the phrase (``$…$``, ``\\(…\\)``, ``\\[…\\]``), else the rest
     of its line or sentence, wrappers (``$``, ``**``, a full stop) removed. A phrase the model
-    attributes to someone else ("Reference Answer:") is skipped. When the last phrase is followed by
+    attributes to someone else ("Reference Answer:", "the answer is supposed to be") is skipped. When the last phrase is followed by
     a sentence rather than a short answer (more than three words), there is no answer: ``None``.
     """
     for match in reversed(list(_PHRASE_RE.finditer(text))):
-        if attributed_to_other(text, match.start()):
+        rest = text[match.end() :]
+        if attributed_to_other(text, match.start()) or _HEARSAY_RE.match(rest.lstrip()):
             continue
-        answer = _answer_span(text[match.end() :])
+        answer = _answer_span(rest)
         if answer is None:
             return None
         if answer:
