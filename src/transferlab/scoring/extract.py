@@ -64,6 +64,9 @@ _GROUP_GAP_RE = re.compile(
     r"(?:\s|\$|\\[()\[\]]|[,;&]|\\[,;: ]|\\q?quad\b|\\\\|\band\b|\bor\b|\\(?:text|mbox)\{\s*(?:and|or|,)?\s*\}|[A-Za-z](?:_\{?\w+\}?)?\s*=)*",
     re.IGNORECASE,
 )
+_SPACES_RE = re.compile(r"\s*")
+_BRACE_TOKEN_RE = re.compile(r"\\.|[{}]", re.DOTALL)  # an escaped character (\{ is text), or a brace
+_BARE_ARG_RE = re.compile(r"(?:(?!\$|\\\]|\\\)).)*")  # up to the end of the math ($, \], \)) or of the line
 _WORD_RE = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}")
 _MAX_PHRASE_WORDS = 3  # "all real numbers", "18 dollars"; more is a sentence, not an answer
 _MAX_PHRASE_CHARS = 120
@@ -92,18 +95,30 @@ def _braced(text: str, open_at: int) -> tuple[str, int] | None:
     return None
 
 
-def _box_at(text: str, start: int) -> tuple[str, int] | None:
+def _brace_pairs(text: str) -> dict[int, int]:
+    """The index of the matching ``}`` of every ``{`` that closes (escaped braces are text), found in
+    one pass: a long output with many unclosed boxes costs no more than one with none."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    for match in _BRACE_TOKEN_RE.finditer(text):
+        if match.group() == "{":
+            stack.append(match.start())
+        elif match.group() == "}" and stack:
+            pairs[stack.pop()] = match.start()
+    return pairs
+
+
+def _box_at(text: str, start: int, pairs: dict[int, int]) -> tuple[str, int] | None:
     """The argument of the ``\\boxed``/``\\fbox`` command that ends at ``start`` and the index after
-    it (``None`` when there is none)."""
-    rest = text[start:]
-    stripped = rest.lstrip()
-    if stripped.startswith("{"):
-        return _braced(text, start + len(rest) - len(stripped))
-    if rest[:1] in (" ", "\t"):
+    it (``None`` when there is none); ``pairs`` is :func:`_brace_pairs` of ``text``."""
+    opening = _SPACES_RE.match(text, start).end()  # type: ignore[union-attr]  # \s* always matches
+    if text[opening : opening + 1] == "{":
+        close = pairs.get(opening)
+        return None if close is None else (text[opening + 1 : close], close + 1)
+    if text[start : start + 1] in (" ", "\t"):
         # ``\boxed 5`` form: the argument runs to the end of the math or of the line.
-        arg = re.split(r"\$|\\\]|\\\)|\n", stripped, maxsplit=1)[0]
-        end = start + len(rest) - len(stripped) + len(arg)
-        arg = arg.strip().rstrip(".")
+        end = _BARE_ARG_RE.match(text, opening).end()  # type: ignore[union-attr]
+        arg = text[opening:end].strip().rstrip(".")
         return (arg, end) if arg else None
     return None
 
@@ -120,10 +135,11 @@ def _boxes(text: str) -> list[tuple[int, int, str]]:
     """``(start, end, content)`` of every closed, non-empty, outermost box, in order."""
     found: list[tuple[int, int, str]] = []
     end_of_last = -1
+    pairs = _brace_pairs(text) if "\\boxed" in text or "\\fbox" in text else {}
     for match in _BOX_RE.finditer(text):
         if match.start() < end_of_last:
             continue  # a box inside the previous box
-        box = _box_at(text, match.end())
+        box = _box_at(text, match.end(), pairs)
         if box is None or not box[0].strip():
             continue
         content = box[0].strip()
@@ -211,8 +227,9 @@ def answer_phrase(text: str) -> str | None:
 
     The answer is the math right after the phrase (``$…$``, ``\\(…\\)``, ``\\[…\\]``), else the rest
     of its line or sentence, wrappers (``$``, ``**``, a full stop) removed. A phrase the model
-    attributes to someone else ("Reference Answer:", "the answer is supposed to be") is skipped. When the last phrase is followed by
-    a sentence rather than a short answer (more than three words), there is no answer: ``None``.
+    attributes to someone else ("Reference Answer:", "the answer is supposed to be") is skipped.
+    When the last phrase is followed by a sentence rather than a short answer (more than three
+    words), there is no answer: ``None``.
     """
     for match in reversed(list(_PHRASE_RE.finditer(text))):
         rest = text[match.end() :]
