@@ -77,7 +77,7 @@ def answer_after_thinking(text: str) -> str | None:
 def _letter_placeholder(content: str, letters: str) -> bool:
     """A box quoting the prompt's format back: ``\\boxed{X}`` (X not an option), ``\\boxed{letter}``."""
     bare = re.sub(r"[\s$*(){}]|\\(?:textbf|text|mathrm)", "", content)
-    return (len(bare) == 1 and bare.isupper() and bare not in letters) or bare.lower() in ("letter", "yourletter", "correctletter")
+    return (bare == "X" and "X" not in letters) or bare.lower() in ("letter", "yourletter", "correctletter")
 
 
 def boxed_letter(text: str, letters: str = "ABCD") -> str | None:
