@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from transferlab.benchmarks.base import load_hub, take
-from transferlab.benchmarks.choices import choice_verdicts, final_letter, final_yes_no
+from transferlab.benchmarks.choices import choice_verdicts, locate_letter, locate_yes_no
 from transferlab.errors import DataError
 from transferlab.groups import Group
 from transferlab.io import read_json_list
@@ -148,8 +148,8 @@ class ACPBench:
         out: list[Verdict] = []
         for item, answer in zip(items, answers, strict=True):
             if item.meta.get("kind") == "bool":
-                out += choice_verdicts([answer], [str(item.reference)], final_yes_no)
+                out += choice_verdicts([answer], [str(item.reference)], locate_yes_no)
             else:
                 letters = str(item.meta.get("labels") or "ABCD")
-                out += choice_verdicts([answer], [str(item.reference)], partial(final_letter, letters=letters))
+                out += choice_verdicts([answer], [str(item.reference)], partial(locate_letter, letters=letters))
         return out

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from transferlab.benchmarks.base import load_hub, take
-from transferlab.benchmarks.choices import choice_verdicts, final_letter, letters_for
+from transferlab.benchmarks.choices import choice_verdicts, letters_for, locate_letter
 from transferlab.errors import DataError
 from transferlab.groups import Group
 from transferlab.items import Item, ScoringContext, Verdict
@@ -184,5 +184,5 @@ class HeadQAGen:
         out: list[Verdict] = []
         for item, answer in zip(items, answers, strict=True):
             letters = letters_for(len(item.meta.get("option_chars") or "ABCD"))
-            out += choice_verdicts([answer], [letters[int(item.reference)]], partial(final_letter, letters=letters))
+            out += choice_verdicts([answer], [letters[int(item.reference)]], partial(locate_letter, letters=letters))
         return out

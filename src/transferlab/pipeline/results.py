@@ -9,7 +9,7 @@ else the benchmark's default scorer, else the only one present.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ class BenchmarkResult:
     unclosed_thinking_rate: float  # share whose thinking never closed (scored as wrong)
     mean_completion_tokens: float
     unscored: int
+    thinking_parser: str = ""  # the parser(s) its scored completions were split with ("think", "think+think-end")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -80,6 +81,13 @@ def scored_cells(
         yield key, rows
 
 
+def parsers_used(rows: Iterable[dict[str, Any]]) -> str:
+    """The thinking parser(s) that split these scored rows (:meth:`Store.rows` dicts): one name, or
+    several joined by "+" (sorted); "" when none is recorded. The report shows it per model."""
+    names = {str((r.get("details") or {}).get("thinking_parser") or "") for r in rows if r.get("score") is not None}
+    return "+".join(sorted(n for n in names if n))
+
+
 def results(
     store: Store, *, confidence: float = 0.95, seed: int = 0, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab"
 ) -> list[BenchmarkResult]:
@@ -111,6 +119,7 @@ def results(
                 unclosed_thinking_rate=100 * float(np.mean([r["thinking_status"] == "unclosed" for r in scored])) if scored else 0.0,
                 mean_completion_tokens=float(np.mean(tokens)) if tokens else float("nan"),
                 unscored=len(rows) - len(scored),
+                thinking_parser=parsers_used(scored),
             )
         )
     return table
@@ -125,9 +134,9 @@ def render_table(rows: list[BenchmarkResult]) -> Any:
     for name in (
         ("model", "benchmark", "group")
         + (("settings",) if several_settings else ())
-        + ("items", "k", "accuracy", "95% CI", "pass@k", "trunc %", "unclosed %", "tokens")
+        + ("items", "k", "accuracy", "95% CI", "pass@k", "trunc %", "unclosed %", "tokens", "parser")
     ):
-        table.add_column(name, justify="left" if name in ("model", "benchmark", "group", "settings") else "right")
+        table.add_column(name, justify="left" if name in ("model", "benchmark", "group", "settings", "parser") else "right")
     for r in rows:
         cells = [r.model, r.benchmark, r.group] + ([r.gen_key] if several_settings else [])
         cells += [
@@ -139,6 +148,7 @@ def render_table(rows: list[BenchmarkResult]) -> Any:
             f"{r.truncated_rate:.1f}",
             f"{r.unclosed_thinking_rate:.1f}",
             f"{r.mean_completion_tokens:.0f}",
+            r.thinking_parser or "-",
         ]
         table.add_row(*cells)
     return table
@@ -156,6 +166,7 @@ EXPORT_FIELDS = (
     "thinking",
     "answer",
     "thinking_status",
+    "thinking_parser",
     "finish_reason",
     "prompt_tokens",
     "completion_tokens",
@@ -175,4 +186,9 @@ def export_rows(
         source: Iterator[dict[str, Any]] = store.rows()
     else:
         source = (row for _, cell in scored_cells(store, paper_scoring=paper_scoring, math_grader=math_grader) for row in cell)
-    return ({("model" if k == "model_key" else k): row.get(k) for k in EXPORT_FIELDS} for row in source)
+    return ({("model" if k == "model_key" else k): _field(row, k) for k in EXPORT_FIELDS} for row in source)
+
+
+def _field(row: dict[str, Any], name: str) -> Any:
+    """A stored row's field; the thinking parser lives in the verdict's details."""
+    return (row.get("details") or {}).get(name) if name == "thinking_parser" else row.get(name)

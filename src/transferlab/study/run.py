@@ -196,7 +196,7 @@ def _run_model(spec: StudySpec, m: StudyModel, store: Store, scoring: Any, allow
             store,
             model_key=key,
             benchmarks=names,
-            thinking_parser=config.thinking_parser,
+            thinking_parser=m.thinking_parser or config.thinking_parser,  # the model's own parser first
             only_unscored=True,
             context=scoring,
             show_progress=kwargs.get("show_progress"),

@@ -8,6 +8,7 @@ The spec is YAML (see ``configs/``)::
     models:
       - {name: base, path: models/base}                      # or hf: org/name, revision: ...
       - {name: rl, path: models/rl, base: base, training: RL}
+      - {name: sft, hf: org/sft, base: base, training: SFT, thinking_parser: think}   # optional, per model
     benchmarks: [math500, gsm8k, aime24, aime25]
     groups: {aime24: other}          # optional: override a benchmark's group
     generation: {temperature: 0.0, max_new_tokens: 2048}    # one GenerationConfig for every model
@@ -31,20 +32,21 @@ from typing import Any, Final
 from transferlab.backends import BackendOptions
 from transferlab.errors import ConfigError
 from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group
-from transferlab.options import BACKEND_KINDS, DTYPES, TI_VERSIONS, TRAINING_METHODS, TIVersion
+from transferlab.options import BACKEND_KINDS, DTYPES, THINKING_REQUESTS, TI_VERSIONS, TRAINING_METHODS, ThinkingRequest, TIVersion
 from transferlab.spec import GenerationConfig
 
 _TOP_KEYS: Final[frozenset[str]] = frozenset(
     {"name", "description", "models", "benchmarks", "groups", "generation", "generation_overrides", "backend", "ti", "data_dir", "limit"}
 )
-_MODEL_KEYS: Final[frozenset[str]] = frozenset({"name", "hf", "path", "revision", "training", "base", "note", "endpoints"})
+_MODEL_KEYS: Final[frozenset[str]] = frozenset({"name", "hf", "path", "revision", "training", "base", "note", "endpoints", "thinking_parser"})
 
 
 @dataclass(frozen=True)
 class StudyModel:
     """One model of a study: where its weights are (``hf`` id or local ``path``), its hub revision,
     how it was trained (RL, SFT, other; ``base`` for a checkpoint others are compared with), and the
-    name of the model it was tuned from."""
+    name of the model it was tuned from. ``thinking_parser``: how this model's completions are split
+    into thinking and answer (None: the generation settings' ``thinking_parser``, ``auto`` by default)."""
 
     name: str
     hf: str | None = None
@@ -53,6 +55,7 @@ class StudyModel:
     training: str = "base"
     base: str | None = None
     endpoints: tuple[str, ...] = ()  # the servers of this model (backend kind openai)
+    thinking_parser: ThinkingRequest | None = None
 
     @property
     def source(self) -> str:
@@ -282,6 +285,9 @@ def _parse_model(entry: Any, index: int, base_dir: Path | None, where: str) -> S
     endpoints = entry.get("endpoints") or ()
     if isinstance(endpoints, str) or not all(isinstance(e, str) for e in endpoints):
         raise ConfigError(f"{where}: model {name!r} has endpoints {endpoints!r}, not a list of URLs", "write endpoints: [http://127.0.0.1:8000/v1]")
+    parser = entry.get("thinking_parser")
+    if parser is not None and parser not in THINKING_REQUESTS:
+        raise ConfigError(f"{where}: model {name!r} has thinking_parser {parser!r}", f"use one of {', '.join(THINKING_REQUESTS)}")
     return StudyModel(
         name=name,
         hf=None if hf is None else str(hf),
@@ -290,6 +296,7 @@ def _parse_model(entry: Any, index: int, base_dir: Path | None, where: str) -> S
         training=training,
         base=None if base is None else str(base),
         endpoints=tuple(endpoints),
+        thinking_parser=parser,
     )
 
 
