@@ -8,7 +8,8 @@ import sys
 from typing import Any
 
 from transferlab.backends import Backend, BackendOptions, load_backend
-from transferlab.options import API_KINDS, BACKEND_KINDS, DTYPES, THINKING_REQUESTS
+from transferlab.options import API_KINDS, BACKEND_KINDS, DTYPES, MATH_GRADERS, THINKING_REQUESTS
+from transferlab.pipeline.results import ScorerChoice
 from transferlab.spec import GenerationConfig
 
 API_KEY_ENV = ("TRANSFERLAB_API_KEY", "OPENAI_API_KEY")
@@ -19,6 +20,18 @@ def on_off(value: str) -> bool:
     if value not in ("on", "off"):
         raise argparse.ArgumentTypeError("use on or off")
     return value == "on"
+
+
+def add_scorer_choice_args(p: argparse.ArgumentParser) -> None:
+    """``--paper-scoring`` and ``--math-grader``: whose stored verdicts a command counts (results,
+    export, ti, report), read by :func:`scorer_choice`."""
+    p.add_argument("--paper-scoring", action="store_true", help="count the verdicts of the study's own scorers (stored by score --paper-scoring)")
+    p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help="count the math verdicts of this grader (stored by score --math-grader)")
+
+
+def scorer_choice(args: argparse.Namespace) -> ScorerChoice:
+    """The :class:`ScorerChoice` of ``--paper-scoring`` and ``--math-grader``."""
+    return ScorerChoice(paper_scoring=args.paper_scoring, math_grader=args.math_grader)
 
 
 def console() -> Any:

@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from transferlab.commands.common import add_backend_args, add_generation_args, add_model_args, backend_from_args, console, generation_config
+from transferlab.commands.common import (
+    add_backend_args,
+    add_generation_args,
+    add_model_args,
+    add_scorer_choice_args,
+    backend_from_args,
+    console,
+    generation_config,
+)
 from transferlab.io import resolve_data_dir, write_jsonl_atomic
 from transferlab.options import MATH_GRADERS, THINKING_REQUESTS
 from transferlab.store import Store
@@ -117,14 +125,12 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("results", help="a table: model x benchmark accuracy with 95%% CIs")
     p.add_argument("--store", required=True)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--paper-scoring", action="store_true", help="count the verdicts of the study's own scorers (stored by score --paper-scoring)")
-    p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help="count the math verdicts of this grader (stored by score --math-grader)")
+    add_scorer_choice_args(p)
     p.set_defaults(func=cmd_results)
 
     p = subparsers.add_parser("export", help="one JSON line per completion (text, thinking, answer, score...)")
     p.add_argument("--store", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--paper-scoring", action="store_true", help="the verdicts of the study's own scorers (as results --paper-scoring)")
-    p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help="the math verdicts of this grader (as results --math-grader)")
+    add_scorer_choice_args(p)
     p.add_argument("--all-scorers", action="store_true", help="one line per completion and scorer, every stored verdict")
     p.set_defaults(func=cmd_export)
