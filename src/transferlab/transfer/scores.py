@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import cast
 
 from transferlab.errors import ConfigError, DataError, TransferlabError
 from transferlab.groups import GROUPS, Group, resolve_groups
+from transferlab.io import read_text
 from transferlab.options import TI_VERSIONS, TIVersion
 from transferlab.study.spec import StudySpec
 from transferlab.transfer.analysis import Cell, DeltaRow, ModelEntry, PairResult, StudyAnalysis, TIRow
@@ -37,12 +39,8 @@ class ScoreTable:
 
 def read_scores_csv(path: Path) -> ScoreTable:
     """Load ``model, benchmark, score[, group]`` rows; one-line errors for every malformed input."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-            header = set(rows[0]) if rows else set()
-    except OSError as err:
-        raise DataError(f"cannot read scores file {str(path)!r}: {err.strerror}", "check the path") from err
+    rows = list(csv.DictReader(io.StringIO(read_text(path, what="scores file"), newline="")))
+    header = set(rows[0]) if rows else set()
     missing = {"model", "benchmark", "score"} - header
     if missing:
         raise DataError(
