@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from transferlab.commands.common import add_scorer_choice_args, scorer_choice
+from transferlab.commands.common import add_scorer_choice_args, positive_int, scorer_choice
 from transferlab.commands.ti import parse_sigma, refuse_scorer_choice_without_store
 from transferlab.errors import ConfigError
 from transferlab.store import Store
@@ -88,7 +88,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--pairs", default=None, help="with --scores: TUNED:BASE,... to compare")
     p.add_argument("--sigma", default=None, help="σ per group in points for TI v2, e.g. math=12,other=3,non=4 (default: from the pairs; see docs/ti.md)")
     p.add_argument("--drift", default=None, help="a folder of `transferlab drift` results to add as the drift section")
-    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     add_scorer_choice_args(p)
     p.set_defaults(func=cmd_report)

@@ -25,7 +25,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from transferlab.commands.common import add_scorer_choice_args, scorer_choice
+from transferlab.commands.common import add_scorer_choice_args, non_negative_float, non_negative_int, positive_int, scorer_choice
 from transferlab.errors import ConfigError, DataError
 from transferlab.groups import GROUPS, Group
 from transferlab.options import TI_VERSIONS
@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--tuned", required=True, help="the tuned model (same forms as --base)")
     p.add_argument("--spec", default=None, help="with --store: the study spec (default: the study recorded in the store)")
     p.add_argument("--study", default=None, help="with --store: which recorded study")
-    p.add_argument("--resamples", type=int, default=2000, help="with --store: bootstrap resamples")
+    p.add_argument("--resamples", type=positive_int, default=2000, help="with --store: bootstrap resamples")
     p.add_argument("--seed", type=int, default=0, help="with --store: bootstrap seed")
     p.add_argument("--version", choices=TI_VERSIONS, default="v2", help="TI version (default v2)")
     p.add_argument("--sigma", default=None, help="σ per group in points, e.g. math=12,other=3,non=4 (v2)")
@@ -53,10 +53,10 @@ def register(subparsers: Any) -> None:
         default=None,
         help="σ population as tuned:base,tuned:base (v2; default: the compared pair only)",
     )
-    p.add_argument("--ddof", type=int, default=DEFAULT_DDOF, help="ddof of σ (default 1)")
+    p.add_argument("--ddof", type=non_negative_int, default=DEFAULT_DDOF, help="ddof of σ (default 1)")
     p.add_argument(
         "--min-math-gain",
-        type=float,
+        type=non_negative_float,
         default=None,
         help="below this |math gain| TI is undefined (default 0.02 for v1, 0.25 for v2)",
     )
