@@ -80,7 +80,7 @@ def test_v2_one_pair_with_one_benchmark_per_group_and_equal_deltas():
     assert r.ti["non"] == pytest.approx(-100 * math.sqrt(2 / 10), abs=TOL)
     assert r.status == STATUS_OK and r.reason is None
     # Every delta equal: no spread, so the refusal names the flag to add.
-    with pytest.raises(ConfigError, match=r"all its 3 deltas are equal.*--sigma math=S,other=S,non=S"):
+    with pytest.raises(ConfigError, match=r"all 3 deltas of the pair are equal.*--sigma math=S,other=S,non=S"):
         transfer_index(base, {b: v + 5 for b, v in base.items()})
 
 

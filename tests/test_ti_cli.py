@@ -127,7 +127,7 @@ def test_bad_inputs(tmp_path):
         run("--scores", str(write_csv(tmp_path, header="model,bench,score")), "--base", "b", "--tuned", "t")
     with pytest.raises(DataError, match="outside 0-100"):
         run("--scores", str(write_csv(tmp_path, ROWS + [("x", "coqa", 120)])), "--base", "base", "--tuned", "rl")
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="scores file .*nope.csv not found"):
         run("--scores", str(tmp_path / "nope.csv"), "--base", "base", "--tuned", "rl")
     with pytest.raises(ConfigError, match="bad --sigma"):
         run("--scores", str(write_csv(tmp_path)), "--base", "base", "--tuned", "rl", "--sigma", "math=-1")

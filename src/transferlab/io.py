@@ -21,6 +21,7 @@ from transferlab.errors import DataError, StoreError
 __all__ = [
     "DATA_DIR_ENV",
     "resolve_data_dir",
+    "json_lines",
     "json_ready",
     "read_json_list",
     "read_jsonl",
@@ -89,17 +90,23 @@ def text_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise _not_utf8(path) from None
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of a JSON Lines file (``.gz`` too); a malformed line is a :class:`DataError` naming it."""
-    if not path.is_file():
-        raise DataError(f"data file {path} not found", "check --data-dir (it must be laid out like shared/data) or drop it to load from the hub")
+def json_lines(path: Path, *, fix: str = "repair or re-download that file") -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` of every non-blank line of a JSON Lines file (``.gz`` too); a
+    malformed line is a :class:`DataError` naming it, with ``fix``."""
     for number, line in text_lines(path):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            yield number, json.loads(line)
         except json.JSONDecodeError as err:
-            raise DataError(f"malformed JSON in {path} at line {number} ({err.msg})", "repair or re-download that file") from err
+            raise DataError(f"malformed JSON in {path} at line {number} ({err.msg})", fix) from err
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a JSON Lines file (``.gz`` too); a malformed line is a :class:`DataError` naming it."""
+    if not path.is_file():
+        raise DataError(f"data file {path} not found", "check --data-dir (it must be laid out like shared/data) or drop it to load from the hub")
+    for number, row in json_lines(path):
         if not isinstance(row, dict):
             raise DataError(f"line {number} of {path} is not a JSON object", "repair or re-download that file")
         yield row

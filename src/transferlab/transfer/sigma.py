@@ -42,17 +42,20 @@ def sigma_from_deltas(deltas_by_group: Mapping[Group, Sequence[float]], *, ddof:
     naming the flag that sets its σ.
     """
     _check_ddof(ddof)
-    sigma: dict[Group, float] = {}
-    for group, deltas in deltas_by_group.items():
-        values = np.asarray(deltas, dtype=float)
-        fix = f"pass --sigma {group}=S (points; ti.sigma in a study spec) or add pairs with --pairs"
-        if values.size <= ddof:
-            raise ConfigError(f"σ for group {group!r} needs more than {ddof} delta(s) with ddof={ddof}, the population has {values.size}", fix)
-        value = float(np.std(values, ddof=ddof))
-        if not value > 0:
-            raise ConfigError(f"σ for group {group!r} is 0 (all {values.size} deltas are equal)", fix)
-        sigma[group] = value
-    return sigma
+    fix = "pass --sigma {group}=S (points; ti.sigma in a study spec) or add pairs with --pairs"
+    return {g: _spread(d, ddof, f"σ for group {g!r}", "the population", fix.format(group=g)) for g, d in deltas_by_group.items()}
+
+
+def _spread(deltas: Sequence[float], ddof: int, what: str, holder: str, fix: str) -> float:
+    """The standard deviation (points) of ``deltas`` with ``ddof``; a :class:`ConfigError` naming
+    ``what`` and ``fix`` when there are too few deltas or they are all equal."""
+    values = np.asarray(deltas, dtype=float)
+    if values.size <= ddof:
+        raise ConfigError(f"{what} needs more than {ddof} delta(s) with ddof={ddof}, {holder} has {values.size}", fix)
+    value = float(np.std(values, ddof=ddof))
+    if not value > 0:
+        raise ConfigError(f"{what} is 0 (all {values.size} deltas of {holder} are equal)", fix)
+    return value
 
 
 def _check_ddof(ddof: int) -> None:
@@ -95,15 +98,10 @@ def one_pair_sigma(
                 f"give every group: --sigma {flag}, or add pairs with --pairs",
             )
         return check_sigma(given, groups), f"given for {', '.join(given)}"
-    deltas = np.array([d for g in groups for d in deltas_by_group[g]], dtype=float)
-    fix = f"pass {SIGMA_FLAG_EXAMPLE}, add pairs with --pairs, or use --version v1"
-    if deltas.size <= ddof:
-        raise ConfigError(f"σ of one pair needs more than {ddof} delta(s) with ddof={ddof}, the pair has {deltas.size}", fix)
-    value = float(np.std(deltas, ddof=ddof))
-    if not value > 0:
-        raise ConfigError(f"σ of one pair is 0 (all its {deltas.size} deltas are equal)", fix)
-    source = f"one pair: the spread of its {deltas.size} deltas over every group, ddof={ddof}, shared by every group (equal σ cancel out of TI)"
-    return {g: value for g in groups}, source
+    deltas = [d for g in groups for d in deltas_by_group[g]]
+    value = _spread(deltas, ddof, "σ of one pair", "the pair", f"pass {SIGMA_FLAG_EXAMPLE}, add pairs with --pairs, or use --version v1")
+    source = f"one pair: the spread of its {len(deltas)} deltas over every group, ddof={ddof}, shared by every group (equal σ cancel out of TI)"
+    return dict.fromkeys(groups, value), source
 
 
 def population_deltas(
