@@ -23,7 +23,6 @@ Scoring (scorer ``"choice"``): the letter (or yes/no) of the final answer after 
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,15 +66,7 @@ def local_file(data_dir: Path, task: str, kind: str, split: str) -> Path:
 
 
 def _read_rows(path: Path) -> list[Row]:
-    if path.suffix != ".gz":
-        return read_json_list(path)
-    if not path.is_file():
-        raise DataError(f"data file {path} not found", "check --data-dir or drop it to load from the hub")
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        rows = json.load(f)
-    if not isinstance(rows, list):
-        raise DataError(f"{path} does not hold a JSON list", "repair or re-download that file")
-    return rows
+    return read_json_list(path)  # .json or .json.gz
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,15 @@
 Completions are grouped by (model, benchmark, sampling settings): two settings are never mixed
 into one number. Nor are two scorers: where a completion holds verdicts of several scorers (the
 default and ``--paper-scoring`` or ``--math-grader qwen25-math``), a cell counts the one asked for,
-else the benchmark's default scorer, else the only one present.
+else the only one present (:meth:`ScorerChoice.choose`, which ``ti`` and ``report`` use too).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -59,19 +59,39 @@ def wanted_scorer(benchmark: str, *, paper_scoring: bool = False, math_grader: M
         return None
 
 
+@dataclass(frozen=True)
+class ScorerChoice:
+    """Whose verdicts a cell counts: the default scorers, the study's own (``paper_scoring``), or
+    for math the Qwen2.5-Math harness's (``math_grader``). One choice for ``results``, ``export``,
+    ``ti`` and ``report`` (their ``--paper-scoring`` and ``--math-grader``)."""
+
+    paper_scoring: bool = False
+    math_grader: MathGraderName = "transferlab"
+
+    def choose(self, benchmark: str, present: Collection[str]) -> str | None:
+        """The scorer whose verdicts count for a cell of ``benchmark`` whose completions hold verdicts
+        of the ``present`` scorers: the one asked for, else the only one present, else ``None``."""
+        wanted = wanted_scorer(benchmark, paper_scoring=self.paper_scoring, math_grader=self.math_grader)
+        return wanted if wanted in present else (next(iter(present)) if len(present) == 1 else None)
+
+
+DEFAULT_SCORING: Final[ScorerChoice] = ScorerChoice()
+"""The default scorers' verdicts (no ``--paper-scoring``, ``--math-grader transferlab``)."""
+
+
 def scored_cells(
     store: Store, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab"
 ) -> Iterator[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
     """Rows of :meth:`Store.rows` per (model, benchmark, settings), sorted: one per completion, with
     the chosen scorer's verdict (the score fields are ``None`` where it has none)."""
+    choice = ScorerChoice(paper_scoring, math_grader)
     cells: dict[tuple[str, str, str], dict[str, dict[str | None, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
     for stored in store.rows():
         cells[(stored["model_key"], stored["benchmark"], stored["gen_key"])][stored["key"]][stored["scorer"]] = stored
     for key in sorted(cells):
         by_completion = cells[key]
         present = {s for verdicts in by_completion.values() for s in verdicts if s is not None}
-        wanted = wanted_scorer(key[1], paper_scoring=paper_scoring, math_grader=math_grader)
-        chosen = wanted if wanted in present else (next(iter(present)) if len(present) == 1 else None)
+        chosen = choice.choose(key[1], present)
         rows = []
         for verdicts in by_completion.values():
             row: dict[str, Any] | None = verdicts.get(chosen) if chosen is not None else None
