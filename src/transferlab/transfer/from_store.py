@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from transferlab.errors import ConfigError, DataError
-from transferlab.groups import Group
+from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group
 from transferlab.options import TIVersion
 from transferlab.store import Store
 from transferlab.study.run import stored_studies, study_for_store
@@ -23,7 +23,7 @@ from transferlab.transfer.analysis import DeltaRow, ScoresByItem, TIRow, analyse
 from transferlab.transfer.stats import ti_bootstrap
 from transferlab.transfer.ti import DEFAULT_DDOF, resolve_groups, study_sigma
 
-__all__ = ["resolve_model_key", "ti_from_store"]
+__all__ = ["own_groups", "resolve_model_key", "ti_from_store"]
 
 
 def ti_from_store(
@@ -104,6 +104,16 @@ def _from_study(
     return pair.ti[version], list(pair.deltas)
 
 
+def own_groups(store: Store, benchmarks: Iterable[str]) -> dict[str, str]:
+    """The groups of the benchmarks of your own among ``benchmarks`` (YAML ones as the store keeps
+    them, installed plugins'); a group may be one of the paper's three or a new name."""
+    from transferlab.benchmarks import benchmark_group
+
+    definitions = store.benchmark_definitions()
+    found = {b: benchmark_group(b, definitions) for b in benchmarks if b not in BENCHMARK_GROUPS}
+    return {b: g for b, g in found.items() if g is not None}
+
+
 def resolve_model_key(store: Store, name: str) -> str:
     """A store key from a key or the unique model name before ``@``."""
     keys = [str(r["model_key"]) for r in store.models()]
@@ -152,8 +162,9 @@ def _adhoc(
     for model in {base, tuned, *(m for p in population for m in p)}:
         items[model] = {b: read_cell_rows(store, model, b, gk)[0] for b, gk in cells.items()}
         items[model] = {b: v for b, v in items[model].items() if v}
-    common = sorted(set(items[base]) & set(items[tuned]))
-    groups = resolve_groups(common)
+    own = own_groups(store, set(items[base]) & set(items[tuned]))
+    common = sorted(b for b in set(items[base]) & set(items[tuned]) if own.get(b, "math") in GROUPS)  # a group of your own is not in TI
+    groups = resolve_groups(common, {b: g for b, g in own.items() if g in GROUPS})
     scores = {m: {b: 100 * sum(sum(v) / len(v) for v in by.values()) / len(by) for b, by in bench.items()} for m, bench in items.items()}
     pair_sigma = None
     if version == "v2":
