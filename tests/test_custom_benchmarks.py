@@ -75,10 +75,14 @@ def test_every_scorer_kind_grades_right_and_wrong_answers(tmp_path, capsys):
         prompts = {i.id: benchmarks[name].messages(i)[-1]["content"] for i in benchmarks[name].load()}
         for model, answers in zip(("right", "wrong"), ANSWERS[name]):
             rows += [{"model": model, "benchmark": name, "item_id": i, "prompt": prompts[i], "response": a} for i, a in answers.items()]
+    # A group of your own: shown by results, left out of TI.
+    (tmp_path / "trivia.yaml").write_text((CUSTOM / "exact.yaml").read_text().replace("tiny_exact", "tiny_trivia").replace("group: other", "group: trivia"))
+    (tmp_path / "capitals.csv").write_text((CUSTOM / "capitals.csv").read_text())
+    rows += [{**r, "benchmark": "tiny_trivia"} for r in rows if r["benchmark"] == "tiny_exact"]
     source = tmp_path / "answers.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     store = tmp_path / "s.db"
-    status, _, err = cli(capsys, "import", str(source), "--store", str(store), "--benchmarks", str(CUSTOM))
+    status, _, err = cli(capsys, "import", str(source), "--store", str(store), "--benchmarks", f"{CUSTOM},{tmp_path / 'trivia.yaml'}")
     assert status == 0, err
     assert cli(capsys, "score", "--store", str(store))[0] == 0
     cells = results_by(store, capsys)
@@ -86,9 +90,39 @@ def test_every_scorer_kind_grades_right_and_wrong_answers(tmp_path, capsys):
         assert cells[("right@imported", name)]["accuracy"] == 100.0, name
         assert cells[("wrong@imported", name)]["accuracy"] == 0.0, name
         assert cells[("right@imported", name)]["group"] == benchmarks[name].group
+    assert cells[("right@imported", "tiny_trivia")]["group"] == "trivia" and cells[("right@imported", "tiny_trivia")]["accuracy"] == 100.0
     with Store(store, readonly=True) as s:
         stored = s.benchmark_definitions()
-    assert {benchmarks[n].name for n in names} == set(stored)  # name@hash, each with its definition
+    assert {benchmarks[n].name for n in names} | {load_definitions(str(tmp_path / "trivia.yaml"))[0].name} == set(stored)  # name@hash, with its definition
+
+    # TI from the store: each benchmark of your own in its group.
+    status, out, err = cli(
+        capsys, "ti", "--store", str(store), "--base", "wrong", "--tuned", "right", "--json", "--resamples", "100", "--sigma", "math=10,other=10,non=10"
+    )
+    assert status == 0, err
+    ti = json.loads(out)
+    in_ti = {b["benchmark"].split("@")[0]: (b["group"], b["delta"]) for b in ti["benchmarks"]}
+    assert in_ti == {n: (benchmarks[n].group, 100.0) for n in names}
+
+
+def test_study_specs_take_yaml_benchmarks(tmp_path):
+    from transferlab.study.spec import load_spec, parse_spec
+
+    shutil.copytree(CUSTOM, tmp_path / "tasks")
+    (tmp_path / "study.yaml").write_text(
+        "name: own\nmodels:\n  - {name: a, hf: org/a}\n  - {name: b, hf: org/b, base: a, training: SFT}\n"
+        "benchmarks: [gsm8k, tasks/exact.yaml, tasks/normalized.yaml]\ngeneration: {samples: 1}\n"
+    )
+    spec = load_spec(tmp_path / "study.yaml")
+    exact, normalized = (load_definitions(str(tmp_path / "tasks" / f))[0] for f in ("exact.yaml", "normalized.yaml"))
+    assert spec.benchmarks == ("gsm8k", exact.name, normalized.name)
+    assert spec.resolved_groups() == {"gsm8k": "math", exact.name: "other", normalized.name: "non"}
+    assert spec.benchmark(exact.name).messages(exact.load()[0]) == exact.messages(exact.load()[0])
+    again = parse_spec(spec.to_dict())  # as a store keeps it: absolute paths
+    assert again.benchmarks == spec.benchmarks and again.resolved_groups() == spec.resolved_groups()
+    (tmp_path / "tasks" / "exact.yaml").write_text((CUSTOM / "exact.yaml").read_text().replace("group: other", "group: trivia"))
+    with pytest.raises(TransferlabError, match="a study's benchmarks need one of math, other, non"):
+        load_spec(tmp_path / "study.yaml")
 
 
 @pytest.mark.timeout(900)

@@ -27,7 +27,7 @@ _REQUIRED = ("name", "group", "scorer", "mode", "prompt_styles", "load", "messag
 
 
 def _as_benchmarks(obj: Any, where: str) -> list[Any]:
-    if callable(obj) and not hasattr(obj, "score"):
+    if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "score")):  # a class or a factory: call it
         obj = obj()
     found = list(obj) if isinstance(obj, (list, tuple)) else [obj]
     for b in found:

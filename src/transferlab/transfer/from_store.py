@@ -162,8 +162,9 @@ def _adhoc(
     for model in {base, tuned, *(m for p in population for m in p)}:
         items[model] = {b: read_cell_rows(store, model, b, gk)[0] for b, gk in cells.items()}
         items[model] = {b: v for b, v in items[model].items() if v}
-    own = own_groups(store, set(items[base]) & set(items[tuned]))
-    common = sorted(b for b in set(items[base]) & set(items[tuned]) if own.get(b, "math") in GROUPS)  # a group of your own is not in TI
+    own = own_groups(store, {b for bench in items.values() for b in bench})
+    items = {m: {b: v for b, v in bench.items() if own.get(b, "math") in GROUPS} for m, bench in items.items()}  # a group of your own is not in TI
+    common = sorted(set(items[base]) & set(items[tuned]))
     groups = resolve_groups(common, {b: g for b, g in own.items() if g in GROUPS})
     scores = {m: {b: 100 * sum(sum(v) / len(v) for v in by.values()) / len(by) for b, by in bench.items()} for m, bench in items.items()}
     pair_sigma = None
