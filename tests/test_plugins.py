@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +18,10 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plugin"
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example plugin installed by pip (no build isolation, no dependencies: offline) into a folder."""
-    target = tmp_path_factory.mktemp("plugin-site")
+    target, source = tmp_path_factory.mktemp("plugin-site"), tmp_path_factory.mktemp("plugin-source") / "plugin"
+    shutil.copytree(EXAMPLE, source)  # setuptools builds inside the source folder: not in the repository
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", "--target", str(target), str(EXAMPLE)],
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", "--target", str(target), str(source)],
         capture_output=True,
         text=True,
         timeout=300,
