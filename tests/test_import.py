@@ -217,8 +217,9 @@ def test_real_lm_eval_samples_import_then_score_ti_report(tmp_path, shared_data,
 
     python = lm_eval_python()
     store = tmp_path / "s.db"
+    models = {}
     for name, seed in (("lab/tiny-base", 0), ("lab/tiny-tuned", 1)):  # two different random tiny models
-        model = build_tiny_model(tmp_path / f"tiny-{seed}", seed=seed)
+        model = models[name] = build_tiny_model(tmp_path / f"tiny-{seed}", seed=seed)
         for path in run_lm_eval(python, model, shared_data, tmp_path / f"lm-eval-{seed}"):
             benchmark = ["--benchmark", "ifeval"] if "ifeval_local" in path.name else ["--benchmark", "gsm8k"]
             status, _, err = cli(capsys, "import", str(path), "--model", name, "--store", str(store), "--data-dir", str(shared_data), *benchmark)
@@ -258,3 +259,15 @@ def test_real_lm_eval_samples_import_then_score_ti_report(tmp_path, shared_data,
     status, _, err = cli(capsys, "report", "--store", str(store), "--spec", str(spec), "--out", str(tmp_path / "report"), "--resamples", "200")
     assert status == 0, err
     assert "ifeval" in (tmp_path / "report" / "report.md").read_text()
+
+    # drift tokens on the imported answers of the tuned model (no generation).
+    before = Store(store, readonly=True)
+    count = before.count_completions()
+    before.close()
+    status, _, err = cli(capsys, "drift", "tokens", "--base", str(models["lab/tiny-base"]), "--tuned", str(models["lab/tiny-tuned"]),
+                         "--answers-from", "lab/tiny-tuned", "--benchmarks", "gsm8k,ifeval", "--store", str(store), "--out", str(tmp_path / "drift"),
+                         "--n", str(LM_EVAL_DOCS), "--dtype", "float32", "--quiet")  # fmt: skip
+    assert status == 0, err
+    assert "gsm8k: shifted" in err and "ifeval: shifted" in err
+    with Store(store, readonly=True) as s:
+        assert s.count_completions() == count
