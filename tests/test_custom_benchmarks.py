@@ -85,6 +85,8 @@ def test_every_scorer_kind_grades_right_and_wrong_answers(tmp_path, capsys):
     status, _, err = cli(capsys, "import", str(source), "--store", str(store), "--benchmarks", f"{CUSTOM},{tmp_path / 'trivia.yaml'}")
     assert status == 0, err
     assert cli(capsys, "score", "--store", str(store))[0] == 0
+    status, _, err = cli(capsys, "score", "--store", str(store), "--benchmarks", str(CUSTOM / "exact.yaml"))  # a YAML file names its stored benchmark
+    assert status == 0 and "scored 6 completions" in err
     cells = results_by(store, capsys)
     for name in names:
         assert cells[("right@imported", name)]["accuracy"] == 100.0, name

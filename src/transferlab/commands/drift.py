@@ -125,7 +125,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", required=True, help="the checkpoint the tuned model was fine-tuned from (folder, .gguf or hub id)")
     p.add_argument("--tuned", required=True, help="the fine-tuned model")
-    p.add_argument("--benchmarks", required=True, help="comma-separated names, e.g. math500,gsm8k")
+    p.add_argument("--benchmarks", required=True, help="comma-separated names, e.g. math500,gsm8k (or YAML files of your own)")
     p.add_argument("--n", type=int, default=100, help="the first N items of each benchmark")
     p.add_argument("--out", required=True, help="folder for the JSON files and figures (created)")
     p.add_argument("--data-dir", default=None, help="read benchmarks from a folder laid out like shared/data")
