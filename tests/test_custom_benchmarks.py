@@ -196,6 +196,7 @@ def test_parquet_data_and_bad_definitions(tmp_path, capsys):
         "the prompt template does not parse": good.replace("{{ country }}", "{{ country "),
         "mode loglikelihood does not go with scorer exact": good + "mode: loglikelihood\n",
         "data file": good.replace("capitals.csv", "missing.csv"),
+        "tolerance and relative_tolerance must be numbers": good.replace("scorer: exact", "scorer: {kind: numeric, tolerance: small}"),
     }
     for problem, text in cases.items():
         (tmp_path / "capitals.csv").write_text((CUSTOM / "capitals.csv").read_text())
@@ -206,3 +207,16 @@ def test_parquet_data_and_bad_definitions(tmp_path, capsys):
     [bench] = load_definitions(str(tmp_path / "bad.yaml"))
     with pytest.raises(TransferlabError, match="uses a field the data lacks"):
         bench.messages(bench.load()[0])
+
+
+def test_hub_data_through_datasets(tmp_path, monkeypatch):
+    """``data: {hub: ...}`` goes through datasets.load_dataset, as for a hub id; here a local dataset folder."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "ds").mkdir()
+    shutil.copy(CUSTOM / "mc.jsonl", tmp_path / "ds" / "test.jsonl")
+    (tmp_path / "hub.yaml").write_text((CUSTOM / "mc.yaml").read_text().replace("data: {path: mc.jsonl}", f"data: {{hub: {tmp_path / 'ds'}, split: test}}"))
+    [bench] = load_definitions(str(tmp_path / "hub.yaml"))
+    local = load_definitions(str(CUSTOM / "mc.yaml"))[0]
+    assert [(i.id, i.reference) for i in bench.load()] == [(i.id, i.reference) for i in local.load()] == [("q1", "B"), ("q2", "C"), ("q3", "A")]
+    assert bench.name != local.name and bench.hf_id == str(tmp_path / "ds")

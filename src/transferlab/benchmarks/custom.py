@@ -16,8 +16,8 @@ scorer (:mod:`~transferlab.benchmarks.custom_scorers` lists the kinds)::
     scorer: {kind: normalized}         # + the kind's options (pattern, tolerance, answer_style)
 
 The stored name is ``<name>@<hash>``: 8 hex digits of the SHA-256 of the definition and of the
-data file's bytes (hub data: its id, split, config and revision), so an edited definition or
-data file is a new benchmark in the store and old and new completions never mix. The store keeps
+data file's bytes (hub data: its id, split and config only, so a dataset changed on the hub is
+not noticed), so an edited definition or data file is a new benchmark in the store and old and new completions never mix. The store keeps
 each definition (:meth:`~transferlab.store.Store.add_benchmark_definition`), so ``score``,
 ``results`` and ``ti`` rebuild the benchmark without the YAML.
 """
@@ -218,6 +218,10 @@ def _check(raw: Any, where: str) -> dict[str, Any]:
             raise ConfigError(f"{where}: the regex pattern does not compile ({err})", "fix scorer.pattern") from err
         if not d["scorer"].get("pattern"):
             raise ConfigError(f"{where}: the regex scorer needs a pattern", "add scorer.pattern (its first group is the answer)")
+    if kind == "math" and d["scorer"].get("answer_style", "boxed") not in ("boxed", "gsm8k"):
+        raise ConfigError(f"{where}: unknown answer_style {d['scorer']['answer_style']!r}", "use boxed (\\boxed{...}) or gsm8k (#### N)")
+    if kind == "numeric" and not all(isinstance(d["scorer"].get(k, 0), (int, float)) for k in ("tolerance", "relative_tolerance")):
+        raise ConfigError(f"{where}: tolerance and relative_tolerance must be numbers", "e.g. scorer: {kind: numeric, tolerance: 0.01}")
     if not isinstance(d["data"], dict) or not ({"path", "hub"} & set(d["data"])):
         raise ConfigError(f"{where}: data names no path or hub id", "give data: {path: FILE} or data: {hub: ID, split: SPLIT}")
     if not isinstance(d.get("fields", {}), dict):
