@@ -22,6 +22,7 @@ from transferlab.errors import TransferlabError
 # Modules that register sub-commands, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
     "transferlab.commands.eval",
+    "transferlab.commands.importing",
     "transferlab.commands.grade",
     "transferlab.commands.study",
     "transferlab.commands.ti",

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS studies (study TEXT PRIMARY KEY, spec TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS study_models (
     study TEXT NOT NULL, name TEXT NOT NULL, model_key TEXT NOT NULL, source TEXT NOT NULL,
     training TEXT NOT NULL, base TEXT, updated REAL NOT NULL, PRIMARY KEY (study, name));
+CREATE TABLE IF NOT EXISTS benchmark_definitions (benchmark TEXT PRIMARY KEY, definition TEXT NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, model_key TEXT NOT NULL, benchmarks TEXT NOT NULL,
     settings TEXT NOT NULL, versions TEXT NOT NULL, argv TEXT, started REAL NOT NULL);
@@ -317,6 +318,21 @@ class Store:
             "WHERE reference != excluded.reference OR meta != excluded.meta",
             [(benchmark, i.id, json.dumps(i.reference), json.dumps(i.meta, sort_keys=True)) for i in items],
         )
+
+    def add_benchmark_definition(self, benchmark: str, definition: dict[str, Any]) -> None:
+        """Keep the definition of a benchmark of your own (idempotent: its name holds its hash), so
+        scoring and tables rebuild it without its YAML."""
+        self._write(
+            "INSERT OR IGNORE INTO benchmark_definitions (benchmark, definition, created) VALUES (?,?,?)",
+            [(benchmark, json.dumps(definition, sort_keys=True), time.time())],
+        )
+
+    def benchmark_definitions(self) -> dict[str, dict[str, Any]]:
+        """``{stored benchmark name: definition}`` of the benchmarks of your own in this store."""
+        if not self._query("SELECT 1 AS x FROM sqlite_master WHERE type='table' AND name='benchmark_definitions'"):
+            return {}  # a store written before benchmarks of your own, opened read-only
+        rows = self._query("SELECT benchmark, definition FROM benchmark_definitions")
+        return {str(r["benchmark"]): json.loads(r["definition"]) for r in rows}
 
     def items(self, benchmark: str) -> dict[str, tuple[Any, dict[str, Any]]]:
         """``{item_id: (reference, meta)}`` of one benchmark."""

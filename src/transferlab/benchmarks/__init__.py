@@ -11,17 +11,21 @@ Each benchmark family has its own module; their groups are the one table in :mod
   ``ACPBench(kind="bool", split="test")``);
 - non-reasoning: CoQA, IFEval, HaluEval, MC-TACO by log-likelihood as in the study (``mctaco_gen``:
   the same rows by generation, for chat and reasoning models);
-- the mini-world's twelve families (:mod:`~transferlab.benchmarks.world`).
+- the mini-world's twelve families (:mod:`~transferlab.benchmarks.world`);
+- benchmarks of your own: a YAML file (:mod:`~transferlab.benchmarks.custom`, stored as
+  ``name@hash``) or an installed plugin (:mod:`~transferlab.benchmarks.plugins`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from transferlab.benchmarks.acpbench import ACPBench
 from transferlab.benchmarks.base import Benchmark
 from transferlab.benchmarks.coqa import CoQA
+from transferlab.benchmarks.custom import CustomBenchmark, is_definition_path, load_definitions
 from transferlab.benchmarks.gpqa import GPQADiamond
 from transferlab.benchmarks.halueval import HaluEval
 from transferlab.benchmarks.headqa import HeadQA, HeadQAGen
@@ -29,12 +33,23 @@ from transferlab.benchmarks.ifeval import IFEval
 from transferlab.benchmarks.livecodebench import LiveCodeBench
 from transferlab.benchmarks.math import MATH_BENCHMARKS, MathBenchmark
 from transferlab.benchmarks.mctaco import MCTaco
+from transferlab.benchmarks.plugins import plugin_benchmarks
 from transferlab.benchmarks.world import WORLD_BENCHMARKS
 from transferlab.errors import DataError
 from transferlab.groups import BENCHMARK_GROUPS
 from transferlab.options import MATH_GRADERS, MathGraderName
 
-__all__ = ["MATH_GRADER_SCORERS", "PAPER_SCORING", "REGISTRY", "Benchmark", "get_benchmark", "parse_benchmarks", "scoring_variant"]
+__all__ = [
+    "MATH_GRADER_SCORERS",
+    "PAPER_SCORING",
+    "REGISTRY",
+    "Benchmark",
+    "benchmark_group",
+    "definition_of",
+    "get_benchmark",
+    "parse_benchmarks",
+    "scoring_variant",
+]
 
 _OTHER: tuple[Benchmark, ...] = (GPQADiamond(), LiveCodeBench(), ACPBench(), HeadQA(), HeadQAGen())
 _NON: tuple[Benchmark, ...] = (CoQA(), IFEval(), HaluEval(), MCTaco(), MCTaco(name="mctaco_gen", mode="generate"))
@@ -42,14 +57,48 @@ _NON: tuple[Benchmark, ...] = (CoQA(), IFEval(), HaluEval(), MCTaco(), MCTaco(na
 REGISTRY: dict[str, Benchmark] = {**MATH_BENCHMARKS, **{b.name: b for b in _OTHER + _NON}, **WORLD_BENCHMARKS}
 
 
-def get_benchmark(name: str) -> Benchmark:
-    """The benchmark called ``name``; an unknown name is a :class:`DataError` listing the known ones."""
-    try:
+def get_benchmark(name: str, definitions: Mapping[str, dict[str, Any]] | None = None) -> Benchmark:
+    """The benchmark called ``name``: a registered one, one a store's ``definitions`` hold (a
+    benchmark of your own, by its stored name) or an installed plugin's; an unknown name is a
+    :class:`DataError` listing the known ones."""
+    if name in REGISTRY:
         return REGISTRY[name]
-    except KeyError:
-        planned = sorted(set(BENCHMARK_GROUPS) - set(REGISTRY))
-        hint = f" ({', '.join(planned)} are not implemented yet)" if name in planned else ""
-        raise DataError(f"unknown benchmark {name!r}{hint}", f"choose from {', '.join(sorted(REGISTRY))}") from None
+    if definitions and name in definitions:
+        return stored_benchmark(name, definitions[name])
+    plugins = plugin_benchmarks(frozenset(REGISTRY))
+    if name in plugins:
+        return plugins[name]
+    planned = sorted(set(BENCHMARK_GROUPS) - set(REGISTRY))
+    hint = f" ({', '.join(planned)} are not implemented yet)" if name in planned else ""
+    raise DataError(
+        f"unknown benchmark {name!r}{hint}", f"choose from {', '.join(sorted([*REGISTRY, *plugins]))}, or pass a benchmark of your own as path/to/task.yaml"
+    )
+
+
+def stored_benchmark(name: str, definition: dict[str, Any]) -> Benchmark:
+    """A benchmark of your own rebuilt from the definition a store keeps under ``name``."""
+    if "plugin" in definition:
+        return get_benchmark(str(definition["plugin"]))
+    return CustomBenchmark.from_definition(definition, stored_name=name)
+
+
+def definition_of(benchmark: Benchmark) -> dict[str, Any] | None:
+    """What a store keeps to rebuild a benchmark of your own (None for a registered one)."""
+    if isinstance(benchmark, CustomBenchmark):
+        return benchmark.definition
+    if benchmark.name not in REGISTRY:
+        return {"plugin": benchmark.name, "group": benchmark.group, "scorer": benchmark.scorer}
+    return None
+
+
+def benchmark_group(name: str, definitions: Mapping[str, dict[str, Any]] | None = None) -> str | None:
+    """The group of a benchmark name: the paper's table, a stored definition's, a plugin's; None if unknown."""
+    if name in BENCHMARK_GROUPS:
+        return BENCHMARK_GROUPS[name]
+    if definitions and name in definitions:
+        return str(definitions[name]["group"])
+    plugin = plugin_benchmarks(frozenset(REGISTRY)).get(name)
+    return str(plugin.group) if plugin is not None else None
 
 
 # The study's own scoring, kept behind an explicit option so its numbers can be compared: GPQA's
@@ -69,10 +118,13 @@ PAPER_SCORING: dict[str, Callable[[], Benchmark]] = {
 MATH_GRADER_SCORERS: dict[MathGraderName, str] = dict(zip(MATH_GRADERS, ("math", "math_qwen25"), strict=True))
 
 
-def scoring_variant(name: str, *, paper: bool = False, math_grader: MathGraderName = "transferlab") -> Benchmark:
+def scoring_variant(
+    name: str, *, paper: bool = False, math_grader: MathGraderName = "transferlab", definitions: Mapping[str, dict[str, Any]] | None = None
+) -> Benchmark:
     """The benchmark that scores ``name``: the registered one, its paper-scoring variant, or (for the
-    math benchmarks) the one whose math grader is ``math_grader``."""
-    benchmark = get_benchmark(name)
+    math benchmarks) the one whose math grader is ``math_grader``; a benchmark of your own from
+    ``definitions`` (a store's)."""
+    benchmark = get_benchmark(name, definitions)
     if math_grader not in MATH_GRADER_SCORERS:
         raise DataError(f"unknown math grader {math_grader!r}", f"choose from {', '.join(MATH_GRADER_SCORERS)}")
     if paper and name in PAPER_SCORING:
@@ -83,8 +135,13 @@ def scoring_variant(name: str, *, paper: bool = False, math_grader: MathGraderNa
 
 
 def parse_benchmarks(spec: str) -> list[Benchmark]:
-    """Benchmarks from a comma-separated list of names, in order, without duplicates."""
+    """Benchmarks from a comma-separated list of names and YAML files or folders of benchmarks of
+    your own, in order, without duplicates."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
     if not names:
         raise DataError("no benchmark named", f"pass --benchmarks with names from {', '.join(sorted(REGISTRY))}")
-    return [get_benchmark(n) for n in dict.fromkeys(names)]
+    found: dict[str, Benchmark] = {}
+    for n in names:
+        for b in load_definitions(n) if is_definition_path(n) else [get_benchmark(n)]:
+            found.setdefault(b.name, b)
+    return list(found.values())

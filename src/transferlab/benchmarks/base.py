@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from transferlab.errors import DataError
-from transferlab.groups import Group
 from transferlab.io import read_jsonl
 from transferlab.items import Item, ScoringContext, Verdict
 
@@ -35,7 +34,7 @@ class Benchmark(Protocol):
     @property
     def name(self) -> str: ...
     @property
-    def group(self) -> Group: ...
+    def group(self) -> str: ...  # a Group for the built-in benchmarks; a benchmark of your own may name a new one
     @property
     def hf_id(self) -> str: ...
     @property

@@ -69,6 +69,17 @@ def greedy_config(args: argparse.Namespace) -> Any:
     )
 
 
+def resolve_answers(args: argparse.Namespace) -> str | None:
+    """``--answers-from`` as a store key (a name works when it is unique)."""
+    if not args.answers_from:
+        return None
+    from transferlab.store import Store
+    from transferlab.transfer.from_store import resolve_model_key
+
+    with Store(args.store, readonly=True) as store:
+        return resolve_model_key(store, args.answers_from)
+
+
 def cmd_tokens(args: argparse.Namespace) -> int:
     from transferlab.benchmarks import parse_benchmarks
     from transferlab.drift.run import out_dir, run_tokens
@@ -106,6 +117,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         show_progress=False if args.quiet else None,
         log=_log,
         on_benchmark=show,
+        answers_from=resolve_answers(args),
     )
     return 0
 
@@ -113,7 +125,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", required=True, help="the checkpoint the tuned model was fine-tuned from (folder, .gguf or hub id)")
     p.add_argument("--tuned", required=True, help="the fine-tuned model")
-    p.add_argument("--benchmarks", required=True, help="comma-separated names, e.g. math500,gsm8k")
+    p.add_argument("--benchmarks", required=True, help="comma-separated names, e.g. math500,gsm8k (or YAML files of your own)")
     p.add_argument("--n", type=positive_int, default=100, help="the first N items of each benchmark")
     p.add_argument("--out", required=True, help="folder for the JSON files and figures (created)")
     p.add_argument("--data-dir", default=None, help="read benchmarks from a folder laid out like shared/data")
@@ -150,5 +162,10 @@ def register(subparsers: Any) -> None:
     q.add_argument("--system-prompt", default=None)
     q.add_argument("--prompt-style", default="default")
     q.add_argument("--top-k", type=int, default=30, help="how many most-shifted tokens to list")
+    q.add_argument(
+        "--answers-from",
+        default=None,
+        help="score the answers this stored model holds (e.g. NAME@imported, from `transferlab import`) instead of generating the tuned model's",
+    )
     q.add_argument("--quiet", action="store_true", help="no progress bars")
     q.set_defaults(func=cmd_tokens)

@@ -54,9 +54,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from transferlab.benchmarks.custom import is_definition_path, load_definitions
     from transferlab.pipeline.score import score_store
 
-    benchmarks = [b.strip() for b in args.benchmarks.split(",")] if args.benchmarks else None
+    entries = [b.strip() for b in args.benchmarks.split(",") if b.strip()] if args.benchmarks else None
+    benchmarks = [n for e in entries for n in ([b.name for b in load_definitions(e)] if is_definition_path(e) else [e])] if entries is not None else None
     with Store(args.store, create=False) as store:
         n = score_store(
             store,
@@ -102,7 +104,9 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("eval", help="generate completions for benchmarks into a store, then score them")
     p.add_argument("--model", required=True, help="a local folder, a .gguf file or a hub id (openai: the served model's name)")
     add_model_args(p)
-    p.add_argument("--benchmarks", required=True, help="comma-separated names, e.g. math500,aime24,gsm8k")
+    p.add_argument(
+        "--benchmarks", required=True, help="comma-separated names, e.g. math500,aime24,gsm8k; benchmarks of your own as path/to/task.yaml or a folder of them"
+    )
     p.add_argument("--store", required=True, help="the SQLite store file (created if missing)")
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N items of each benchmark")
     p.add_argument("--data-dir", default=None, help="read benchmarks from a folder laid out like shared/data instead of the hub")
@@ -115,7 +119,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("score", help="(re-)score stored completions without generating")
     p.add_argument("--store", required=True)
     p.add_argument("--model-key", default=None, help="only this model (name@revision)")
-    p.add_argument("--benchmarks", default=None)
+    p.add_argument("--benchmarks", default=None, help="only these (comma-separated names as stored, or YAML files of your own)")
     p.add_argument("--thinking-parser", default="auto", choices=THINKING_REQUESTS)
     p.add_argument("--only-unscored", action="store_true")
     p.add_argument(

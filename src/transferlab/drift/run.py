@@ -7,6 +7,7 @@ reads back for the report.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -141,6 +142,30 @@ def stored_answers(store: Store, backend: Any, benchmark: Benchmark, config: Gen
         pairs.append((prompt, key))
     ids = store.token_ids(key for _, key in pairs)
     return [Answer(prompt, stored[key].text, tuple(ids[key]) if key in ids else None) for prompt, key in pairs]
+
+
+def imported_answers(store: Store, backend: Any, model_key: str, benchmarks: Sequence[Benchmark], config: GenerationConfig, n: int) -> dict[str, list[Answer]]:
+    """The first sample of the first ``n`` items (by id) that ``model_key`` has stored for each
+    benchmark, under whatever settings (completions made elsewhere: ``transferlab import``). A
+    prompt stored as a chat (JSON messages) is rendered with the tuned model's template; text
+    prompts (lm-eval's contexts) are used as they are; answers are re-tokenized from their text."""
+    found: dict[str, list[Answer]] = {}
+    for b in benchmarks:
+        first = sorted((r for r in store.completions(model_key=model_key, benchmark=b.name) if r.sample_index == 0), key=lambda r: r.item_id)[:n]
+        if not first:
+            raise StoreError(f"{model_key} has no completions of {b.name} in the store", "import them first (transferlab import) or drop --answers-from")
+        answers = []
+        for r in first:
+            prompt = store.prompt_text(r.prompt_hash) or ""
+            try:
+                chat = json.loads(prompt)
+            except json.JSONDecodeError:
+                chat = None
+            if isinstance(chat, list) and chat and all(isinstance(m, dict) and "role" in m for m in chat):
+                prompt = backend.render(chat, config)
+            answers.append(Answer(prompt, r.text))
+        found[b.name] = answers
+    return found
 
 
 def generate_answers(
@@ -303,12 +328,18 @@ def run_tokens(
     show_progress: bool | None = None,
     log: Callable[[str], None] | None = None,
     on_benchmark: OnBenchmark | None = None,
+    answers_from: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Token drift: the tuned model's greedy answers (from the store, the missing ones generated
-    first) scored under both models, on ``backend`` (``hf``, or ``vllm``: no exact KL)."""
+    first; or, with ``answers_from``, the completions that model key holds, e.g. imported ones)
+    scored under both models, on ``backend`` (``hf``, or ``vllm``: no exact KL)."""
     options = BackendOptions(kind=backend, device=device, dtype=dtype, batch_size=batch_size)
     tuned = load_backend(tuned_model, options)
-    answers = generate_answers(tuned, benchmarks, config, store_path, data_dir, n, show_progress=show_progress, log=log)
+    if answers_from is not None:
+        with Store(store_path, readonly=True) as store:
+            answers = imported_answers(store, tuned, answers_from, benchmarks, config, n)
+    else:
+        answers = generate_answers(tuned, benchmarks, config, store_path, data_dir, n, show_progress=show_progress, log=log)
     if backend == "hf":
         base = hf_backend(base_model, device=device, dtype=dtype, batch_size=batch_size)
         check_tokenizers(base, tuned)

@@ -226,6 +226,16 @@ def _generated_records(backend: Backend, plan: BenchmarkPlan, model_key: str, ru
         yield records
 
 
+def remember_definitions(store: Store, benchmarks: Sequence[Benchmark]) -> None:
+    """Keep the definitions of the benchmarks of your own among ``benchmarks`` in the store."""
+    from transferlab.benchmarks import definition_of
+
+    for b in benchmarks:
+        definition = definition_of(b)
+        if definition is not None:
+            store.add_benchmark_definition(b.name, definition)
+
+
 def run_eval(
     backend: Backend,
     benchmarks: Sequence[Benchmark],
@@ -243,6 +253,7 @@ def run_eval(
     run_id = uuid.uuid4().hex[:12]
     model_key = store.add_model(backend.model)
     store.add_run(run_id, model_key, [b.name for b in benchmarks], config.to_dict(), library_versions(), argv if argv is not None else sys.argv)
+    remember_definitions(store, benchmarks)
     plans = [plan_benchmark(backend, store, b, config, data_dir=data_dir, limit=limit, items=(items or {}).get(b.name)) for b in benchmarks]
     requested = sum(p.total for p in plans)
     reused = sum(p.stored for p in plans)

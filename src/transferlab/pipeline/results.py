@@ -9,15 +9,14 @@ else the only one present (:meth:`ScorerChoice.choose`, which ``ti`` and ``repor
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 import numpy as np
 
-from transferlab.benchmarks import scoring_variant
+from transferlab.benchmarks import benchmark_group, scoring_variant
 from transferlab.errors import DataError
-from transferlab.groups import BENCHMARK_GROUPS
 from transferlab.metrics import estimate, mean_pass_at_k
 from transferlab.options import MathGraderName
 from transferlab.store import Store
@@ -51,10 +50,12 @@ class BenchmarkResult:
 _VERDICT_FIELDS = ("scorer", "score", "extracted", "thinking", "answer", "thinking_status", "score_status", "details")
 
 
-def wanted_scorer(benchmark: str, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> str | None:
-    """The scorer name whose verdicts count for ``benchmark`` (``None``: not a registered benchmark)."""
+def wanted_scorer(
+    benchmark: str, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab", definitions: Mapping[str, dict[str, Any]] | None = None
+) -> str | None:
+    """The scorer name whose verdicts count for ``benchmark`` (``None``: an unknown benchmark)."""
     try:
-        return scoring_variant(benchmark, paper=paper_scoring, math_grader=math_grader).scorer
+        return scoring_variant(benchmark, paper=paper_scoring, math_grader=math_grader, definitions=definitions).scorer
     except DataError:
         return None
 
@@ -68,10 +69,11 @@ class ScorerChoice:
     paper_scoring: bool = False
     math_grader: MathGraderName = "transferlab"
 
-    def choose(self, benchmark: str, present: Collection[str]) -> str | None:
+    def choose(self, benchmark: str, present: Collection[str], definitions: Mapping[str, dict[str, Any]] | None = None) -> str | None:
         """The scorer whose verdicts count for a cell of ``benchmark`` whose completions hold verdicts
-        of the ``present`` scorers: the one asked for, else the only one present, else ``None``."""
-        wanted = wanted_scorer(benchmark, paper_scoring=self.paper_scoring, math_grader=self.math_grader)
+        of the ``present`` scorers: the one asked for, else the only one present, else ``None``.
+        ``definitions``: the store's benchmarks of your own (:meth:`Store.benchmark_definitions`)."""
+        wanted = wanted_scorer(benchmark, paper_scoring=self.paper_scoring, math_grader=self.math_grader, definitions=definitions)
         return wanted if wanted in present else (next(iter(present)) if len(present) == 1 else None)
 
 
@@ -88,10 +90,11 @@ def scored_cells(
     cells: dict[tuple[str, str, str], dict[str, dict[str | None, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
     for stored in store.rows():
         cells[(stored["model_key"], stored["benchmark"], stored["gen_key"])][stored["key"]][stored["scorer"]] = stored
+    definitions = store.benchmark_definitions()
     for key in sorted(cells):
         by_completion = cells[key]
         present = {s for verdicts in by_completion.values() for s in verdicts if s is not None}
-        chosen = choice.choose(key[1], present)
+        chosen = choice.choose(key[1], present, definitions)
         rows = []
         for verdicts in by_completion.values():
             row: dict[str, Any] | None = verdicts.get(chosen) if chosen is not None else None
@@ -114,6 +117,7 @@ def results(
     """Every (model, benchmark, settings) cell of the store, counted with one scorer per benchmark:
     the default, or the study's own (``paper_scoring``), or the Qwen2.5-Math harness's for math."""
     table = []
+    definitions = store.benchmark_definitions()
     for (model, benchmark, gen_key), rows in scored_cells(store, paper_scoring=paper_scoring, math_grader=math_grader):
         scored = [r for r in rows if r["score"] is not None]
         by_item: dict[str, list[float]] = defaultdict(list)
@@ -127,7 +131,7 @@ def results(
             BenchmarkResult(
                 model=model,
                 benchmark=benchmark,
-                group=BENCHMARK_GROUPS.get(benchmark, "?"),
+                group=benchmark_group(benchmark, definitions) or "?",
                 gen_key=gen_key,
                 items=est.n_items,
                 samples_per_item=k,

@@ -121,13 +121,15 @@ def score_completions(
     thinking_parser: ThinkingRequest = "auto",
     paper_scoring: bool = False,
     math_grader: MathGraderName = "transferlab",
+    definitions: Mapping[str, dict[str, Any]] | None = None,
 ) -> list[ScoreRecord]:
-    """Score completions of one registered benchmark; returns the score records (not yet written).
+    """Score completions of one benchmark (registered, or of your own: ``definitions``, the
+    store's); returns the score records (not yet written).
 
     ``paper_scoring`` uses the study's own scorer where it differs (see ``PAPER_SCORING``);
     ``math_grader="qwen25-math"`` grades the math benchmarks as the Qwen2.5-Math harness does.
     """
-    benchmark = scoring_variant(benchmark_name, paper=paper_scoring, math_grader=math_grader)
+    benchmark = scoring_variant(benchmark_name, paper=paper_scoring, math_grader=math_grader, definitions=definitions)
     return score_records(store, completions, benchmark, context, thinking_parser=thinking_parser)
 
 
@@ -148,6 +150,7 @@ def score_store(
     for c in store.completions(model_key=model_key):
         if benchmarks is None or c.benchmark in benchmarks:
             by_benchmark[c.benchmark].append(c)
+    definitions = store.benchmark_definitions()
     own_context = context is None
     context = context or LazyScoringContext()
     done = 0
@@ -155,13 +158,24 @@ def score_store(
         with progress_bar("answers", enabled=show_progress) as progress:
             for name, completions in sorted(by_benchmark.items()):
                 if only_unscored:
-                    scored = store.scored_keys(scoring_variant(name, paper=paper_scoring, math_grader=math_grader).scorer, model_key=model_key, benchmark=name)
+                    scored = store.scored_keys(
+                        scoring_variant(name, paper=paper_scoring, math_grader=math_grader, definitions=definitions).scorer, model_key=model_key, benchmark=name
+                    )
                     completions = [c for c in completions if c.key not in scored]
                 task = progress.add_task(f"score {name}", total=len(completions))
                 for start in range(0, len(completions), SCORED_CHUNK):
                     chunk = completions[start : start + SCORED_CHUNK]
                     store.put_scores(
-                        score_completions(store, chunk, name, context, thinking_parser=thinking_parser, paper_scoring=paper_scoring, math_grader=math_grader)
+                        score_completions(
+                            store,
+                            chunk,
+                            name,
+                            context,
+                            thinking_parser=thinking_parser,
+                            paper_scoring=paper_scoring,
+                            math_grader=math_grader,
+                            definitions=definitions,
+                        )
                     )
                     progress.advance(task, len(chunk))
                     done += len(chunk)

@@ -176,14 +176,13 @@ def study_settings_differences(store: Store, model_key: str, spec: StudySpec) ->
 
     found: list[str] = []
     for config, names in spec.generation_groups():
-        found += settings_differences(store, model_key, [REGISTRY[b] for b in names if b in REGISTRY], config)
+        found += settings_differences(store, model_key, [spec.benchmark(b) for b in names if b in REGISTRY or b in spec.own_benchmarks], config)
     return list(dict.fromkeys(found))
 
 
 def _run_model(spec: StudySpec, m: StudyModel, store: Store, scoring: Any, allow_mixed_settings: bool, **kwargs: Any) -> Any:
     """Load one model, check the store, generate what is missing (one run per group of benchmarks
     sharing settings), free the model, score."""
-    from transferlab.benchmarks import get_benchmark
     from transferlab.pipeline.generate import EvalSummary, run_eval
     from transferlab.pipeline.score import score_store
 
@@ -193,7 +192,7 @@ def _run_model(spec: StudySpec, m: StudyModel, store: Store, scoring: Any, allow
         _refuse(study_settings_differences(store, key, spec))
     record_model_key(store, spec, m, key)
     groups = spec.generation_groups()
-    summaries = [run_eval(backend, [get_benchmark(b) for b in names], config, store, **kwargs) for config, names in groups]
+    summaries = [run_eval(backend, [spec.benchmark(b) for b in names], config, store, **kwargs) for config, names in groups]
     del backend
     _free_memory()
     for config, names in groups:

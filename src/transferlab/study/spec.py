@@ -98,6 +98,7 @@ class StudySpec:
     limit: int | None = None
     description: str = ""
     generation_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    own_benchmarks: dict[str, str] = field(default_factory=dict)  # benchmarks of your own: stored name -> its YAML file
 
     def generation_for(self, benchmark: str) -> GenerationConfig:
         """The settings ``benchmark`` is generated with: ``generation`` and the benchmark's overrides."""
@@ -124,6 +125,20 @@ class StudySpec:
                 return m
         raise ConfigError(f"no model {name!r} in study {self.name!r}", f"use one of {', '.join(m.name for m in self.models)}")
 
+    def benchmark(self, name: str) -> Any:
+        """The benchmark object of one of the study's benchmarks (a YAML one read from its file)."""
+        from transferlab.benchmarks import get_benchmark
+        from transferlab.benchmarks.custom import load_definition
+
+        if name in self.own_benchmarks:
+            found = load_definition(Path(self.own_benchmarks[name]))
+            if found.name != name:
+                raise ConfigError(
+                    f"{self.own_benchmarks[name]} changed since the study was recorded ({name} is now {found.name})", "run the study with its spec again"
+                )
+            return found
+        return get_benchmark(name)
+
     def group_of(self, benchmark: str) -> Group:
         """The benchmark's group in this study (the override, else the built-in group)."""
         return self.groups.get(benchmark) or BENCHMARK_GROUPS[benchmark]
@@ -140,8 +155,8 @@ class StudySpec:
             "name": self.name,
             "description": self.description,
             "models": [{k: v for k, v in asdict(m).items() if v is not None and v != ()} for m in self.models],
-            "benchmarks": list(self.benchmarks),
-            "groups": dict(self.groups),
+            "benchmarks": [self.own_benchmarks.get(b, b) for b in self.benchmarks],
+            "groups": {b: g for b, g in self.groups.items() if b not in self.own_benchmarks},
             "generation": self.generation.to_dict(),
             "generation_overrides": {b: dict(o) for b, o in self.generation_overrides.items()},
             "backend": asdict(self.backend),
@@ -178,8 +193,8 @@ def parse_spec(data: Any, *, base_dir: Path | None = None, where: str = "study s
             raise ConfigError(f"{where}: {key!r} is missing or empty", "see configs/tiny.yaml for a complete spec")
     name, description, data_dir = (_text(data.get(k), k, where) for k in ("name", "description", "data_dir"))
     models = _parse_models(data["models"], base_dir, where)
-    benchmarks = _parse_benchmarks(data["benchmarks"], where)
-    groups = _parse_groups(data.get("groups") or {}, benchmarks, where)
+    benchmarks, own, own_groups = _parse_benchmarks(data["benchmarks"], where, base_dir)
+    groups = {**own_groups, **_parse_groups(data.get("groups") or {}, benchmarks, where, own_groups)}
     generation = _section(data, "generation", where)
     try:
         config = GenerationConfig.from_dict(generation)
@@ -203,6 +218,7 @@ def parse_spec(data: Any, *, base_dir: Path | None = None, where: str = "study s
         ti=ti,
         data_dir=data_dir,
         limit=limit,
+        own_benchmarks=own,
         description=description or "",
         generation_overrides=overrides,
     )
@@ -320,23 +336,43 @@ def _training(value: Any, *, tuned: bool, name: str, where: str) -> str:
     return canon
 
 
-def _parse_benchmarks(raw: Any, where: str) -> tuple[str, ...]:
+def _parse_benchmarks(raw: Any, where: str, base_dir: Path | None) -> tuple[tuple[str, ...], dict[str, str], dict[str, Group]]:
+    """Benchmark names, and the benchmarks of your own among them: ``{stored name: YAML path}`` and
+    their groups. A YAML path is taken relative to the spec; a benchmark of your own needs the
+    group math, other or non in a study (TI is computed per group)."""
     from transferlab.benchmarks import REGISTRY
+    from transferlab.benchmarks.custom import is_definition_path, load_definitions
 
     if not isinstance(raw, (list, str)) or not all(isinstance(b, str) for b in raw):
         raise ConfigError(f"{where}: benchmarks must be a list of names, got {raw!r}", "write benchmarks: [math500, gsm8k]")
-    names = [b.strip() for b in (raw if isinstance(raw, list) else raw.split(","))]
+    entries = [str(b).strip() for b in (raw if isinstance(raw, list) else raw.split(","))]
     known = set(BENCHMARK_GROUPS) | set(REGISTRY)
-    unknown = [b for b in names if b not in known]
+    names: list[str] = []
+    own: dict[str, str] = {}
+    own_groups: dict[str, Group] = {}
+    unknown = []
+    for entry in entries:
+        path = Path(entry) if base_dir is None or Path(entry).is_absolute() else base_dir / entry
+        if entry.endswith((".yaml", ".yml")) or (entry not in known and is_definition_path(str(path))):
+            for b in load_definitions(str(path)):
+                if b.group not in GROUPS:
+                    raise ConfigError(f"{where}: {b.name} has the group {b.group!r}", f"a study's benchmarks need one of {', '.join(GROUPS)} (TI is per group)")
+                names.append(b.name)
+                own[b.name] = str(Path(b.definition_path or path).resolve())
+                own_groups[b.name] = b.group  # a Group: checked just above
+        elif entry in known:
+            names.append(entry)
+        else:
+            unknown.append(entry)
     if unknown:
-        raise ConfigError(f"{where}: unknown benchmark(s) {', '.join(unknown)}", f"choose from {', '.join(sorted(known))}")
+        raise ConfigError(f"{where}: unknown benchmark(s) {', '.join(unknown)}", f"choose from {', '.join(sorted(known))}, or give path/to/task.yaml")
     dupes = sorted({b for b in names if names.count(b) > 1})
     if dupes:
         raise ConfigError(f"{where}: benchmark(s) {', '.join(dupes)} listed twice", "list each benchmark once")
-    return tuple(names)
+    return tuple(names), own, own_groups
 
 
-def _parse_groups(raw: Any, benchmarks: Sequence[str], where: str) -> dict[str, Group]:
+def _parse_groups(raw: Any, benchmarks: Sequence[str], where: str, own: Mapping[str, Group] | None = None) -> dict[str, Group]:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: 'groups' must map benchmark names to math, other or non", "write groups: {aime24: other}")
     groups: dict[str, Group] = {}
@@ -346,7 +382,7 @@ def _parse_groups(raw: Any, benchmarks: Sequence[str], where: str) -> dict[str, 
         if group not in GROUPS:
             raise ConfigError(f"{where}: benchmark {bench!r} has group {group!r}", f"use one of {', '.join(GROUPS)}")
         groups[str(bench)] = group
-    resolved = {b: groups.get(b) or BENCHMARK_GROUPS.get(b) for b in benchmarks}
+    resolved = {b: groups.get(b) or (own or {}).get(b) or BENCHMARK_GROUPS.get(b) for b in benchmarks}
     if "math" not in resolved.values():
         raise ConfigError(f"{where}: no math benchmark", "TI is relative to the math gain: add one (e.g. math500)")
     return groups

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from transferlab.benchmarks import REGISTRY
+from transferlab.benchmarks import REGISTRY, get_benchmark
 from transferlab.errors import DataError, TransferlabError
 from transferlab.groups import GROUPS, Group
 from transferlab.metrics import estimate
@@ -141,7 +141,7 @@ def read_cell_rows(
         completions.setdefault(row["key"], row)
         if row["scorer"] is not None:
             scores[row["scorer"]][row["key"]] = float(row["score"])
-    scorer = scoring.choose(benchmark, set(scores))
+    scorer = scoring.choose(benchmark, set(scores), store.benchmark_definitions() if benchmark not in REGISTRY else None)
     chosen = scores.get(scorer, {}) if scorer else {}
     by_item: ScoresByItem = defaultdict(list)
     for key, row in completions.items():
@@ -155,12 +155,21 @@ def gen_keys(store: Store, model_key: str, benchmark: str) -> list[str]:
     return sorted(gen_key for bench, gen_key in store.gen_keys(model_key) if bench == benchmark)
 
 
+def _imported(store: Store, gen_key: str) -> bool:
+    """True for the settings key of imported completions."""
+    return "imported" in (store.gen_settings(gen_key) or {})
+
+
 def study_gen_key(store: Store, spec: StudySpec | None, model_key: str, benchmark: str) -> str | None:
     """The settings key to read: the study's (when the benchmark is registered), else the only
-    one stored; None when the model has nothing for the benchmark."""
-    if spec is not None and benchmark in REGISTRY:
-        return expected_gen_key(REGISTRY[benchmark], spec.generation_for(benchmark))
+    one stored; None when the model has nothing for the benchmark. A model whose completions of the
+    benchmark were all imported (``transferlab import``) is read under its one imported key."""
     keys = gen_keys(store, model_key, benchmark)
+    definitions = store.benchmark_definitions()
+    if spec is not None and (benchmark in REGISTRY or benchmark in definitions):
+        expected = expected_gen_key(get_benchmark(benchmark, definitions), spec.generation_for(benchmark))
+        if expected in keys or not keys or not all(_imported(store, k) for k in keys):
+            return expected
     if len(keys) > 1:
         raise DataError(f"{model_key} has {benchmark} completions under {len(keys)} settings", "pass --spec to choose the study's settings")
     return keys[0] if keys else None

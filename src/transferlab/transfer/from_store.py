@@ -18,12 +18,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from transferlab.errors import ConfigError, DataError, TransferlabError
-from transferlab.groups import GROUPS, Group, resolve_groups
+from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group, resolve_groups
 from transferlab.options import TI_VERSIONS, TIVersion
 from transferlab.pipeline.results import DEFAULT_SCORING, ScorerChoice
 from transferlab.store import Store
@@ -46,7 +46,7 @@ from transferlab.transfer.analysis import (
 )
 from transferlab.transfer.sigma import DEFAULT_DDOF, study_sigma
 
-__all__ = ["analyse_pair", "analyse_results", "resolve_model_key", "store_analysis", "ti_from_store"]
+__all__ = ["analyse_pair", "analyse_results", "own_groups", "resolve_model_key", "store_analysis", "ti_from_store"]
 
 
 def ti_from_store(
@@ -149,6 +149,25 @@ def _with_ti(spec: StudySpec, ti: TISettings | None, sigma: Mapping[Group, float
     return dataclasses.replace(spec, ti=settings)
 
 
+def own_groups(store: Store, benchmarks: Iterable[str]) -> dict[str, str]:
+    """The groups of the benchmarks of your own among ``benchmarks`` (YAML ones as the store keeps
+    them, installed plugins'); a group may be one of the paper's three or a new name."""
+    from transferlab.benchmarks import benchmark_group
+
+    definitions = store.benchmark_definitions()
+    found = {b: benchmark_group(b, definitions) for b in benchmarks if b not in BENCHMARK_GROUPS}
+    return {b: g for b, g in found.items() if g is not None}
+
+
+def _paper_groups(store: Store, cell_keys: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Group]]:
+    """``cell_keys`` without the benchmarks whose group is one of your own (TI is computed per
+    paper group; such benchmarks show in `results`), and the groups of the rest."""
+    own = own_groups(store, cell_keys)
+    kept = {b: gk for b, gk in cell_keys.items() if own.get(b, "math") in GROUPS}
+    paper = {b: cast(Group, g) for b, g in own.items() if g in GROUPS}
+    return kept, resolve_groups(sorted(kept), paper)
+
+
 def resolve_model_key(store: Store, name: str) -> str:
     """A store key from a key or the unique model name before ``@``."""
     keys = [str(r["model_key"]) for r in store.models()]
@@ -196,8 +215,7 @@ def analyse_pair(
     ``ti``: the TI settings (None: the defaults)."""
     ti = ti or TISettings()
     base_key, tuned_key = resolve_model_key(store, base), resolve_model_key(store, tuned)
-    cell_keys = _common_cells(store, base_key, tuned_key)
-    groups = resolve_groups(sorted(cell_keys))
+    cell_keys, groups = _paper_groups(store, _common_cells(store, base_key, tuned_key))
     entries = {base: ModelEntry(base, base_key, "base"), tuned: ModelEntry(tuned, tuned_key, "other", base)}
     for t, b in population:
         entries.setdefault(b, ModelEntry(b, resolve_model_key(store, b), "base"))
@@ -252,7 +270,7 @@ def analyse_results(
                 f"{key} has {bench} completions under several settings", "a report counts one settings per benchmark; `transferlab results` lists each"
             )
         cell_keys[bench] = gen_key
-    groups = resolve_groups(sorted(cell_keys))
+    cell_keys, groups = _paper_groups(store, cell_keys)
     model = ModelEntry(key.split("@", 1)[0], key, "base")
     _, cells, notes = _read_cells(store, (model,), cell_keys, groups, scoring, confidence, n_resamples, seed)
     settings, differences = _store_settings(store, (model,), cell_keys)
