@@ -5,7 +5,8 @@
     python scripts/cli_reference.py --check    # exit 1 if docs/cli.md differs from the parser
 
 Every command and sub-command gets its usage line, its description and a table of its options
-(option strings, default, help), grouped as ``--help`` groups them. The output depends on the
+(option strings, default, help), grouped as ``--help`` groups them. Three or more sibling sub-commands
+with the same options (``grade BENCHMARK``: one per benchmark) share one section that names them all. The output depends on the
 parser only (a fixed width of 100 columns, no terminal size, no environment), so
 ``tests/test_docs.py`` can regenerate it and compare. ``make docs`` runs the check before building.
 """
@@ -100,18 +101,69 @@ def _options_table(parser: argparse.ArgumentParser, formatter: argparse.HelpForm
     return lines
 
 
-def _section(path: str, summary: str, parser: argparse.ArgumentParser, depth: int) -> list[str]:
+def _placeholder(parser: argparse.ArgumentParser) -> str:
+    """The word that stands for one of several alike sub-commands: the upper-case part of the
+    sub-commands' metavar (``math|BENCHMARK`` gives ``BENCHMARK``), else ``COMMAND``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and action.metavar:
+            words = [w for w in str(action.metavar).replace("{", "|").replace("}", "|").replace(",", "|").split("|") if w.isupper()]
+            if words:
+                return words[0]
+    return "COMMAND"
+
+
+def _table_of(parser: argparse.ArgumentParser) -> list[str]:
+    parser.formatter_class = _formatter
+    return _options_table(parser, parser._get_formatter())
+
+
+def _is_leaf(parser: argparse.ArgumentParser) -> bool:
+    return not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
+
+
+def _alike(parser: argparse.ArgumentParser) -> list[list[tuple[str, str, argparse.ArgumentParser]]]:
+    """The sub-commands of ``parser``, those without sub-commands of their own and with the same options
+    gathered into one list at the place of the first (``grade math500``, ``grade aime24``, ...)."""
+    groups: list[list[tuple[str, str, argparse.ArgumentParser]]] = []
+    for entry in _subcommands(parser):
+        if _is_leaf(entry[2]):
+            same = next((g for g in groups if _is_leaf(g[0][2]) and _table_of(g[0][2]) == _table_of(entry[2])), None)
+            if same is not None:
+                same.append(entry)
+                continue
+        groups.append([entry])
+    return groups
+
+
+ALIKE = 3  # this many sub-commands with the same options or more share one section
+
+
+def _section(path: str, summary: str, parser: argparse.ArgumentParser, depth: int, names: list[str] | None = None) -> list[str]:
+    """The section of one command (or, with ``names``, of several alike ones under a placeholder)."""
     parser.formatter_class = _formatter
     formatter = parser._get_formatter()
+    prog = parser.prog
+    if names:  # the usage line with the placeholder in place of the first name
+        parser.prog = path
     usage = textwrap.dedent(" " * len("usage: ") + parser.format_usage().removeprefix("usage: ")).rstrip()
+    parser.prog = prog
     lines = ["", f"{'#' * depth} `{path}`", ""]
     description = parser.description or summary
+    if names:
+        placeholder = path.rsplit(" ", 1)[1]
+        description = description.replace(f" {names[0]} ", f" {placeholder} ")
+        lines += [f"`{placeholder}` is one of: {', '.join(f'`{n}`' for n in names)}.", ""]
     if description:
         lines += [_cell(formatter._format_text(description)), ""]
     lines += ["```text", usage, "```"]
     lines += _options_table(parser, formatter)
-    for name, help_text, sub in _subcommands(parser):
-        lines += _section(f"{path} {name}", help_text, sub, min(depth + 1, 4))
+    for group in _alike(parser):
+        if len(group) >= ALIKE:
+            name, help_text, sub = group[0]
+            lines += _section(f"{path} {_placeholder(parser)}", help_text, sub, min(depth + 1, 4), [n for n, _, _ in group])
+        else:
+            for name, help_text, sub in group:
+                lines += _section(f"{path} {name}", help_text, sub, min(depth + 1, 4))
     return lines
 
 
