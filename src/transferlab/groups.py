@@ -1,4 +1,4 @@
-"""The paper's three benchmark groups (PAPER.md section 1).
+"""The paper's three benchmark groups (docs/paper.md §1).
 
 Benchmark names are fixed: they key stored results, score files and study specs. ``headqa`` and
 ``mctaco`` are log-likelihood multiple choice as in the paper; ``headqa_gen`` and ``mctaco_gen`` are

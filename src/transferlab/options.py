@@ -63,7 +63,7 @@ ApiKind = Literal["chat", "completions"]
 API_KINDS: Final[tuple[ApiKind, ...]] = get_args(ApiKind)
 
 TIVersion = Literal["v1", "v2"]
-"""The Transferability Index version (PAPER.md section 2): v1 (relative gains) or v2 (σ-normalised)."""
+"""The Transferability Index version (docs/paper.md §2): v1 (relative gains) or v2 (σ-normalised)."""
 TI_VERSIONS: Final[tuple[TIVersion, ...]] = get_args(TIVersion)
 
 TrainingMethod = Literal["RL", "SFT", "other", "base"]

@@ -26,7 +26,7 @@ def _on_off(value: str) -> bool:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", required=True, help="the model to fine-tune: a local folder or a hub id")
-    p.add_argument("--preset", default="tiny", help="tiny (CPU) or paper (PAPER.md's values, GPUs)")
+    p.add_argument("--preset", default="tiny", help="tiny (CPU) or paper (the study's values, docs/paper.md §3; GPUs)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one preset value (repeatable)")
     p.add_argument("--max-steps", type=positive_int, default=None, help="shortcut for --set max_steps=N")
     p.add_argument("--out", required=True, help="output folder: a Hugging Face checkpoint when done; rerun to resume")

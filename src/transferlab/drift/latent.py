@@ -1,6 +1,6 @@
 """Latent-space drift, the pure part: masked mean pooling, per-layer PCA shift, linear CKA.
 
-The paper (section 4 of PAPER.md) runs the same raw texts through base and tuned model, mean-pools
+The paper (docs/paper.md §4) runs the same raw texts through base and tuned model, mean-pools
 each layer's hidden states per text, fits a 2-component PCA on the base model's pooled features
 only, projects both models' features on it and compares the means:
 

@@ -5,7 +5,7 @@ every answer token ``x_t`` we keep a :class:`TokenSummary` row: its id, its log-
 and its rank (1 = argmax) under each model, and the exact per-position KL(tuned || base) over the
 whole vocabulary. Everything below is computed from those rows, never from the logits again.
 
-Names follow the paper (section 4 of PAPER.md):
+Names follow the paper (docs/paper.md §4):
 
 - URIAL categories by base rank: ``unshifted`` (rank 1), ``marginal`` (2-3), ``shifted`` (> 3).
 - ``sampled_kl``: the paper's "KL", the mean over a sample's answer tokens of

@@ -40,7 +40,9 @@ def study_sections(a: StudyAnalysis) -> list[Section]:
     if a.pairs:  # a store with one model: results only
         sections.append(_tables_section("Change against the base", [delta_table(a)], delta_bars(a)))
         sections.append(
-            _tables_section("Transferability Index", [ti_table(a)], [ti_scatter(a)], intro="TI v2 (default) and v1 as PAPER.md section 2 defines them.")
+            _tables_section(
+                "Transferability Index", [ti_table(a)], [ti_scatter(a)], intro="TI v2 (default) and v1 as the paper defines them (docs/paper.md §2)."
+            )
         )
     if a.with_intervals:
         sections.append(_tables_section("Generation: truncation and length", [generation_table(a)], [generation_bars(a)]))

@@ -1,11 +1,11 @@
-"""The paper's model pairs (PAPER.md section 2) with their Hugging Face ids: a start for a study.
+"""The paper's model pairs (docs/paper.md §2) with their Hugging Face ids: a start for a study.
 
 Each :class:`PaperPair` is a tuned model, the checkpoint it was tuned from, and how it was trained
 (RL, SFT). Ids were checked against the hub's model pages where the pages could be found
 (``verified=True``); the others follow their family's naming and are marked ``verified=False``
 (check them before a long run: ``huggingface-cli repo info ID``). ``source`` says where the pair
-comes from: PAPER.md's list, or an addition from the same families that the paper's audit of
-"20+ public pairs" covers but PAPER.md does not name.
+comes from: the paper's list (docs/paper.md §2), or an addition from the same families that the
+paper's audit of "20+ public pairs" covers but the paper does not name.
 
 ``configs/paper-audit.yaml`` and ``configs/paper-controlled.yaml`` are :func:`study_dict` of
 :data:`AUDIT` and :data:`CONTROLLED`; ``tests/test_paper_registry.py`` keeps them in step.
@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from transferlab.errors import ConfigError
+
+PAPER_LIST: Final = "the paper's list (docs/paper.md §2)"
+"""The ``source`` of a pair the paper names."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class PaperPair:
     tuned: PaperModel
     base: PaperModel
     training: str
-    source: str = "PAPER.md"
+    source: str = PAPER_LIST
 
 
 # --- bases -------------------------------------------------------------------------------------
@@ -52,20 +55,20 @@ QWEN3_14B_BASE = PaperModel("Qwen3-14B-Base", "Qwen/Qwen3-14B-Base")
 MISTRAL_SMALL_24B = PaperModel("Mistral-Small-24B-Instruct", "mistralai/Mistral-Small-24B-Instruct-2501")
 
 
-def _pair(name: str, hf: str, base: PaperModel, training: str, *, verified: bool = True, source: str = "PAPER.md") -> PaperPair:
+def _pair(name: str, hf: str, base: PaperModel, training: str, *, verified: bool = True, source: str = PAPER_LIST) -> PaperPair:
     return PaperPair(PaperModel(name, hf, verified), base, training, source)
 
 
-_ADDED = "added: same family as the audit, not named in PAPER.md"
+_ADDED = "added: same family as the audit, not named in the paper"
 
-# The controlled experiment (PAPER.md section 3): one base, three math-only tunings.
+# The controlled experiment (docs/paper.md §3): one base, three math-only tunings.
 CONTROLLED: Final[tuple[PaperPair, ...]] = (
     _pair("UniReason-RL", "ReasoningTransferability/UniReason-Qwen3-14B-RL", QWEN3_14B_BASE, "RL"),
     _pair("UniReason-think-SFT", "ReasoningTransferability/UniReason-Qwen3-14B-think-SFT", QWEN3_14B_BASE, "SFT"),
     _pair("UniReason-no-think-SFT", "ReasoningTransferability/UniReason-Qwen3-14B-no-think-SFT", QWEN3_14B_BASE, "SFT"),
 )
 
-# The audit of public pairs (PAPER.md section 2), plus close relatives to reach the paper's "20+".
+# The audit of public pairs (docs/paper.md §2), plus close relatives to reach the paper's "20+".
 AUDIT: Final[tuple[PaperPair, ...]] = (
     # SimpleRL-Zoo (hkust-nlp): zero-RL from the base checkpoints. The 14B page was found on the hub;
     # the others follow the same naming (Qwen-2.5-Math-7B-SimpleRL-Zoo appears in the paper's eval script).
@@ -95,7 +98,7 @@ AUDIT: Final[tuple[PaperPair, ...]] = (
     _pair("Mistral-Small-24B-reasoning", "yentinglin/Mistral-Small-24B-Instruct-2501-reasoning", MISTRAL_SMALL_24B, "SFT"),
 )
 
-# The paper's benchmarks (PAPER.md section 1), in group order.
+# The paper's benchmarks (docs/paper.md §1), in group order.
 PAPER_BENCHMARKS: Final[tuple[str, ...]] = (
     "math500",
     "aime24",
@@ -112,7 +115,7 @@ PAPER_BENCHMARKS: Final[tuple[str, ...]] = (
 )
 
 # The paper's generation settings for reasoning models: T=0.7 sampling, long budgets (AIME, GPQA,
-# MATH-500). Where the paper used other settings (PAPER.md section 1), the benchmark has its own
+# MATH-500). Where the paper used other settings (docs/paper.md §1), the benchmark has its own
 # (``paper_overrides``): the mean of 10 samples on AIME and of 3 on GPQA, greedy decoding on
 # OlympiadBench, ACPBench, CoQA and IFEval. HeadQA and MC-TACO are scored by log-likelihood.
 PAPER_GENERATION: Final[dict[str, Any]] = {

@@ -4,7 +4,7 @@ Run (the tiny preset on a CPU; the paper preset under ``accelerate launch`` on G
 
     transferlab train grpo --base MODEL --prompts math_train --preset tiny --out ckpt/grpo
 
-How the paper's recipe (PAPER.md section 3) maps onto TRL 1.16:
+How the paper's recipe (docs/paper.md §3) maps onto TRL 1.16:
 
 - reward = the evaluation's math scorer (:class:`~transferlab.train.rewards.MathReward`), plus
   DAPO's soft overlong penalty (``trl.rewards.get_soft_overlong_punishment``) when

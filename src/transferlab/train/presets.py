@@ -4,7 +4,7 @@ Library defaults change between TRL releases, so nothing is left to them: a pres
 dataclass whose every field is passed to TRL explicitly (see ``sft.sft_config`` and
 ``grpo.grpo_config``). Two presets each:
 
-- ``paper``: the recipe of PAPER.md section 3 for Qwen3-14B-Base on GPUs (bf16, gradient
+- ``paper``: the recipe of docs/paper.md §3 for Qwen3-14B-Base on GPUs (bf16, gradient
   checkpointing); a value the paper does not state is marked "not in the paper" in its help.
 - ``tiny``: the same recipe shrunk to run in seconds on a CPU with the tiny test model.
 

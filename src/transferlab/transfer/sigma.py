@@ -1,4 +1,4 @@
-"""σ_g of TI v2 (PAPER.md section 2, step 2): one spread per group, in points, for a whole study.
+"""σ_g of TI v2 (docs/paper.md §2, step 2): one spread per group, in points, for a whole study.
 
 σ_g is the standard deviation of the deltas (points) of group g over a population of (tuned, base)
 pairs, with ``ddof=1`` by default. Why 1: the pairs of a study are a sample of the tuned models one

@@ -1,4 +1,4 @@
-"""The Transferability Index (PAPER.md section 2): does a math gain carry over to other groups?
+"""The Transferability Index (docs/paper.md §2): does a math gain carry over to other groups?
 
 Both published versions, as pure functions. Scores are accuracies in percent (0-100), one per
 benchmark; each benchmark belongs to a group ("math", "other", "non").
