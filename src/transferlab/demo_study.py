@@ -175,7 +175,7 @@ def token_drift(spec: StudySpec, store_path: Path, out: Path, n: int, batch_size
     from transferlab.analysis import figures, tokens
     from transferlab.analysis.token_scoring import score_answers
     from transferlab.benchmarks import get_benchmark
-    from transferlab.commands.drift import check_tokenizers, pair_name, record, stored_answers, token_text, top_table, write_json
+    from transferlab.commands.drift import check_tokenizers, pair_name, record, samples_path, stored_answers, token_text, top_table, write_json, write_token_samples
     from transferlab.evaluate import is_loglikelihood
     from transferlab.store import Store
 
@@ -195,6 +195,7 @@ def token_drift(spec: StudySpec, store_path: Path, out: Path, n: int, batch_size
                                        pad_id=base.pad_id, batch_size=batch_size, max_positions=4096)
             summaries[b.name] = tokens.summarize(per_sample, top_k=30, decode=lambda i: token_text(base.tokenizer, i))
             write_json(out / f"tokens__{pair}__{b.name}.json", record("tokens", base, tuned, b.name, {**settings, "generation": config.to_dict()}, summaries[b.name]))
+            write_token_samples(samples_path(out, pair, b.name), answers[b.name], per_sample, base.tokenizer, benchmark=b.name, base_key=base.model.key, tuned_key=tuned.model.key)
             tick()
         (out / f"tokens__{pair}__top_shifted.md").write_text(top_table(summaries), encoding="utf-8")
         title = f"{tuned_name} vs base"

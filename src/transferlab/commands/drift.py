@@ -143,7 +143,7 @@ def stored_answers(store: Any, backend: Any, benchmark: Any, config: Any, data_d
             raise StoreError(f"the greedy answer of {benchmark.name} item {item.id} is missing from the store", "run the same command again")
         pairs.append((prompt, key))
     ids = store.token_ids(key for _, key in pairs)
-    return [Answer(prompt, stored[key].text, tuple(ids[key]) if key in ids else None) for prompt, key in pairs]
+    return [Answer(prompt, stored[key].text, tuple(ids[key]) if key in ids else None, key, stored[key].item_id) for prompt, key in pairs]
 
 
 def generate_answers(args: argparse.Namespace, benchmarks: list[Any], config: Any, data_dir: Path | None) -> tuple[Any, dict[str, list[Any]]]:
@@ -198,6 +198,29 @@ def token_text(tokenizer: Any, token_id: int) -> str:
     return text if "\ufffd" not in text else str(tokenizer.convert_ids_to_tokens(token_id))
 
 
+def samples_path(out: Path, pair: str, benchmark: str) -> Path:
+    """Where the per-token rows of one (pair, benchmark) go: beside its summary JSON."""
+    return out / f"tokens__{pair}__{benchmark}.samples.jsonl"
+
+
+def write_token_samples(path: Path, answers: list[Any], per_sample: list[Any], tokenizer: Any, *, benchmark: str, base_key: str, tuned_key: str) -> Path:
+    """One JSON line per answer: its completion key and item, and per answer token the text piece
+    and its rank (1 = argmax) under each model, for the viewer's colouring (written atomically)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            for answer, summary in zip(answers, per_sample, strict=True):
+                ids = [int(i) for i in summary.token_ids]
+                pieces = tokenizer.batch_decode([[i] for i in ids]) if ids else []
+                row = {"key": answer.key, "item_id": answer.item_id, "benchmark": benchmark, "base": base_key, "tuned": tuned_key,
+                       "tokens": pieces, "rank_base": [int(r) for r in summary.rank_base], "rank_tuned": [int(r) for r in summary.rank_tuned]}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+    except OSError as err:
+        raise StoreError(f"could not write {path}: {err.strerror}", "check the disk space and permissions of --out") from err
+    return path
+
+
 def top_table(summaries: dict[str, dict[str, Any]]) -> str:
     """A markdown table of the most often shifted tokens per benchmark."""
     lines = ["| benchmark | rank | token | shifted | occurrences | shifted share |", "|---|---|---|---|---|---|"]
@@ -238,6 +261,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         per_sample = score_benchmark(args, base, tuned, answers[bench.name], add_special=not config.chat_template)
         summaries[bench.name] = tokens.summarize(per_sample, top_k=args.top_k, decode=lambda i: token_text(base.tokenizer, i))
         write_json(out / f"tokens__{pair}__{bench.name}.json", record("tokens", base, tuned, bench.name, {**settings, "answers_with_generated_ids": exact}, summaries[bench.name]))
+        write_token_samples(samples_path(out, pair, bench.name), answers[bench.name], per_sample, base.tokenizer, benchmark=bench.name, base_key=base.model.key, tuned_key=tuned.model.key)
         s = summaries[bench.name]
         print(f"{bench.name}: shifted {100 * s['urial_shares']['shifted']:.1f}%, sampled KL {s['sampled_kl']:.4g}, exact KL {s['exact_kl']:.4g}, rank shift {s['rank_shift']:.3g}", file=sys.stderr)
     (out / f"tokens__{pair}__top_shifted.md").write_text(top_table(summaries), encoding="utf-8")

@@ -52,6 +52,45 @@ def num(value: float | None, low: float | None = None, high: float | None = None
     return text
 
 
+TRAINING_LABELS = {"base": "base (not tuned)", "other": "other method"}
+
+
+def training_label(training: str) -> str:
+    """A training method as shown: never a bare word that is also a group name ("other")."""
+    return TRAINING_LABELS.get(training, training)
+
+
+def group_accuracy_table(a: StudyAnalysis) -> Table:
+    """Per model, the mean accuracy (%) of each group's benchmarks (points: the mean of its cells)."""
+    counts = {g: sum(1 for b in a.benchmarks if a.groups[b] == g) for g in GROUPS}
+    headers = ("model", "training method") + tuple(f"{g} ({counts[g]} benchmarks)" for g in GROUPS if counts[g])
+    rows = []
+    for m in a.models:
+        cells = []
+        for g in (g for g in GROUPS if counts[g]):
+            values = [a.cells[(m.name, b)].accuracy for b in a.benchmarks if a.groups[b] == g and (m.name, b) in a.cells]
+            cells.append(num(sum(values) / len(values)) if len(values) == counts[g] else DASH)
+        rows.append((m.name, training_label(m.training), *cells))
+    return Table("Accuracy by group (%)", headers, tuple(rows), "mean over the group's benchmarks of the accuracy per benchmark; a dash where a benchmark is missing")
+
+
+def transfer_table(a: StudyAnalysis) -> Table:
+    """Per tuned model: mean Δ per group (points, CI) and TI_other, TI_non of the primary version (%, CI)."""
+    v = a.primary_version
+    headers = ("tuned", "base", "training method", *(f"Δ {g}" for g in GROUPS), f"TI_other {v}", f"TI_non {v}", "status")
+    rows = []
+    for p in a.pairs:
+        deltas = [num(*p.group_delta[g], sign=True) if g in p.group_delta else DASH for g in GROUPS]
+        rows.append((p.tuned, p.base, training_label(p.training), *deltas, *_ti_cells(p.ti.get(v))))
+    ci = f"[{int(a.confidence * 100)}% CI] paired bootstrap over items" if a.with_intervals else "points only"
+    return Table("Transfer per tuned model", tuple(headers), tuple(rows), f"Δ g: mean over the group's benchmarks of tuned − base, points; TI in %, > 0 transfer, < 0 forgetting; {ci}")
+
+
+def summary_tables(a: StudyAnalysis) -> list[Table]:
+    """The study in two tables: accuracy by group, then each tuned model's group deltas and TI."""
+    return [group_accuracy_table(a)] + ([transfer_table(a)] if a.pairs else [])
+
+
 def scores_table(a: StudyAnalysis) -> Table:
     """Accuracy (%) of every model on every benchmark, benchmarks in group order."""
     headers = ("model", "training") + tuple(f"{b} ({a.groups[b]})" for b in a.benchmarks)

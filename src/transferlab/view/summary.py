@@ -1,0 +1,98 @@
+"""The overview's numbers, computed by the library and kept until the store changes.
+
+The results table comes from :func:`transferlab.results.cell_result` (accuracy with its bootstrap
+CI, truncation and unclosed-thinking rates) fed one cell at a time, so memory holds one cell's
+verdicts, never the store. Where the store records a study with (tuned, base) pairs, the study
+analysis (per-benchmark and per-group deltas with paired-bootstrap CIs, TI v1 and v2) comes from
+:func:`transferlab.report.analysis.analyse_store`. Both run in one background thread: a page asks
+for the latest result and is told when a newer one is being computed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from transferlab.errors import TransferlabError
+from transferlab.results import BenchmarkResult, cell_result
+from transferlab.view.queries import ViewStore
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the overview shows. ``studies``: name -> the analysis, or a sentence saying why none."""
+
+    fingerprint: tuple[Any, ...]
+    results: tuple[BenchmarkResult, ...]
+    studies: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def compute_overview(vs: ViewStore, *, n_resamples: int = 2000, seed: int = 0) -> Overview:
+    """Every cell's result and every recorded study's analysis (the library computes both)."""
+    from transferlab.report.analysis import analyse_store
+    from transferlab.study_run import study_for_store
+
+    started = time.monotonic()
+    fingerprint = vs.fingerprint()
+    results = tuple(
+        cell_result(c["model_key"], c["benchmark"], c["gen_key"], vs.cell_rows(c["model_key"], c["benchmark"], c["gen_key"]), seed=seed)
+        for c in vs.cells()
+    )
+    studies: dict[str, Any] = {}
+    for name in vs.studies():
+        try:
+            spec, keys = study_for_store(vs.store, None, name)
+            studies[name] = analyse_store(vs.store, spec, keys, n_resamples=n_resamples, seed=seed)
+        except TransferlabError as err:
+            studies[name] = f"no analysis of study {name}: {err}"
+    return Overview(fingerprint, results, studies, time.monotonic() - started)
+
+
+class OverviewCache:
+    """The latest :class:`Overview`, recomputed in a background thread when the store changes."""
+
+    def __init__(self, vs: ViewStore, *, n_resamples: int = 2000) -> None:
+        self.vs = vs
+        self.n_resamples = n_resamples
+        self._lock = threading.Lock()
+        self._current: Overview | None = None
+        self._thread: threading.Thread | None = None
+        self._attempted: tuple[Any, ...] | None = None  # the store state last computed (or failed) for
+        self.error: str | None = None
+
+    def get(self) -> tuple[Overview | None, bool]:
+        """(the latest overview or None, whether a newer one is being computed)."""
+        fingerprint = self.vs.fingerprint()
+        with self._lock:
+            current = self._current
+            stale = current is None or current.fingerprint != fingerprint
+            running = self._thread is not None and self._thread.is_alive()
+            if stale and not running and self._attempted != fingerprint:
+                self._attempted = fingerprint
+                self._thread = threading.Thread(target=self._compute, name="overview", daemon=True)
+                self._thread.start()
+                running = True
+        return current, running
+
+    def wait(self, timeout: float) -> Overview | None:
+        """Start (if needed) and wait up to ``timeout`` seconds for an up-to-date overview."""
+        self.get()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self._current
+
+    def _compute(self) -> None:
+        try:
+            overview = compute_overview(self.vs, n_resamples=self.n_resamples)
+            error = None
+        except Exception:  # noqa: BLE001 - shown on the page; the server goes on serving samples
+            overview, error = None, traceback.format_exc(limit=3)
+        with self._lock:
+            if overview is not None:
+                self._current = overview
+            self.error = error
