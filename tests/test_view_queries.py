@@ -1,0 +1,88 @@
+"""The viewer's queries on a real store: pages cover every match once, filters and search agree with
+the store read by its own API, the scan's time budget continues where it stopped, nothing is written."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from test_report import fill_store
+
+from transferlab.results import results
+from transferlab.store import CompletionRecord, Store, completion_key
+from transferlab.view import queries
+from transferlab.view.queries import SampleFilter, ViewStore
+from transferlab.view.summary import compute_overview
+
+ODD = "odd 100%_off \\ text"
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("viewq") / "runs.db"
+    store, _ = fill_store(path, n_items=60)
+    first = store.completions(benchmark="gsm8k")[0]
+    key = completion_key(first.model_key, "gsm8k", first.item_id, first.prompt_hash, first.gen_key, 7)
+    store.add_completions([CompletionRecord(key, first.model_key, "gsm8k", first.item_id, first.prompt_hash, first.gen_key, 0, 7, ODD, "stop", 1, 1)])
+    store.close()
+    return path
+
+
+def all_pages(vs: ViewStore, f: SampleFilter, **kw) -> list[dict]:
+    rows, after = [], 0
+    for _ in range(10_000):
+        page = vs.samples(f, after=after, **kw)
+        rows += page.rows
+        if page.next_after is None:
+            return rows
+        after = page.next_after
+    raise AssertionError("the pages never ended")
+
+
+def test_pages_cover_every_match_once_and_filters_agree(store_path, monkeypatch):
+    monkeypatch.setattr(queries, "SCAN_WINDOW", 97)  # many windows, pages that straddle them
+    vs = ViewStore(store_path)
+    with Store(store_path, readonly=True) as store:
+        every = list(store.rows())
+    rows = all_pages(vs, SampleFilter(), limit=50)
+    assert [r["rowid"] for r in rows] == sorted(r["rowid"] for r in rows)  # insertion order
+    assert {r["key"] for r in rows} == {r["key"] for r in every}
+    assert len({r["key"] for r in rows}) == len(rows) == len(every)
+    model = every[0]["model_key"]
+    for verdict, keep in (("right", lambda r: r["score"] is not None and r["score"] > 0.5), ("wrong", lambda r: r["score"] is not None and r["score"] <= 0.5),
+                          ("truncated", lambda r: r["finish_reason"] == "length"), ("unscored", lambda r: r["score"] is None)):
+        want = {r["key"] for r in every if r["model_key"] == model and r["benchmark"] == "math500" and keep(r)}
+        got = all_pages(vs, SampleFilter(model=model, benchmark="math500", verdict=verdict), limit=13)
+        assert {r["key"] for r in got} == want and len(got) == len(want), verdict
+    total = vs.samples(SampleFilter(model=model, benchmark="math500"), limit=5).total
+    assert total == sum(1 for r in every if r["model_key"] == model and r["benchmark"] == "math500")
+
+
+def test_search_is_a_literal_case_insensitive_substring(store_path):
+    vs = ViewStore(store_path)
+    assert [r["snippet"] for r in all_pages(vs, SampleFilter(search="100%_OFF \\"))] == [ODD]
+    assert all_pages(vs, SampleFilter(search="100x_off")) == []  # _ is not a wildcard
+    in_prompt = all_pages(vs, SampleFilter(search="gsm8k 17", benchmark="gsm8k"))  # matches the prompt "gsm8k 17"
+    assert in_prompt and {r["item_id"] for r in in_prompt} == {"q17"}
+
+
+def test_a_scan_out_of_time_continues_where_it_stopped(store_path, monkeypatch):
+    monkeypatch.setattr(queries, "SCAN_WINDOW", 50)
+    vs = ViewStore(store_path)
+    page = vs.samples(SampleFilter(search="no such text anywhere"), budget_s=0.0)
+    assert page.partial and page.rows == [] and page.next_after == 50 and page.scanned_to == 50
+    rest = all_pages(vs, SampleFilter(search=ODD.upper()), budget_s=0.0)
+    assert len(rest) == 1
+
+
+def test_overview_is_the_librarys_and_the_store_is_untouched(store_path):
+    before = hashlib.sha256(store_path.read_bytes()).hexdigest()
+    vs = ViewStore(store_path)
+    overview = compute_overview(vs, n_resamples=200)
+    with Store(store_path, readonly=True) as store:
+        assert list(overview.results) == results(store)
+    assert set(overview.studies) == {"synth"} and len(overview.studies["synth"].pairs) == 2
+    changes = vs.item_changes("gsm8k", "base@0123456789abcdef", "rl@0123456789abcdef", overview.results[0].gen_key, "math", kind="learned")
+    assert changes and all(r["base_mean"] <= 0.5 < r["tuned_mean"] for r in changes)
+    vs.close()
+    assert hashlib.sha256(store_path.read_bytes()).hexdigest() == before
