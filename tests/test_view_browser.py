@@ -83,7 +83,8 @@ def server(world):
 
 def wait_overview(page, url):
     page.goto(url + "/")
-    page.wait_for_selector("#results-table")  # the page reloads itself until the numbers are ready
+    page.wait_for_selector("#results-table", timeout=120_000)  # the page reloads itself until the numbers are ready
+    page.wait_for_selector("#pair-deltas", timeout=120_000)  # then until the study's bootstraps are
 
 
 @pytest.mark.slow
@@ -202,8 +203,7 @@ def test_forgot_and_learned_lists_match_the_store(server, world):
             page.wait_for_selector("#changes-table")
             got = page.locator("#changes-table a.item-link").all_inner_texts()
             assert got == want, kind
-        page.goto(server + "/")
-        page.wait_for_selector("#pair-deltas")
+        wait_overview(page, server)
         page.locator('#pair-deltas a:text("learned")').first.click()
         page.wait_for_selector("#changes-table")
         assert page.locator("#c-kind").input_value() == "learned"

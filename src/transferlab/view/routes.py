@@ -18,6 +18,7 @@ from transferlab.view import render
 from transferlab.view.queries import VERDICTS, SampleFilter, ViewStore
 
 PAGE_SIZE = 50
+SCAN_BUDGET_S = 0.75  # a samples page answers within about 1 s; a longer scan continues by a link
 
 
 def _vs(request: Request) -> ViewStore:
@@ -113,7 +114,7 @@ def samples(request: Request) -> Response:
     vs = _vs(request)
     f = sample_filter(request)
     after = _int(request, "after")
-    page = vs.samples(f, after=after, limit=PAGE_SIZE)
+    page = vs.samples(f, after=after, limit=PAGE_SIZE, budget_s=SCAN_BUDGET_S)
     params = {k: v for k, v in vars(f).items() if v}
     return _page(request, "samples.html", {
         "f": f, "page": page, "facets": vs.facets(), "verdicts": list(VERDICTS), "after": after, "url": url,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from transferlab.errors import TransferlabError
@@ -29,19 +29,26 @@ class Overview:
     results: tuple[BenchmarkResult, ...]
     studies: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    studies_pending: bool = False  # the results are in; the studies' analyses are still being computed
 
 
-def compute_overview(vs: ViewStore, *, n_resamples: int = 2000, seed: int = 0) -> Overview:
-    """Every cell's result and every recorded study's analysis (the library computes both)."""
-    from transferlab.report.analysis import analyse_store
-    from transferlab.study_run import study_for_store
-
+def compute_results(vs: ViewStore, *, seed: int = 0) -> Overview:
+    """Every cell's result (the library's :func:`~transferlab.results.cell_result`), one cell in memory at a time."""
     started = time.monotonic()
     fingerprint = vs.fingerprint()
     results = tuple(
         cell_result(c["model_key"], c["benchmark"], c["gen_key"], vs.cell_rows(c["model_key"], c["benchmark"], c["gen_key"]), seed=seed)
         for c in vs.cells()
     )
+    return Overview(fingerprint, results, {}, time.monotonic() - started, studies_pending=bool(vs.studies()))
+
+
+def compute_studies(vs: ViewStore, first: Overview, *, n_resamples: int = 2000, seed: int = 0) -> Overview:
+    """``first`` with every recorded study's analysis added (the library's ``analyse_store``)."""
+    from transferlab.report.analysis import analyse_store
+    from transferlab.study_run import study_for_store
+
+    started = time.monotonic()
     studies: dict[str, Any] = {}
     for name in vs.studies():
         try:
@@ -49,7 +56,12 @@ def compute_overview(vs: ViewStore, *, n_resamples: int = 2000, seed: int = 0) -
             studies[name] = analyse_store(vs.store, spec, keys, n_resamples=n_resamples, seed=seed)
         except TransferlabError as err:
             studies[name] = f"no analysis of study {name}: {err}"
-    return Overview(fingerprint, results, studies, time.monotonic() - started)
+    return replace(first, studies=studies, seconds=first.seconds + time.monotonic() - started, studies_pending=False)
+
+
+def compute_overview(vs: ViewStore, *, n_resamples: int = 2000, seed: int = 0) -> Overview:
+    """Every cell's result and every recorded study's analysis (the library computes both)."""
+    return compute_studies(vs, compute_results(vs, seed=seed), n_resamples=n_resamples, seed=seed)
 
 
 class OverviewCache:
@@ -87,12 +99,14 @@ class OverviewCache:
         return self._current
 
     def _compute(self) -> None:
-        try:
-            overview = compute_overview(self.vs, n_resamples=self.n_resamples)
-            error = None
+        try:  # the results table first (seconds), then the studies' bootstraps (longer), each shown when ready
+            overview = compute_results(self.vs)
+            with self._lock:
+                self._current, self.error = overview, None
+            if overview.studies_pending:
+                overview = compute_studies(self.vs, overview, n_resamples=self.n_resamples)
+                with self._lock:
+                    self._current = overview
         except Exception:  # noqa: BLE001 - shown on the page; the server goes on serving samples
-            overview, error = None, traceback.format_exc(limit=3)
-        with self._lock:
-            if overview is not None:
-                self._current = overview
-            self.error = error
+            with self._lock:
+                self.error = traceback.format_exc(limit=3)
