@@ -41,7 +41,9 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-from machine import machine_line  # benchmarks/machine.py: the CPU flags printed with every result
+from machine import (
+    machine_line,  # benchmarks/machine.py: the CPU flags printed with every result
+)
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = ["math500", "aime24", "aime25", "olympiadbench", "gsm8k", "gpqa_diamond", "livecodebench", "acpbench",
@@ -64,7 +66,13 @@ def parse_args() -> argparse.Namespace:
 def build_store(path: Path, n: int, words: int) -> None:
     """Fill ``path`` with ``n`` scored completions through the public Store API (a study of one pair)."""
     from transferlab.benchmarks import get_benchmark
-    from transferlab.store import CompletionRecord, ModelInfo, ScoreRecord, Store, completion_key
+    from transferlab.store import (
+        CompletionRecord,
+        ModelInfo,
+        ScoreRecord,
+        Store,
+        completion_key,
+    )
     from transferlab.study import parse_spec
     from transferlab.study_run import expected_gen_key, record_model_key, record_study
 

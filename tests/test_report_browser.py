@@ -17,9 +17,20 @@ from transferlab.report.analysis import analyse_scores, analyse_store
 from transferlab.report.build import build_report
 from transferlab.report.drift import drift_section
 from transferlab.report.figures import delta_bars, generation_bars, ti_scatter
-from transferlab.store import CompletionRecord, ModelInfo, ScoreRecord, Store, completion_key
+from transferlab.store import (
+    CompletionRecord,
+    ModelInfo,
+    ScoreRecord,
+    Store,
+    completion_key,
+)
 from transferlab.study import parse_spec
-from transferlab.study_run import expected_gen_key, record_model_key, record_study, study_for_store
+from transferlab.study_run import (
+    expected_gen_key,
+    record_model_key,
+    record_study,
+    study_for_store,
+)
 
 WORLD = ["world_arith", "world_numtheory", "world_equation", "world_multipart", "world_plan", "world_trace", "world_deduce",
          "world_fact", "world_format", "world_read", "world_support", "world_time"]

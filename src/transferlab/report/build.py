@@ -16,9 +16,23 @@ from pathlib import Path
 from transferlab import __version__
 from transferlab.errors import StoreError
 from transferlab.report.analysis import StudyAnalysis
-from transferlab.report.figures import FigureFile, all_figures, delta_bars, generation_bars, ti_scatter
+from transferlab.report.figures import (
+    FigureFile,
+    all_figures,
+    delta_bars,
+    generation_bars,
+    ti_scatter,
+)
 from transferlab.report.html import Section, render_markdown, render_page
-from transferlab.report.tables import Table, delta_table, generation_table, scores_table, settings_table, summary_tables, ti_table
+from transferlab.report.tables import (
+    Table,
+    delta_table,
+    generation_table,
+    scores_table,
+    settings_table,
+    summary_tables,
+    ti_table,
+)
 
 
 def _tables_section(title: str, tables: Sequence[Table], figures: Sequence[FigureFile] = (), intro: str = "") -> Section:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from transferlab.benchmarks.groups import GROUPS
 from transferlab.errors import missing_extra
-from transferlab.report.analysis import StudyAnalysis, is_finite
+from transferlab.report.analysis import PairResult, StudyAnalysis, TIRow, is_finite
 from transferlab.report.tables import training_label
 
 TRAINING_COLOURS = {"RL": "#1f77b4", "SFT": "#d62728", "other": "#7f7f7f", "base": "#2ca02c"}
@@ -52,7 +52,7 @@ def _png(fig) -> bytes:  # noqa: ANN001
 def ti_scatter(a: StudyAnalysis) -> FigureFile:
     """TI_other (x) against TI_non (y), one point per tuned model, with CI whiskers; no figure, one
     sentence instead, when no tuned model has both TIs defined."""
-    points = []
+    points: list[tuple[PairResult, TIRow | None, float | None, float | None]] = []
     for p in a.pairs:
         row = p.ti.get(a.primary_version)
         x = row.point.ti.get("other") if row and row.point else None
@@ -69,6 +69,7 @@ def ti_scatter(a: StudyAnalysis) -> FigureFile:
     ax.axvline(0, color="#bbbbbb", lw=0.8)
     drawn: set[str] = set()
     for p, row, x, y in drawable:
+        assert row is not None and x is not None and y is not None  # drawable: both TIs finite
         colour = TRAINING_COLOURS.get(p.training, "#000000")
         label = training_label(p.training) if p.training not in drawn else None
         drawn.add(p.training)
@@ -124,8 +125,8 @@ def generation_bars(a: StudyAnalysis) -> FigureFile:
     names, trunc, tokens, colours = [], [], [], []
     for m in a.models:
         cells = [a.cells[(m.name, b)] for b in a.benchmarks if (m.name, b) in a.cells]
-        t = [c.truncated_rate for c in cells if is_finite(c.truncated_rate)]
-        k = [c.mean_tokens for c in cells if is_finite(c.mean_tokens)]
+        t = [float(c.truncated_rate) for c in cells if c.truncated_rate is not None and is_finite(c.truncated_rate)]
+        k = [float(c.mean_tokens) for c in cells if c.mean_tokens is not None and is_finite(c.mean_tokens)]
         names.append(m.name)
         trunc.append(sum(t) / len(t) if t else 0.0)
         tokens.append(sum(k) / len(k) if k else 0.0)

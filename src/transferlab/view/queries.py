@@ -273,7 +273,8 @@ class ViewStore:
             "FROM completions c JOIN prompts p ON p.prompt_hash = c.prompt_hash "
             "WHERE c.model_key IN (SELECT model_key FROM models) AND c.benchmark = ? AND c.item_id = ? "
             "ORDER BY c.model_key, c.gen_key, c.sample_index", (benchmark, item_id))
-        kept, seen = [], {}
+        kept: list[dict[str, Any]] = []
+        seen: dict[tuple[str, str], int] = {}
         for c in completions:
             n = seen.get((c["model_key"], c["gen_key"]), 0)
             if n < per_model:

@@ -42,12 +42,12 @@ def settings_label(gen_key: str, settings: dict[str, Any] | None) -> str:
 
 def group_of(benchmark: str, groups: dict[str, str] | None = None) -> str:
     """The benchmark's group: the study's own assignment first, then the registry's."""
-    return (groups or {}).get(benchmark) or BENCHMARK_GROUPS.get(benchmark, "?")
+    return str((groups or {}).get(benchmark) or BENCHMARK_GROUPS.get(benchmark, "?"))
 
 
 def benchmark_order(benchmarks: list[str], groups: dict[str, str] | None = None) -> list[str]:
     """Benchmarks by group (math, other, non, unknown last), then by name."""
-    rank = {g: i for i, g in enumerate(GROUPS)}
+    rank: dict[str, int] = {g: i for i, g in enumerate(GROUPS)}
     return sorted(benchmarks, key=lambda b: (rank.get(group_of(b, groups), len(GROUPS)), b))
 
 
