@@ -4,6 +4,7 @@ the store read by its own API, the scan's time budget continues where it stopped
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 from test_report import fill_store
@@ -86,3 +87,22 @@ def test_overview_is_the_librarys_and_the_store_is_untouched(store_path):
     assert changes and all(r["base_mean"] <= 0.5 < r["tuned_mean"] for r in changes)
     vs.close()
     assert hashlib.sha256(store_path.read_bytes()).hexdigest() == before
+
+
+def test_drift_folders_old_and_new(tmp_path):
+    from transferlab.commands.drift import write_json
+    from transferlab.view.drift import DriftIndex
+
+    summary = {"kind": "tokens", "base": "b@1", "tuned": "t@1", "pair": "t-vs-b", "benchmark": "gsm8k", "settings": {},
+               "result": {"urial_shares": {"unshifted": 0.5, "marginal": 0.25, "shifted": 0.25}, "top_shifted_tokens": []}}
+    write_json(tmp_path / "tokens__t-vs-b__gsm8k.json", summary)
+    old = DriftIndex.load(tmp_path)  # written before the per-token rows existed: summaries only, and the page says so
+    assert old.summary("t@1", "gsm8k") is not None and old.offsets == {} and old.without_rows == ["tokens__t-vs-b__gsm8k"]
+    rows = [{"key": f"k{i}", "item_id": f"q{i}", "tokens": ["a", "b", "c", "d"], "rank_base": [1, 2, 4, 9 + i], "rank_tuned": [1, 1, 1, 1]} for i in range(3)]
+    (tmp_path / "tokens__t-vs-b__gsm8k.samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    new = DriftIndex.load(tmp_path)
+    assert new.without_rows == [] and set(new.offsets) == {"k0", "k1", "k2"}
+    coloured = new.coloured("k2")
+    assert [t[1] for t in coloured["tokens"]] == ["unshifted", "marginal", "shifted", "shifted"]
+    assert coloured["counts"] == {"unshifted": 1, "marginal": 1, "shifted": 2}
+    assert [t["rank_base"] for t in coloured["top"]] == [11, 4] and new.coloured("nope") is None
