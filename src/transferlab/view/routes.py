@@ -136,13 +136,16 @@ def item(request: Request) -> Response:
         raise HTTPException(404, f"no item {item_id!r} of {benchmark!r} in this store")
     facets = vs.facets()
     chosen = request.query_params.get("scorer") or facets.default_scorer.get(benchmark, "")
-    columns: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    by_column: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     drift = request.app.state.drift
     for r in rows:
         r["chosen"] = next((v for v in r["verdicts"] if v["scorer"] == chosen), None)
         r["drift"] = drift.coloured(r["key"]) if drift.folder else None
-        columns[(r["model_key"], r["gen_key"])].append(r)
+        by_column[(r["model_key"], r["gen_key"])].append(r)
     prompts = {r["prompt_hash"]: r["prompt"] for r in rows}
+    pairs = vs.study_pairs()  # bases first, then their tuned models, then any other model
+    order = list(dict.fromkeys([p["base_key"] for p in pairs] + [p["tuned_key"] for p in pairs]))
+    columns = dict(sorted(by_column.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else len(order), kv[0])))
     return _page(request, "item.html", {
         "benchmark": benchmark, "item_id": item_id, "item": found, "columns": columns, "chosen_scorer": chosen,
         "prompts": prompts, "settings": facets.gen_keys, "url": url,
