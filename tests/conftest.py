@@ -99,4 +99,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     except ModelError:
         pass  # the HTTP tests' own fixture reports it
     log = open(venv.parent / "llama-server-build.log", "w")  # noqa: SIM115 - the build outlives this call
-    subprocess.Popen(["nice", "-n", "10", "bash", str(REPO / "scripts" / "llama-server-venv.sh")], stdout=subprocess.DEVNULL, stderr=log, env=env, start_new_session=True)
+    subprocess.Popen(
+        ["nice", "-n", "10", "bash", str(REPO / "scripts" / "llama-server-venv.sh")], stdout=subprocess.DEVNULL, stderr=log, env=env, start_new_session=True
+    )

@@ -121,8 +121,29 @@ def start_llama_server(python: Path, gguf: Path, *, port: int | None = None, n_c
 def launch(python: Path, gguf: Path, *, port: int | None = None, n_ctx: int = 2048, threads: int = 1) -> Server:
     """Start the server (see start_llama_server) and return it with its log."""
     port = port or free_port()
-    cmd = [str(python), "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
-           "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--n_threads_batch", str(threads), "--logits_all", "true", "--verbose", "false"]
+    cmd = [
+        str(python),
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf),
+        "--model_alias",
+        "smollm2",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--n_threads",
+        str(threads),
+        "--n_threads_batch",
+        str(threads),
+        "--logits_all",
+        "true",
+        "--verbose",
+        "false",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     fd, log = tempfile.mkstemp(prefix=f"llama-server-{port}-", suffix=".log")
     with os.fdopen(fd, "wb") as out:

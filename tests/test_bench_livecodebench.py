@@ -78,8 +78,12 @@ def test_prompts(problems):
     stdin_user = b.messages(problems["abc900_a"])[1]["content"]
     assert "Read the inputs from stdin" in stdin_user and "# YOUR CODE HERE" in stdin_user
     paper = b.messages(problems["abc900_a"], "paper")
-    assert len(paper) == 1 and paper[0]["content"].startswith("Generate an executable Python function generated from the given prompt. The function should take stdin")
-    assert b.messages(problems["3001"], "paper")[0]["content"].startswith("Generate an executable Python function generated from the given prompt. Return the function body")
+    assert len(paper) == 1 and paper[0]["content"].startswith(
+        "Generate an executable Python function generated from the given prompt. The function should take stdin"
+    )
+    assert b.messages(problems["3001"], "paper")[0]["content"].startswith(
+        "Generate an executable Python function generated from the given prompt. Return the function body"
+    )
 
 
 RIGHT = {

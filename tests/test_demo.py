@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from transferlab.demo_study import group_accuracy
+from transferlab.transfer.stats import group_accuracy
 
 PHASES = ("data", "sft", "grpo", "eval", "ti", "drift", "report")
 
@@ -139,8 +139,8 @@ def test_grpo_reward_grades_world_answers_as_their_benchmark_does():
     matched: every world_multipart rollout was rewarded 0.
     """
     from transferlab.benchmarks import get_benchmark
-    from transferlab.demo_data import grpo_prompts, math_families, train_split
-    from transferlab.scoring.pipeline import LazyScoringContext
+    from transferlab.demo.data import grpo_prompts, math_families, train_split
+    from transferlab.pipeline.score import LazyScoringContext
     from transferlab.scoring.thinking import split_thinking
     from transferlab.train.rewards import MathReward
     from transferlab.world import teacher_trace

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from browser import browser_page, screenshot
 
-from transferlab.analysis import figures as drift_figures
-from transferlab.analysis import tokens
-from transferlab.analysis.tokens import TokenSummary
+from transferlab.drift import figures as drift_figures
+from transferlab.drift import tokens
+from transferlab.drift.tokens import TokenSummary
 from transferlab.benchmarks import get_benchmark
-from transferlab.commands.drift import write_json
-from transferlab.report.analysis import analyse_scores, analyse_store
+from transferlab.io import write_json_atomic as write_json
+from transferlab.transfer.analysis import analyse_scores, analyse_store
 from transferlab.report.build import build_report
 from transferlab.report.drift import drift_section
 from transferlab.report.figures import delta_bars, generation_bars, ti_scatter
@@ -25,7 +25,7 @@ from transferlab.store import (
     completion_key,
 )
 from transferlab.study import parse_spec
-from transferlab.study_run import (
+from transferlab.study.run import (
     expected_gen_key,
     record_model_key,
     record_study,

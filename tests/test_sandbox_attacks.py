@@ -124,9 +124,22 @@ def test_mount_chroot_and_kernel_interfaces_are_refused_by_the_filter() -> None:
         raise SystemExit(1)
         """)
     told = answers(result)
-    refused = ["mount", "umount2", "chroot", "pivot_root", "setns", "clone_newuser", "clone_newnet",
-               "fsopen", "open_tree", "keyctl", "userfaultfd", "io_uring_setup", "ptrace",
-               "process_vm_readv"]
+    refused = [
+        "mount",
+        "umount2",
+        "chroot",
+        "pivot_root",
+        "setns",
+        "clone_newuser",
+        "clone_newnet",
+        "fsopen",
+        "open_tree",
+        "keyctl",
+        "userfaultfd",
+        "io_uring_setup",
+        "ptrace",
+        "process_vm_readv",
+    ]
     assert {name: told[name] for name in refused} == dict.fromkeys(refused, "EPERM"), told
     assert told["clone3"] == "ENOSYS" and told["Seccomp"] == "2"
     assert told["thread"] == "ok" and told["fork"] == "7"  # ordinary threads and forks still work
@@ -159,7 +172,8 @@ def test_memfd_files_past_the_limit_are_stopped_as_memory() -> None:
 @needs_sandbox
 @needs_cgroup
 def test_system_v_shared_memory_past_the_limit_is_stopped_as_memory() -> None:
-    result = attack("""
+    result = attack(
+        """
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
         libc.shmat.restype = ctypes.c_void_p
@@ -171,7 +185,9 @@ def test_system_v_shared_memory_past_the_limit_is_stopped_as_memory() -> None:
             libc.shmdt(ctypes.c_void_p(addr))
             print("held", (i + 1) * 32, flush=True)
         print("ESCAPED")
-        """, SandboxLimits(timeout_s=10.0, memory_mb=256))
+        """,
+        SandboxLimits(timeout_s=10.0, memory_mb=256),
+    )
     held = max(int(line.split()[1]) for line in result.stdout.splitlines())
     assert result.status == "memory" and held < 256, result
     assert 200 <= result.peak_memory_mb <= 256 * 1.01
@@ -223,7 +239,8 @@ def test_no_descriptor_but_0_1_2_is_inherited_so_no_peak_can_be_forged() -> None
 
 @needs_sandbox
 def test_stdin_is_a_read_only_pipe() -> None:
-    result = attack("""
+    result = attack(
+        """
         import errno, fcntl, os, stat, sys
         def attempt(name, fn):
             try:
@@ -238,7 +255,9 @@ def test_stdin_is_a_read_only_pipe() -> None:
         print("mode", fcntl.fcntl(0, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY)
         print("read", sys.stdin.read().strip())
         raise SystemExit(1)
-        """, stdin="the original input\n")
+        """,
+        stdin="the original input\n",
+    )
     told = answers(result)
     assert told["write0"] == "EBADF" and told["truncate"] == "EINVAL"
     # root mode: the pipe belongs to root, not to the sandbox's uid; as another user a reopened
@@ -251,9 +270,7 @@ def test_stdin_is_a_read_only_pipe() -> None:
 @needs_sandbox
 def test_large_stdin_arrives_whole_and_an_unread_one_does_not_hang() -> None:
     given = "".join(f"{i} {i * i}\n" for i in range(400_000))  # 5.6 MB, far past a pipe's 64 KiB
-    result = runner.run_python(
-        "import hashlib, sys\ndata = sys.stdin.buffer.read()\n"
-        "print(len(data), hashlib.sha256(data).hexdigest())\n", stdin=given)
+    result = runner.run_python("import hashlib, sys\ndata = sys.stdin.buffer.read()\nprint(len(data), hashlib.sha256(data).hexdigest())\n", stdin=given)
     assert result.stdout.split() == [str(len(given)), hashlib.sha256(given.encode()).hexdigest()]
     ignored = runner.run_python("print('not reading')", stdin=given)
     assert ignored.status == "ok" and ignored.stdout == "not reading\n"
@@ -279,14 +296,13 @@ def test_each_run_cgroup_is_removed_and_dead_graders_cgroups_are_swept() -> None
 
 
 @needs_sandbox
-def test_without_a_cgroup_it_says_so_once_and_keeps_the_other_limits(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_a_cgroup_it_says_so_once_and_keeps_the_other_limits(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "_warned", set())
     none = Cgroups(problems={"memory": "none in this test", "pids": "none in this test"})
     with caplog.at_level(logging.WARNING, logger=runner.__name__):
         plain = runner.run_one("print(6 * 7)", "", QUICK, cgroups=none)
-        spread = runner.run_one(textwrap.dedent("""
+        spread = runner.run_one(
+            textwrap.dedent("""
             import os, time
             for _ in range(6):
                 if os.fork() == 0:
@@ -294,9 +310,12 @@ def test_without_a_cgroup_it_says_so_once_and_keeps_the_other_limits(
                     block[::4096] = b"1" * len(block[::4096])
                     time.sleep(30)
             time.sleep(30)
-            """), "", SandboxLimits(timeout_s=8, memory_mb=512), cgroups=none)
-        bomb = runner.run_one("import os\nwhile True:\n    os.fork()\n", "",
-                              SandboxLimits(timeout_s=2), cgroups=none)
+            """),
+            "",
+            SandboxLimits(timeout_s=8, memory_mb=512),
+            cgroups=none,
+        )
+        bomb = runner.run_one("import os\nwhile True:\n    os.fork()\n", "", SandboxLimits(timeout_s=2), cgroups=none)
     warnings = [r.getMessage() for r in caplog.records if "no memory or pids cgroup" in r.getMessage()]
     assert len(warnings) == 1 and "none in this test" in warnings[0]
     assert plain.ok and plain.stdout == "42\n" and plain.memory_counted_by == "sampled"
@@ -334,8 +353,7 @@ def test_hierarchies_are_found_in_mountinfo(tmp_path: Path) -> None:
 
 
 def test_v2_base_enables_controllers_and_runs_get_v2_limits(tmp_path: Path) -> None:
-    mount = _layout(tmp_path / "cg2", {"cgroup.controllers": "cpu memory pids",
-                                       "cgroup.subtree_control": "cpu"})
+    mount = _layout(tmp_path / "cg2", {"cgroup.controllers": "cpu memory pids", "cgroup.subtree_control": "cpu"})
     _layout(mount / "transferlab", {"cgroup.subtree_control": ""})  # the kernel makes these
     hierarchy = Hierarchy(2, mount, frozenset({"memory", "pids"}))
     groups = cgroups.setup([hierarchy], "transferlab")
@@ -343,9 +361,14 @@ def test_v2_base_enables_controllers_and_runs_get_v2_limits(tmp_path: Path) -> N
     assert groups.bases["memory"] == groups.bases["pids"] == (hierarchy, mount / "transferlab")
     assert (mount / "cgroup.subtree_control").read_text() == "+memory +pids"
     assert (mount / "transferlab" / "cgroup.subtree_control").read_text() == "+memory +pids"
-    fresh = {"memory.max": "max", "memory.swap.max": "max", "pids.max": "max", "memory.peak": "0",
-             "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n",
-             "cgroup.procs": ""}
+    fresh = {
+        "memory.max": "max",
+        "memory.swap.max": "max",
+        "pids.max": "max",
+        "memory.peak": "0",
+        "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n",
+        "cgroup.procs": "",
+    }
     run_dir = _layout(mount / "transferlab" / "run-1-0", fresh)
     run = RunCgroup({run_dir: hierarchy})
     run.set_limit("memory", 2, run_dir, 256 * 2**20, 18)
@@ -361,15 +384,20 @@ def test_v2_base_enables_controllers_and_runs_get_v2_limits(tmp_path: Path) -> N
 
 def test_v1_limits_with_and_without_swap_accounting(tmp_path: Path) -> None:
     hierarchy = Hierarchy(1, tmp_path, frozenset({"memory"}))
-    with_swap = _layout(tmp_path / "a", {"memory.limit_in_bytes": "9223372036854771712",
-                                         "memory.memsw.limit_in_bytes": "9223372036854771712",
-                                         "memory.memsw.max_usage_in_bytes": "5000",
-                                         "memory.max_usage_in_bytes": "4000",
-                                         "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\n"
-                                                               "oom_kill 1\n"})
-    no_swap = _layout(tmp_path / "b", {"memory.limit_in_bytes": "9223372036854771712",
-                                       "memory.max_usage_in_bytes": "4000",
-                                       "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\n"})
+    with_swap = _layout(
+        tmp_path / "a",
+        {
+            "memory.limit_in_bytes": "9223372036854771712",
+            "memory.memsw.limit_in_bytes": "9223372036854771712",
+            "memory.memsw.max_usage_in_bytes": "5000",
+            "memory.max_usage_in_bytes": "4000",
+            "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n",
+        },
+    )
+    no_swap = _layout(
+        tmp_path / "b",
+        {"memory.limit_in_bytes": "9223372036854771712", "memory.max_usage_in_bytes": "4000", "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\n"},
+    )
     for path in (with_swap, no_swap):
         RunCgroup({path: hierarchy}).set_limit("memory", 1, path, 1000, 5)
     assert (with_swap / "memory.memsw.limit_in_bytes").read_text() == "1000"
@@ -396,9 +424,7 @@ def test_a_run_is_placed_in_a_real_v2_cgroup_before_it_starts() -> None:
     path.mkdir(parents=True, exist_ok=True)
     run = RunCgroup({path: Hierarchy(2, mount, frozenset())})
     limits = SandboxLimits(timeout_s=10)
-    fds = [runner._memfd(b"import time\nend = time.process_time() + 0.3\n"
-                         b"while time.process_time() < end: pass\nprint('burned')\n"),
-           seccomp.program_fd()]
+    fds = [runner._memfd(b"import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\nprint('burned')\n"), seccomp.program_fd()]
     try:
         uid = runner._fresh_uid() if os.geteuid() == 0 else None
         cmd = cgroups.launcher(run.procs_files) + bwrap.command(limits, fds[0], fds[1], uid)
@@ -429,10 +455,8 @@ def test_check_prints_one_line_per_protection(capsys: pytest.CaptureFixture[str]
     args = parser.parse_args(["sandbox", "check", "--json"])
     assert args.func(args) == 0
     lines = {line["name"]: line for line in json.loads(capsys.readouterr().out)}
-    assert list(lines) == ["sandbox", "user namespaces", "seccomp filter", "cgroup memory",
-                           "cgroup pids", "network", "writable paths", "descriptors"]
-    for name in ("sandbox", "user namespaces", "seccomp filter", "network", "writable paths",
-                 "descriptors"):
+    assert list(lines) == ["sandbox", "user namespaces", "seccomp filter", "cgroup memory", "cgroup pids", "network", "writable paths", "descriptors"]
+    for name in ("sandbox", "user namespaces", "seccomp filter", "network", "writable paths", "descriptors"):
         assert lines[name]["held"], lines[name]
     assert lines["writable paths"]["state"] == "/tmp"
     expected = "memory" in MACHINE.bases and "pids" in MACHINE.bases
@@ -445,7 +469,7 @@ def test_check_prints_one_line_per_protection(capsys: pytest.CaptureFixture[str]
 
 # --- as an ordinary user: a user namespace, and a cgroup only where one is delegated ------------
 
-_AS_USER = r'''
+_AS_USER = r"""
 import json, sys
 from transferlab.sandbox import SandboxLimits, check, run_python
 lines = {p.name: [p.state, p.held, p.detail] for p in check()}
@@ -456,7 +480,7 @@ memfd = run_python(
     limits=SandboxLimits(memory_mb=256))
 print(json.dumps({"lines": lines, "fill_root": [fill_root.status, fill_root.stderr_tail],
                   "memfd": [memfd.status, memfd.memory_counted_by, memfd.peak_memory_mb]}))
-'''
+"""
 NOBODY = 65534
 
 
@@ -466,20 +490,37 @@ def _as_nobody(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
     path = f"{Path(runner.__file__).parents[2]}:{Path(pyseccomp.__file__).parent}"
     return subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", "-i",
-         "HOME=/tmp", "PATH=/usr/bin:/bin", f"PYTHONPATH={path}", *[f"{k}={v}" for k, v in
-                                                                  env.items()],
-         "/usr/bin/python3", "-c", _AS_USER],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            "setpriv",
+            f"--reuid={NOBODY}",
+            f"--regid={NOBODY}",
+            "--clear-groups",
+            "env",
+            "-i",
+            "HOME=/tmp",
+            "PATH=/usr/bin:/bin",
+            f"PYTHONPATH={path}",
+            *[f"{k}={v}" for k, v in env.items()],
+            "/usr/bin/python3",
+            "-c",
+            _AS_USER,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _nobody_can_run() -> str:
     if os.geteuid() != 0 or not os.path.exists("/usr/bin/python3"):
         return "needs root (to become nobody) and /usr/bin/python3"
     probe = subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "/usr/bin/python3",
-         "-c", "import sys; assert sys.version_info >= (3, 10)"], capture_output=True, timeout=30,
-        check=False)
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "/usr/bin/python3", "-c", "import sys; assert sys.version_info >= (3, 10)"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
     return "" if probe.returncode == 0 else "the system Python cannot run as nobody here"
 
 
@@ -520,9 +561,7 @@ def test_as_an_ordinary_user_without_and_with_a_delegated_cgroup() -> None:
     assert "has no memory or pids cgroup" not in given.stderr
 
 
-def test_check_without_any_sandbox_is_one_line_and_exit_2(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_check_without_any_sandbox_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from transferlab import cli
 
     monkeypatch.setattr(runner, "_available", False)

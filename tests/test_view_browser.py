@@ -18,7 +18,7 @@ import pytest
 from browser import browser_page, fetch, require_browser, screenshot, viewer_server
 from conftest import run_cli
 
-from transferlab.results import results
+from transferlab.pipeline.results import results
 from transferlab.store import CompletionRecord, Store, completion_key
 
 HOSTILE = ("Let me think.\n<script>window.__pwned = 1; document.title = 'pwned'</script>\n"

@@ -9,7 +9,7 @@ import json
 import pytest
 from test_report import fill_store
 
-from transferlab.results import results
+from transferlab.pipeline.results import results
 from transferlab.store import CompletionRecord, Store, completion_key
 from transferlab.view import queries
 from transferlab.view.queries import SampleFilter, ViewStore
@@ -90,7 +90,7 @@ def test_overview_is_the_librarys_and_the_store_is_untouched(store_path):
 
 
 def test_drift_folders_old_and_new(tmp_path):
-    from transferlab.commands.drift import write_json
+    from transferlab.io import write_json_atomic as write_json
     from transferlab.view.drift import DriftIndex
 
     summary = {"kind": "tokens", "base": "b@1", "tuned": "t@1", "pair": "t-vs-b", "benchmark": "gsm8k", "settings": {},

@@ -151,7 +151,7 @@ class VLLMBackend:
     """
 
     def __init__(self, model: str, *, revision: str | None = None, tensor_parallel: int = 1, data_parallel: int = 1, dtype: str = "auto", **engine_kwargs: Any) -> None:
-        from transferlab.backends.hf import resolve_model
+        from transferlab.models import resolve_model
         from transferlab.models import load_tokenizer, model_fingerprint
 
         import_vllm()

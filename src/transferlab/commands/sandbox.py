@@ -32,19 +32,20 @@ def register(subparsers: Any) -> None:
     run.add_argument("program", type=Path, help="the Python file to run")
     run.add_argument("--stdin", type=Path, default=None, help="a file to feed on standard input")
     run.add_argument(
-        "--timeout", type=float, default=defaults.timeout_s,
+        "--timeout",
+        type=float,
+        default=defaults.timeout_s,
         help=f"wall-clock limit in seconds (default {defaults.timeout_s:g})",
     )
     run.add_argument(
-        "--memory-mb", type=int, default=defaults.memory_mb,
-        help="memory limit in MB: the whole run as its cgroup counts it, and each process's"
-        f" address space (default {defaults.memory_mb})",
+        "--memory-mb",
+        type=int,
+        default=defaults.memory_mb,
+        help=f"memory limit in MB: the whole run as its cgroup counts it, and each process's address space (default {defaults.memory_mb})",
     )
     run.set_defaults(func=run_command)
     probe = actions.add_parser("check", help="print which protections the sandbox has here")
-    probe.add_argument(
-        "--strict", action="store_true", help="exit 1 when any protection is missing"
-    )
+    probe.add_argument("--strict", action="store_true", help="exit 1 when any protection is missing")
     probe.add_argument("--json", action="store_true", help="print the lines as JSON")
     probe.set_defaults(func=check_command)
 

@@ -15,24 +15,10 @@ from pathlib import Path
 
 from transferlab import __version__
 from transferlab.errors import StoreError
-from transferlab.report.analysis import StudyAnalysis
-from transferlab.report.figures import (
-    FigureFile,
-    all_figures,
-    delta_bars,
-    generation_bars,
-    ti_scatter,
-)
+from transferlab.report.figures import FigureFile, all_figures, delta_bars, generation_bars, ti_scatter
 from transferlab.report.html import Section, render_markdown, render_page
-from transferlab.report.tables import (
-    Table,
-    delta_table,
-    generation_table,
-    scores_table,
-    settings_table,
-    summary_tables,
-    ti_table,
-)
+from transferlab.report.tables import Table, delta_table, generation_table, scores_table, settings_table, summary_tables, ti_table
+from transferlab.transfer.analysis import StudyAnalysis
 
 
 def _tables_section(title: str, tables: Sequence[Table], figures: Sequence[FigureFile] = (), intro: str = "") -> Section:
@@ -54,8 +40,12 @@ def study_sections(a: StudyAnalysis, *, viewer_url: str | None = None) -> list[S
     ``viewer_url``: where ``transferlab view`` serves the same store; each score then links to its
     samples and each change to the items the tuned model forgot."""
     sections = [
-        _tables_section("Summary: groups and transfer", summary_tables(a), [ti_scatter(a)],
-                        intro="Accuracy by group, then each tuned model's change per group and its TI (PAPER.md section 2); details below."),
+        _tables_section(
+            "Summary: groups and transfer",
+            summary_tables(a),
+            [ti_scatter(a)],
+            intro="Accuracy by group, then each tuned model's change per group and its TI (docs/paper.md §2); details below.",
+        ),
         _tables_section("Scores", [scores_table(a, viewer_url)]),
         _tables_section("Change against the base", [delta_table(a, viewer_url)], delta_bars(a)),
         _tables_section("Transferability Index", [ti_table(a)], intro="TI v2 (default) and v1 as PAPER.md section 2 defines them."),

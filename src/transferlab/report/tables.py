@@ -9,9 +9,9 @@ import html
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from transferlab.benchmarks.groups import GROUPS
-from transferlab.report.analysis import StudyAnalysis, TIRow, is_finite
-from transferlab.ti import TRANSFER_GROUPS
+from transferlab.groups import GROUPS
+from transferlab.transfer.analysis import StudyAnalysis, TIRow, is_finite
+from transferlab.transfer.ti import TRANSFER_GROUPS
 
 DASH = "—"
 
@@ -165,8 +165,8 @@ def _ti_cells(row: TIRow | None) -> list[str]:
         return [DASH] * len(TRANSFER_GROUPS) + [reason]
     cells = []
     for g in TRANSFER_GROUPS:
-        ci = row.ci.get(g)
-        cells.append(num(row.point.ti.get(g), *(ci if ci else (None, None)), fmt=".0f", sign=True))
+        low, high = row.ci.get(g) or (None, None)
+        cells.append(num(row.point.ti.get(g), low, high, fmt=".0f", sign=True))
     return cells + [row.status]
 
 

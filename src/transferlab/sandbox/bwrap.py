@@ -45,8 +45,7 @@ def command(limits: SandboxLimits, program_fd: int, seccomp_fd: int, uid: int | 
             cmd += ["--disable-userns"]
     cmd += _mount_args(limits, program_fd)
     cmd += ["--chdir", WORKDIR, "--clearenv"]
-    for key, value in (("PATH", "/usr/bin:/bin"), ("HOME", WORKDIR), ("TMPDIR", WORKDIR),
-                       ("LANG", "C.UTF-8")):
+    for key, value in (("PATH", "/usr/bin:/bin"), ("HOME", WORKDIR), ("TMPDIR", WORKDIR), ("LANG", "C.UTF-8")):
         cmd += ["--setenv", key, value]
     cmd += ["--seccomp", str(seccomp_fd)]
     if uid is not None:  # root: drop to a fresh uid, no capabilities, no way back
@@ -62,8 +61,11 @@ def disables_userns() -> bool:
     """Whether this bwrap has ``--disable-userns`` (bubblewrap 0.8.0 and later)."""
     try:
         shown = subprocess.run(
-            [shutil.which("bwrap") or "bwrap", "--help"], capture_output=True, text=True,
-            timeout=10, check=False,
+            [shutil.which("bwrap") or "bwrap", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return False

@@ -121,8 +121,7 @@ class Cgroups:
                 path.mkdir(exist_ok=True)
                 run.dirs[path] = next(h for h, b in self.bases.values() if b == base)
             for controller, (hierarchy, base) in self.bases.items():
-                run.set_limit(controller, hierarchy.version, base / name,
-                              limits_memory_bytes, max_tasks)
+                run.set_limit(controller, hierarchy.version, base / name, limits_memory_bytes, max_tasks)
         except OSError:
             run.remove()
             raise
@@ -208,22 +207,17 @@ def launcher(procs_files: list[str]) -> list[str]:
     """A command prefix that writes its own process into each ``cgroup.procs`` and then execs
     the rest of the command, so that bwrap and all it starts are in the run's cgroups."""
     joins = " && ".join(f"echo 0 > {shlex.quote(path)}" for path in procs_files)
-    script = (
-        f"{{ {joins}; }} || {{ echo 'transferlab-sandbox: cannot join the run cgroup' >&2;"
-        ' exit 125; }; exec "$@"'
-    )
+    script = f"{{ {joins}; }} || {{ echo 'transferlab-sandbox: cannot join the run cgroup' >&2; exit 125; }}; exec \"$@\""
     return ["/bin/sh", "-c", script, "transferlab-sandbox"]
 
 
-def limit_files(controller: str, version: int, memory: int,
-                tasks: int) -> list[tuple[str, str, bool]]:
+def limit_files(controller: str, version: int, memory: int, tasks: int) -> list[tuple[str, str, bool]]:
     """(file, value, required) for one controller's limits: ``memory`` bytes (swap included:
     v1's memsw where the kernel accounts swap, v2 with no swap at all), ``tasks`` tasks."""
     if controller == "pids":
         return [("pids.max", str(tasks), True)]
     if version == 1:  # memsw must come second: it may never be below the plain limit
-        return [("memory.limit_in_bytes", str(memory), True),
-                ("memory.memsw.limit_in_bytes", str(memory), False)]
+        return [("memory.limit_in_bytes", str(memory), True), ("memory.memsw.limit_in_bytes", str(memory), False)]
     return [("memory.max", str(memory), True), ("memory.swap.max", "0", False)]
 
 
@@ -237,8 +231,7 @@ class RunCgroup:
     def procs_files(self) -> list[str]:
         return [str(path / "cgroup.procs") for path in self.dirs]
 
-    def set_limit(self, controller: str, version: int, path: Path, memory: int,
-                  tasks: int) -> None:
+    def set_limit(self, controller: str, version: int, path: Path, memory: int, tasks: int) -> None:
         """Write one controller's limits into the run's cgroup at ``path``."""
         for name, value, required in limit_files(controller, version, memory, tasks):
             if required or (path / name).exists():
@@ -256,8 +249,7 @@ class RunCgroup:
         if found is None:
             return None
         path, version = found
-        names = (["memory.memsw.max_usage_in_bytes", "memory.max_usage_in_bytes"]
-                 if version == 1 else ["memory.peak"])
+        names = ["memory.memsw.max_usage_in_bytes", "memory.max_usage_in_bytes"] if version == 1 else ["memory.peak"]
         for name in names:
             with contextlib.suppress(OSError, ValueError):
                 return int((path / name).read_text())

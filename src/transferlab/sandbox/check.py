@@ -46,8 +46,7 @@ def check(limits: SandboxLimits = DEFAULT_LIMITS) -> list[Protection]:
     return [
         _sandbox_line(probe),
         _userns_line(probe),
-        Protection("seccomp filter", "active" if probe["seccomp"] == 2 else "none",
-                   probe["seccomp"] == 2, flt.describe()),
+        Protection("seccomp filter", "active" if probe["seccomp"] == 2 else "none", probe["seccomp"] == 2, flt.describe()),
         _memory_line(groups, limits, result.memory_counted_by, result.peak_memory_mb),
         _pids_line(groups, limits),
         _network_line(probe),
@@ -63,9 +62,9 @@ def _sandbox_line(probe: dict[str, Any]) -> Protection:
         how = f"as uid {os.geteuid()}: nobody in a user namespace"
     caps = "no capabilities" if probe["cap_eff"] == 0 else f"CapEff {probe['cap_eff']:#x}"
     held = probe["cap_eff"] == 0 and probe["no_new_privs"] == 1
-    return Protection("sandbox", "bubblewrap", held,
-                      f"{how}, {caps}, no_new_privs {probe['no_new_privs']}; pid, net, ipc, uts,"
-                      " mount and cgroup namespaces of its own")
+    return Protection(
+        "sandbox", "bubblewrap", held, f"{how}, {caps}, no_new_privs {probe['no_new_privs']}; pid, net, ipc, uts, mount and cgroup namespaces of its own"
+    )
 
 
 def _userns_line(probe: dict[str, Any]) -> Protection:
@@ -78,66 +77,75 @@ def _userns_line(probe: dict[str, Any]) -> Protection:
     elif os.geteuid() != 0:
         how += " (this bwrap has no --disable-userns: 0.8.0 or later adds it)"
     told = ", ".join(f"{k} {v}" for k, v in answers.items())
-    return Protection("user namespaces", "refused" if refused else "ALLOWED", refused,
-                      f"{how}; the probe got: {told}")
+    return Protection("user namespaces", "refused" if refused else "ALLOWED", refused, f"{how}; the probe got: {told}")
 
 
-def _memory_line(groups: Cgroups, limits: SandboxLimits, counted_by: str,
-                 peak_mb: float) -> Protection:
+def _memory_line(groups: Cgroups, limits: SandboxLimits, counted_by: str, peak_mb: float) -> Protection:
     if "memory" not in groups.bases:
-        return Protection("cgroup memory", "none", False,
-                          f"{groups.problems.get('memory', '')}; memory is sampled by the parent every 0.1 s and each"
-                          f" process's address space is capped at {limits.memory_mb} MB")
+        return Protection(
+            "cgroup memory",
+            "none",
+            False,
+            f"{groups.problems.get('memory', '')}; memory is sampled by the parent every 0.1 s and each"
+            f" process's address space is capped at {limits.memory_mb} MB",
+        )
     hierarchy, base = groups.bases["memory"]
     if groups.swap_counted():
         swap = "swap counted in the limit"
     elif hierarchy.version == 1:
-        swap = ("memory.memsw.* missing: swap is off or not accounted (swapaccount=0), the limit"
-                " covers RAM only")
+        swap = "memory.memsw.* missing: swap is off or not accounted (swapaccount=0), the limit covers RAM only"
     else:
         swap = "memory.swap.max missing: swap is not accounted, the limit covers RAM only"
     swaps = _swap_devices()
     swap += "; no swap on this machine" if swaps == 0 else f"; {swaps} swap device(s)"
     held = counted_by.startswith("cgroup")
-    return Protection("cgroup memory", f"v{hierarchy.version}", held,
-                      f"{limits.memory_mb} MB per run under {base}, {swap}; the probe's peak"
-                      f" {peak_mb:.1f} MB ({counted_by})")
+    return Protection(
+        "cgroup memory", f"v{hierarchy.version}", held, f"{limits.memory_mb} MB per run under {base}, {swap}; the probe's peak {peak_mb:.1f} MB ({counted_by})"
+    )
 
 
 def _pids_line(groups: Cgroups, limits: SandboxLimits) -> Protection:
     if "pids" not in groups.bases:
-        return Protection("cgroup pids", "none", False,
-                          f"{groups.problems.get('pids', '')}; RLIMIT_NPROC ({limits.max_processes}) alone")
+        return Protection("cgroup pids", "none", False, f"{groups.problems.get('pids', '')}; RLIMIT_NPROC ({limits.max_processes}) alone")
     hierarchy, base = groups.bases["pids"]
-    return Protection("cgroup pids", f"v{hierarchy.version}", True,
-                      f"{limits.max_processes + OWN_TASKS} tasks per run under {base}"
-                      f" ({limits.max_processes} for the program, {OWN_TASKS} for bwrap), and"
-                      f" RLIMIT_NPROC {limits.max_processes}")
+    return Protection(
+        "cgroup pids",
+        f"v{hierarchy.version}",
+        True,
+        f"{limits.max_processes + OWN_TASKS} tasks per run under {base}"
+        f" ({limits.max_processes} for the program, {OWN_TASKS} for bwrap), and"
+        f" RLIMIT_NPROC {limits.max_processes}",
+    )
 
 
 def _network_line(probe: dict[str, Any]) -> Protection:
     interfaces, outside = probe["interfaces"], probe["connect"]
     held = interfaces == ["lo"] and outside != "connected"
-    return Protection("network", "none" if held else "REACHABLE", held,
-                      f"own network namespace, interfaces {interfaces}; connecting out: {outside}")
+    return Protection("network", "none" if held else "REACHABLE", held, f"own network namespace, interfaces {interfaces}; connecting out: {outside}")
 
 
 def _writable_line(probe: dict[str, Any], limits: SandboxLimits) -> Protection:
     writable = probe["writable"]
     held = writable == [bwrap.WORKDIR]
-    return Protection("writable paths", " ".join(writable) or "none", held,
-                      f"a private tmpfs of {limits.max_file_mb} MB, files up to"
-                      f" {limits.max_file_mb} MB; everything else read-only or absent (tried"
-                      f" every mount point: {len(probe['mounts'])})")
+    return Protection(
+        "writable paths",
+        " ".join(writable) or "none",
+        held,
+        f"a private tmpfs of {limits.max_file_mb} MB, files up to"
+        f" {limits.max_file_mb} MB; everything else read-only or absent (tried"
+        f" every mount point: {len(probe['mounts'])})",
+    )
 
 
 def _descriptor_line(probe: dict[str, Any]) -> Protection:
     fds, stdin = probe["fds"], probe["stdin"]
     held = fds == [0, 1, 2] and stdin["write"] == "EBADF" and stdin["mode"] == "O_RDONLY"
-    return Protection("descriptors", "0 1 2" if fds == [0, 1, 2] else " ".join(map(str, fds)),
-                      held, f"nothing else inherited; stdin is a pipe's read end ({stdin['mode']},"
-                      f" writing to it: {stdin['write']}); the peak comes from the cgroup or"
-                      " the parent")
+    return Protection(
+        "descriptors",
+        "0 1 2" if fds == [0, 1, 2] else " ".join(map(str, fds)),
+        held,
+        f"nothing else inherited; stdin is a pipe's read end ({stdin['mode']}, writing to it: {stdin['write']}); the peak comes from the cgroup or the parent",
+    )
 
 
 def _swap_devices() -> int:
@@ -148,7 +156,7 @@ def _swap_devices() -> int:
         return 0
 
 
-_PROBE = r'''
+_PROBE = r"""
 import ctypes, errno, json, os, socket
 libc = ctypes.CDLL(None, use_errno=True)
 def answer(result):
@@ -194,4 +202,4 @@ print(json.dumps({
     "interfaces": [name for _, name in socket.if_nameindex()], "connect": connect,
     "fds": fds, "stdin": {"write": stdin_write, "mode": mode},
 }))
-'''
+"""

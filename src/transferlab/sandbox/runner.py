@@ -43,9 +43,7 @@ _cgroups: Cgroups | None = None
 _warned: set[str] = set()
 
 
-def run_python(
-    source: str, *, stdin: str = "", limits: SandboxLimits = DEFAULT_LIMITS
-) -> SandboxResult:
+def run_python(source: str, *, stdin: str = "", limits: SandboxLimits = DEFAULT_LIMITS) -> SandboxResult:
     """Run ``source`` as a Python program in the sandbox and report the outcome."""
     check_available()
     return run_one(source, stdin, limits)
@@ -90,26 +88,19 @@ def check_available() -> None:
             reason = (probe.stderr_tail.strip().splitlines() or [probe.detail])[-1]
             raise TransferlabError(
                 f"bubblewrap cannot start a sandbox here ({reason})",
-                "allow user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run as root;"
-                " in a container, allow the unshare and mount system calls",
+                "allow user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run as root; in a container, allow the unshare and mount system calls",
             )
         _available = True
 
 
 def _require_tools() -> None:
     if not sys.platform.startswith("linux"):
-        raise TransferlabError(
-            "the code sandbox needs Linux (bubblewrap)", "run code grading on a Linux machine"
-        )
+        raise TransferlabError("the code sandbox needs Linux (bubblewrap)", "run code grading on a Linux machine")
     if shutil.which("bwrap") is None:
-        raise TransferlabError(
-            "bubblewrap (bwrap) is not installed", "install it with: apt-get install bubblewrap"
-        )
+        raise TransferlabError("bubblewrap (bwrap) is not installed", "install it with: apt-get install bubblewrap")
     for tool in ("setpriv", "prlimit") if os.geteuid() == 0 else ("prlimit",):
         if shutil.which(tool) is None:
-            raise TransferlabError(
-                f"{tool} is not installed", "install it with: apt-get install util-linux"
-            )
+            raise TransferlabError(f"{tool} is not installed", "install it with: apt-get install util-linux")
 
 
 def machine_cgroups() -> Cgroups:
@@ -129,8 +120,7 @@ def machine_cgroups() -> Cgroups:
     return _cgroups
 
 
-def run_one(source: str, stdin: str, limits: SandboxLimits,
-            cgroups: Cgroups | None = None) -> SandboxResult:
+def run_one(source: str, stdin: str, limits: SandboxLimits, cgroups: Cgroups | None = None) -> SandboxResult:
     """Run one program (no availability check): the machine's cgroups unless given."""
     groups = machine_cgroups() if cgroups is None else cgroups
     uid = _fresh_uid() if os.geteuid() == 0 else None
@@ -188,7 +178,7 @@ def _memfd(data: bytes) -> int:
     fd = os.memfd_create("transferlab-program", os.MFD_CLOEXEC)
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
 

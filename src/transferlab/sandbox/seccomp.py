@@ -29,14 +29,38 @@ from typing import Any
 from transferlab.errors import TransferlabError
 
 REFUSED = (
-    "unshare", "setns",  # new or other namespaces
-    "mount", "umount2", "pivot_root", "chroot", "mount_setattr",
-    "open_tree", "move_mount", "fsopen", "fsmount", "fspick",
-    "keyctl", "add_key", "request_key",  # the kernel's keyrings
-    "bpf", "perf_event_open", "userfaultfd",
-    "io_uring_setup", "io_uring_enter", "io_uring_register",  # its operations bypass seccomp
-    "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "pidfd_getfd",
-    "kexec_load", "kexec_file_load", "reboot", "init_module", "finit_module", "delete_module",
+    "unshare",
+    "setns",  # new or other namespaces
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "mount_setattr",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsmount",
+    "fspick",
+    "keyctl",
+    "add_key",
+    "request_key",  # the kernel's keyrings
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",  # its operations bypass seccomp
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "process_madvise",
+    "pidfd_getfd",
+    "kexec_load",
+    "kexec_file_load",
+    "reboot",
+    "init_module",
+    "finit_module",
+    "delete_module",
     "open_by_handle_at",
 )
 NAMESPACE_FLAGS = {
@@ -86,8 +110,7 @@ def binding() -> tuple[Any, str]:
             return found, f"{module} (from the system's packages)"
     raise TransferlabError(
         f"no libseccomp binding can be loaded ({'; '.join(problems)})",
-        "install the system library and the binding: apt-get install libseccomp2 and"
-        " pip install 'pyseccomp==0.1.2' (make install does both)",
+        "install the system library and the binding: apt-get install libseccomp2 and pip install 'pyseccomp==0.1.2' (make install does both)",
     )
 
 

@@ -29,8 +29,7 @@ _STARTUP_PREFIXES = ("bwrap:", "setpriv:", "prlimit:", "transferlab-sandbox:")
 class Watch:
     """Run one sandbox command to its end and report the outcome."""
 
-    def __init__(self, limits: SandboxLimits, cgroup: RunCgroup | None, *,
-                 memory_by_kernel: bool, counted_by: str) -> None:
+    def __init__(self, limits: SandboxLimits, cgroup: RunCgroup | None, *, memory_by_kernel: bool, counted_by: str) -> None:
         self.limits, self.cgroup = limits, cgroup
         self.memory_by_kernel = memory_by_kernel  # the cgroup holds the memory limit
         self.counted_by = counted_by
@@ -46,8 +45,13 @@ class Watch:
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
-                list(cmd), stdin=stdin_r, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=tuple(pass_fds), start_new_session=True, close_fds=True,
+                list(cmd),
+                stdin=stdin_r,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=tuple(pass_fds),
+                start_new_session=True,
+                close_fds=True,
                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
             )
         except BaseException:
@@ -132,8 +136,7 @@ class Watch:
         if self.cgroup is not None:
             self.cgroup.kill_all()
 
-    def _result(self, code: int, elapsed: float, peak_mb: float, oom: int,
-                counted_by: str) -> SandboxResult:
+    def _result(self, code: int, elapsed: float, peak_mb: float, oom: int, counted_by: str) -> SandboxResult:
         out = self.out.decode("utf-8", "replace")
         err = self.err.decode("utf-8", "replace")
         tail = self.limits.tail_chars
@@ -141,16 +144,21 @@ class Watch:
         stopped = self.reason is not None or (oom > 0 and code != 0)  # no exit of its own
         exit_code = None if stopped else (code if code >= 0 else 128 - code)
         return SandboxResult(
-            status=status, exit_code=exit_code, stdout=out, stdout_tail=out[-tail:],
-            stderr_tail=err[-tail:], time_s=round(elapsed, 4),
-            peak_memory_mb=round(peak_mb, 2), detail=detail, memory_counted_by=counted_by,
+            status=status,
+            exit_code=exit_code,
+            stdout=out,
+            stdout_tail=out[-tail:],
+            stderr_tail=err[-tail:],
+            time_s=round(elapsed, 4),
+            peak_memory_mb=round(peak_mb, 2),
+            detail=detail,
+            memory_counted_by=counted_by,
         )
 
     def _classify(self, code: int, err: str, elapsed: float, oom: int) -> tuple[str, str]:
         lim = self.limits
         if oom and code != 0:  # the kernel stopped it at the memory limit, whatever came after
-            return "memory", (f"used more than {lim.memory_mb} MB of memory in total (the"
-                              f" kernel's count; {oom} process(es) killed at the limit)")
+            return "memory", (f"used more than {lim.memory_mb} MB of memory in total (the kernel's count; {oom} process(es) killed at the limit)")
         if self.reason == "timeout":
             return "timeout", f"ran past the {lim.timeout_s:g} s wall-clock limit"
         if self.reason == "output_limit":
@@ -224,8 +232,7 @@ def _parents() -> dict[int, int]:
     found = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
-            with (contextlib.suppress(OSError, ValueError, IndexError),
-                  open(f"/proc/{name}/stat", "rb") as file):
+            with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{name}/stat", "rb") as file:
                 found[int(name)] = int(file.read().rpartition(b")")[2].split()[1])
     return found
 
@@ -247,8 +254,7 @@ def tree_rss(pid: int) -> int:
     """Resident bytes of ``pid`` and all its descendants."""
     total, page = 0, os.sysconf("SC_PAGE_SIZE")
     for member in descendants(pid):
-        with (contextlib.suppress(OSError, ValueError, IndexError),
-              open(f"/proc/{member}/statm") as file):
+        with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{member}/statm") as file:
             total += int(file.read().split()[1]) * page
     return total
 
@@ -260,4 +266,3 @@ def kill_uid(uid: int) -> None:
             with contextlib.suppress(OSError):
                 if os.stat(f"/proc/{name}").st_uid == uid:
                     os.kill(int(name), signal.SIGKILL)
-

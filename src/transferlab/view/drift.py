@@ -1,7 +1,7 @@
 """Token drift for the viewer: which answers a ``drift tokens`` folder coloured, read on demand.
 
 ``transferlab drift tokens --out DIR`` writes per (pair, benchmark) a summary JSON
-(``tokens__<pair>__<benchmark>.json``, read with :func:`transferlab.analysis.load_drift_results`)
+(``tokens__<pair>__<benchmark>.json``, read with :func:`transferlab.drift.load_drift_results`)
 and, since the viewer, the per-token rows of every answer (``....samples.jsonl``: completion key,
 item, token pieces, rank under the base and under the tuned model). Only an index (completion key
 -> file and byte offset) is kept in memory; a row is read when its item is shown. Folders written
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transferlab.analysis.tokens import URIAL_CATEGORIES, urial_category
+from transferlab.drift.tokens import URIAL_CATEGORIES, urial_category
 
 TOP_TOKENS = 12  # most shifted tokens listed under a coloured answer
 
@@ -33,7 +33,7 @@ class DriftIndex:
     @classmethod
     def load(cls, folder: str | Path | None) -> DriftIndex:
         """Index ``folder`` (None: no drift)."""
-        from transferlab.analysis import load_drift_results
+        from transferlab.drift import load_drift_results
 
         index = cls(Path(folder) if folder else None)
         if index.folder is None:

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from transferlab.errors import StoreError
-from transferlab.results import chosen_verdicts, wanted_scorer
+from transferlab.pipeline.results import chosen_verdicts, wanted_scorer
 from transferlab.store import Store
 
 VERDICTS: dict[str, str] = {
@@ -164,7 +164,7 @@ class ViewStore:
 
     def cell_rows(self, model_key: str, benchmark: str, gen_key: str) -> list[dict[str, Any]]:
         """One row per completion of a cell with the verdict that counts (no texts), ready for
-        :func:`transferlab.results.cell_result`."""
+        :func:`transferlab.pipeline.results.cell_result`."""
         rows = self._rows(
             "SELECT c.key, c.item_id, c.sample_index, c.finish_reason, c.completion_tokens, "
             "s.scorer, s.score, s.status AS score_status, s.thinking_status "

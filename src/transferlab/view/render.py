@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from transferlab.benchmarks.groups import BENCHMARK_GROUPS, GROUPS
+from transferlab.groups import BENCHMARK_GROUPS, GROUPS
 
 SETTING_LABELS = (("temperature", "T"), ("top_p", "top-p"), ("samples", "k"), ("max_new_tokens", "max"), ("prompt_style", "prompt"))
 

@@ -1,10 +1,10 @@
 """The overview's numbers, computed by the library and kept until the store changes.
 
-The results table comes from :func:`transferlab.results.cell_result` (accuracy with its bootstrap
+The results table comes from :func:`transferlab.pipeline.results.cell_result` (accuracy with its bootstrap
 CI, truncation and unclosed-thinking rates) fed one cell at a time, so memory holds one cell's
 verdicts, never the store. Where the store records a study with (tuned, base) pairs, the study
 analysis (per-benchmark and per-group deltas with paired-bootstrap CIs, TI v1 and v2) comes from
-:func:`transferlab.report.analysis.analyse_store`. Both run in one background thread: a page asks
+:func:`transferlab.transfer.analysis.analyse_store`. Both run in one background thread: a page asks
 for the latest result and is told when a newer one is being computed.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from transferlab.errors import TransferlabError
-from transferlab.results import BenchmarkResult, cell_result
+from transferlab.pipeline.results import BenchmarkResult, cell_result
 from transferlab.view.queries import ViewStore
 
 
@@ -33,7 +33,7 @@ class Overview:
 
 
 def compute_results(vs: ViewStore, *, seed: int = 0) -> Overview:
-    """Every cell's result (the library's :func:`~transferlab.results.cell_result`), one cell in memory at a time."""
+    """Every cell's result (the library's :func:`~transferlab.pipeline.results.cell_result`), one cell in memory at a time."""
     started = time.monotonic()
     fingerprint = vs.fingerprint()
     results = tuple(
@@ -45,8 +45,8 @@ def compute_results(vs: ViewStore, *, seed: int = 0) -> Overview:
 
 def compute_studies(vs: ViewStore, first: Overview, *, n_resamples: int = 2000, seed: int = 0) -> Overview:
     """``first`` with every recorded study's analysis added (the library's ``analyse_store``)."""
-    from transferlab.report.analysis import analyse_store
-    from transferlab.study_run import study_for_store
+    from transferlab.transfer.analysis import analyse_store
+    from transferlab.study.run import study_for_store
 
     started = time.monotonic()
     studies: dict[str, Any] = {}
