@@ -41,15 +41,17 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+
 from machine import (
     machine_line,  # perf/machine.py: the CPU flags printed with every result
 )
 
 REPO = Path(__file__).resolve().parents[1]
-BENCHMARKS = ["math500", "aime24", "aime25", "olympiadbench", "gsm8k", "gpqa_diamond", "livecodebench", "acpbench",
-              "coqa", "ifeval", "halueval", "mctaco_gen"]
-WORDS = ("the of and to a in is we that so let check number sum then step first next since therefore value equation "
-         "factor prime root square term answer case both side multiply divide add subtract compute result gives hence").split()
+BENCHMARKS = ["math500", "aime24", "aime25", "olympiadbench", "gsm8k", "gpqa_diamond", "livecodebench", "acpbench", "coqa", "ifeval", "halueval", "mctaco_gen"]
+WORDS = (
+    "the of and to a in is we that so let check number sum then step first next since therefore value equation "
+    "factor prime root square term answer case both side multiply divide add subtract compute result gives hence"
+).split()
 GOALS = {"page_s": 1.0, "rss_mb": 300.0}
 
 
@@ -80,8 +82,14 @@ def build_store(path: Path, n: int, words: int) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     k = 4
     items = n // (2 * len(BENCHMARKS) * k)
-    spec = parse_spec({"name": "bench", "benchmarks": BENCHMARKS, "generation": {"samples": k, "temperature": 0.7, "max_new_tokens": 4096},
-                       "models": [{"name": "base", "path": "/nowhere/base"}, {"name": "tuned", "path": "/nowhere/tuned", "base": "base", "training": "RL"}]})
+    spec = parse_spec(
+        {
+            "name": "bench",
+            "benchmarks": BENCHMARKS,
+            "generation": {"samples": k, "temperature": 0.7, "max_new_tokens": 4096},
+            "models": [{"name": "base", "path": "/nowhere/base"}, {"name": "tuned", "path": "/nowhere/tuned", "base": "base", "training": "RL"}],
+        }
+    )
     rng = np.random.default_rng(0)
     vocab = np.array(WORDS)
     started = time.monotonic()
@@ -106,9 +114,15 @@ def build_store(path: Path, n: int, words: int) -> None:
                             truncated = rng.random() < 0.05
                             text = f"<think>{thinking}" + ("" if truncated else f"</think>{answer}")
                             ck = completion_key(key, b, f"q{i}", hashes[prompts[i]], gk, s)
-                            recs.append(CompletionRecord(ck, key, b, f"q{i}", hashes[prompts[i]], gk, 0, s, text, "length" if truncated else "stop", 80, length * 13 // 10))
+                            recs.append(
+                                CompletionRecord(
+                                    ck, key, b, f"q{i}", hashes[prompts[i]], gk, 0, s, text, "length" if truncated else "stop", 80, length * 13 // 10
+                                )
+                            )
                             right = float(not truncated and rng.random() < rate)
-                            scores.append(ScoreRecord(ck, bench.scorer, right, "ok", "42", thinking, "" if truncated else answer, "unclosed" if truncated else "closed"))
+                            scores.append(
+                                ScoreRecord(ck, bench.scorer, right, "ok", "42", thinking, "" if truncated else answer, "unclosed" if truncated else "closed")
+                            )
                     store.add_completions(recs)
                     store.put_scores(scores)
         count = store.count_completions()
@@ -145,8 +159,12 @@ def timed(url: str, repeats: int) -> tuple[float, str]:
 
 
 def start_server(store: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "transferlab.cli", "view", "--store", str(store), "--port", "0"],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "transferlab.cli", "view", "--store", str(store), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     line = proc.stdout.readline()  # type: ignore[union-attr]
     found = re.search(r"http://[^/ ]+", line)
     if not found:
@@ -166,8 +184,10 @@ def main() -> None:
     rows = []
     try:
         started = time.monotonic()
-        for marker, name in (("results-table", "overview: results table ready (background, once per store state)"),
-                             ('id="pair-deltas"', "overview: study groups and TI ready (background, once per store state)")):
+        for marker, name in (
+            ("results-table", "overview: results table ready (background, once per store state)"),
+            ('id="pair-deltas"', "overview: study groups and TI ready (background, once per store state)"),
+        ):
             while marker not in get(base + "/")[1]:
                 if time.monotonic() - started > 1800:
                     raise SystemExit(f"{name}: not within 1800 s")

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from browser import browser_page, screenshot
 
+from browser import browser_page, screenshot
+from transferlab.benchmarks import get_benchmark
 from transferlab.drift import figures as drift_figures
 from transferlab.drift import tokens
 from transferlab.drift.tokens import TokenSummary
-from transferlab.benchmarks import get_benchmark
 from transferlab.io import write_json_atomic as write_json
-from transferlab.transfer.analysis import analyse_scores, analyse_store
 from transferlab.report.build import build_report
 from transferlab.report.drift import drift_section
 from transferlab.report.figures import delta_bars, generation_bars, ti_scatter
@@ -31,19 +30,40 @@ from transferlab.study.run import (
     record_study,
     study_for_store,
 )
+from transferlab.transfer.analysis import analyse_scores, analyse_store
 
-WORLD = ["world_arith", "world_numtheory", "world_equation", "world_multipart", "world_plan", "world_trace", "world_deduce",
-         "world_fact", "world_format", "world_read", "world_support", "world_time"]
+WORLD = [
+    "world_arith",
+    "world_numtheory",
+    "world_equation",
+    "world_multipart",
+    "world_plan",
+    "world_trace",
+    "world_deduce",
+    "world_fact",
+    "world_format",
+    "world_read",
+    "world_support",
+    "world_time",
+]
 RATES = {"base": 40, "rl": 55, "sft": 60}  # percent right on every benchmark, so math gains and the rest move too
 VIEWER = "http://127.0.0.1:8765"
 
 
 def twelve_benchmark_store(path, n_items=40):
     """A study store: base, rl, sft on the twelve world families, scored 0/1, no answer truncated."""
-    spec = parse_spec({"name": "twelve", "benchmarks": WORLD, "generation": {"samples": 1, "temperature": 0.0, "max_new_tokens": 32},
-                       "models": [{"name": "base", "path": "/nowhere/base"},
-                                  {"name": "rl", "path": "/nowhere/rl", "base": "base", "training": "RL"},
-                                  {"name": "sft", "path": "/nowhere/sft", "base": "base", "training": "other"}]})
+    spec = parse_spec(
+        {
+            "name": "twelve",
+            "benchmarks": WORLD,
+            "generation": {"samples": 1, "temperature": 0.0, "max_new_tokens": 32},
+            "models": [
+                {"name": "base", "path": "/nowhere/base"},
+                {"name": "rl", "path": "/nowhere/rl", "base": "base", "training": "RL"},
+                {"name": "sft", "path": "/nowhere/sft", "base": "base", "training": "other"},
+            ],
+        }
+    )
     rng = np.random.default_rng(0)
     with Store(path) as store:
         record_study(store, spec)
@@ -75,9 +95,21 @@ def token_drift_folder(folder):
         for _ in range(5):
             n = 20
             ranks = rng.choice([1, 1, 1, 2, 5], size=n)
-            samples.append(TokenSummary(rng.integers(0, 50, n), -rng.random(n).astype(np.float32), -rng.random(n).astype(np.float32), ranks, np.ones(n, np.int64), rng.random(n).astype(np.float32)))
+            samples.append(
+                TokenSummary(
+                    rng.integers(0, 50, n),
+                    -rng.random(n).astype(np.float32),
+                    -rng.random(n).astype(np.float32),
+                    ranks,
+                    np.ones(n, np.int64),
+                    rng.random(n).astype(np.float32),
+                )
+            )
         summaries[b] = tokens.summarize(samples)
-        write_json(folder / f"tokens__rl-vs-base__{b}.json", {"kind": "tokens", "base": "base@x", "tuned": "rl@x", "pair": "rl-vs-base", "benchmark": b, "settings": {}, "result": summaries[b]})
+        write_json(
+            folder / f"tokens__rl-vs-base__{b}.json",
+            {"kind": "tokens", "base": "base@x", "tuned": "rl@x", "pair": "rl-vs-base", "benchmark": b, "settings": {}, "result": summaries[b]},
+        )
     drift_figures.plot_token_shares(summaries, folder / "tokens__rl-vs-base__shares.png")
     drift_figures.plot_token_kl(summaries, folder / "tokens__rl-vs-base__kl.png")
     return folder

@@ -15,14 +15,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from browser import browser_page, fetch, require_browser, screenshot, viewer_server
 from conftest import run_cli
-
 from transferlab.pipeline.results import results
 from transferlab.store import CompletionRecord, Store, completion_key
 
-HOSTILE = ("Let me think.\n<script>window.__pwned = 1; document.title = 'pwned'</script>\n"
-           "<img src=x onerror=\"window.__pwned = 2\"> so the answer is \\boxed{7} pwnedmarker")
+HOSTILE = (
+    "Let me think.\n<script>window.__pwned = 1; document.title = 'pwned'</script>\n"
+    '<img src=x onerror="window.__pwned = 2"> so the answer is \\boxed{7} pwnedmarker'
+)
 FAMILIES = ["world_arith", "world_plan", "world_format"]  # one per group: math, other, non
 
 
@@ -48,10 +50,14 @@ def world(tmp_path_factory):
     base = root / "base"
     shutil.copytree(base_model_path(), base)
     tuned = perturbed_copy(base, root / "tuned")
-    spec = {"name": "viewtest", "models": [{"name": "base", "path": str(base), "training": "base"},
-                                           {"name": "tuned", "path": str(tuned), "base": "base", "training": "SFT"}],
-            "benchmarks": FAMILIES, "generation": {"samples": 1, "temperature": 0.0, "max_new_tokens": 24},
-            "backend": {"kind": "hf", "dtype": "float32", "batch_size": 8, "device": "cpu"}, "limit": 12}
+    spec = {
+        "name": "viewtest",
+        "models": [{"name": "base", "path": str(base), "training": "base"}, {"name": "tuned", "path": str(tuned), "base": "base", "training": "SFT"}],
+        "benchmarks": FAMILIES,
+        "generation": {"samples": 1, "temperature": 0.0, "max_new_tokens": 24},
+        "backend": {"kind": "hf", "dtype": "float32", "batch_size": 8, "device": "cpu"},
+        "limit": 12,
+    }
     (root / "study.json").write_text(json.dumps(spec))
     db = root / "runs.db"
     done = run_cli("study", "run", str(root / "study.json"), "--store", str(db), "--quiet", timeout=600)
@@ -59,13 +65,34 @@ def world(tmp_path_factory):
     with Store(db) as store:
         first = next(c for c in store.completions(benchmark="world_arith") if c.model_key.startswith("tuned"))
         key = completion_key(first.model_key, first.benchmark, first.item_id, first.prompt_hash, first.gen_key, 1)
-        store.add_completions([CompletionRecord(key, first.model_key, first.benchmark, first.item_id, first.prompt_hash,
-                                                first.gen_key, first.seed, 1, HOSTILE, "stop", 5, 40)])
+        store.add_completions(
+            [CompletionRecord(key, first.model_key, first.benchmark, first.item_id, first.prompt_hash, first.gen_key, first.seed, 1, HOSTILE, "stop", 5, 40)]
+        )
     scored = run_cli("score", "--store", str(db), "--only-unscored", timeout=300)
     assert scored.returncode == 0, scored.stderr
     drift = root / "drift"
-    out = run_cli("drift", "tokens", "--base", str(base), "--tuned", str(tuned), "--store", str(db), "--benchmarks", "world_arith",
-                  "--n", "6", "--out", str(drift), "--max-new-tokens", "24", "--device", "cpu", "--quiet", timeout=600)
+    out = run_cli(
+        "drift",
+        "tokens",
+        "--base",
+        str(base),
+        "--tuned",
+        str(tuned),
+        "--store",
+        str(db),
+        "--benchmarks",
+        "world_arith",
+        "--n",
+        "6",
+        "--out",
+        str(drift),
+        "--max-new-tokens",
+        "24",
+        "--device",
+        "cpu",
+        "--quiet",
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     return db, drift, key, first.item_id
 

@@ -7,8 +7,8 @@ import hashlib
 import json
 
 import pytest
-from test_report import fill_store
 
+from test_report import fill_store
 from transferlab.pipeline.results import results
 from transferlab.store import CompletionRecord, Store, completion_key
 from transferlab.view import queries
@@ -50,8 +50,12 @@ def test_pages_cover_every_match_once_and_filters_agree(store_path, monkeypatch)
     assert {r["key"] for r in rows} == {r["key"] for r in every}
     assert len({r["key"] for r in rows}) == len(rows) == len(every)
     model = every[0]["model_key"]
-    for verdict, keep in (("right", lambda r: r["score"] is not None and r["score"] > 0.5), ("wrong", lambda r: r["score"] is not None and r["score"] <= 0.5),
-                          ("truncated", lambda r: r["finish_reason"] == "length"), ("unscored", lambda r: r["score"] is None)):
+    for verdict, keep in (
+        ("right", lambda r: r["score"] is not None and r["score"] > 0.5),
+        ("wrong", lambda r: r["score"] is not None and r["score"] <= 0.5),
+        ("truncated", lambda r: r["finish_reason"] == "length"),
+        ("unscored", lambda r: r["score"] is None),
+    ):
         want = {r["key"] for r in every if r["model_key"] == model and r["benchmark"] == "math500" and keep(r)}
         got = all_pages(vs, SampleFilter(model=model, benchmark="math500", verdict=verdict), limit=13)
         assert {r["key"] for r in got} == want and len(got) == len(want), verdict
@@ -93,8 +97,15 @@ def test_drift_folders_old_and_new(tmp_path):
     from transferlab.io import write_json_atomic as write_json
     from transferlab.view.drift import DriftIndex
 
-    summary = {"kind": "tokens", "base": "b@1", "tuned": "t@1", "pair": "t-vs-b", "benchmark": "gsm8k", "settings": {},
-               "result": {"urial_shares": {"unshifted": 0.5, "marginal": 0.25, "shifted": 0.25}, "top_shifted_tokens": []}}
+    summary = {
+        "kind": "tokens",
+        "base": "b@1",
+        "tuned": "t@1",
+        "pair": "t-vs-b",
+        "benchmark": "gsm8k",
+        "settings": {},
+        "result": {"urial_shares": {"unshifted": 0.5, "marginal": 0.25, "shifted": 0.25}, "top_shifted_tokens": []},
+    }
     write_json(tmp_path / "tokens__t-vs-b__gsm8k.json", summary)
     old = DriftIndex.load(tmp_path)  # written before the per-token rows existed: summaries only, and the page says so
     assert old.summary("t@1", "gsm8k") is not None and old.offsets == {} and old.without_rows == ["tokens__t-vs-b__gsm8k"]

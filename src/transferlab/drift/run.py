@@ -275,7 +275,9 @@ def token_drift(
         per_sample = score(bench_answers, add_special(name))
         summaries[name] = tokens.summarize(per_sample, top_k=top_k, decode=lambda i: token_text(base.tokenizer, i))
         path = write_json_atomic(out / f"tokens__{pair}__{name}.json", record("tokens", base, tuned, name, settings(name), summaries[name]))
-        write_token_samples(samples_path(out, pair, name), bench_answers, per_sample, base.tokenizer, benchmark=name, base_key=base.model.key, tuned_key=tuned.model.key)
+        write_token_samples(
+            samples_path(out, pair, name), bench_answers, per_sample, base.tokenizer, benchmark=name, base_key=base.model.key, tuned_key=tuned.model.key
+        )
         if on_benchmark is not None:
             on_benchmark(name, summaries[name], path)
     (out / f"tokens__{pair}__top_shifted.md").write_text(top_table(summaries), encoding="utf-8")

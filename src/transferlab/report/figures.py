@@ -62,7 +62,11 @@ def ti_scatter(a: StudyAnalysis) -> FigureFile:
     drawable = [(p, row, x, y) for p, row, x, y in points if row is not None and is_finite(x) and is_finite(y)]
     left_out = [p.tuned for p, row, x, y in points if not (row is not None and is_finite(x) and is_finite(y))]
     if not drawable:
-        why = "no tuned model" if not a.pairs else f"TI {a.primary_version} is undefined for every tuned model ({', '.join(left_out)}): no math gain clearly above zero"
+        why = (
+            "no tuned model"
+            if not a.pairs
+            else f"TI {a.primary_version} is undefined for every tuned model ({', '.join(left_out)}): no math gain clearly above zero"
+        )
         return FigureFile("ti_scatter", b"", f"No TI scatter: {why}.")
     fig = _new_figure(6.0, 4.8)
     ax = fig.add_subplot()
@@ -74,8 +78,18 @@ def ti_scatter(a: StudyAnalysis) -> FigureFile:
         colour = TRAINING_COLOURS.get(p.training, "#000000")
         label = training_label(p.training) if p.training not in drawn else None
         drawn.add(p.training)
-        ax.errorbar([x], [y], xerr=_err(x, row.ci.get("other")), yerr=_err(y, row.ci.get("non")), fmt="o", color=colour, ecolor=colour,
-                    alpha=0.9, capsize=3, label=label)
+        ax.errorbar(
+            [x],
+            [y],
+            xerr=_err(x, row.ci.get("other")),
+            yerr=_err(y, row.ci.get("non")),
+            fmt="o",
+            color=colour,
+            ecolor=colour,
+            alpha=0.9,
+            capsize=3,
+            label=label,
+        )
         ax.annotate(p.tuned, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.set_xlabel(f"TI_other ({a.primary_version}, %)")
     ax.set_ylabel(f"TI_non ({a.primary_version}, %)")

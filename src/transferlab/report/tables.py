@@ -45,9 +45,7 @@ class Table:
     def to_html(self) -> str:
         """An HTML ``<table>`` with a caption (and the note as a paragraph)."""
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headers)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{_cell_html(c, self._link(i, j))}</td>" for j, c in enumerate(row)) + "</tr>"
-            for i, row in enumerate(self.rows))
+        body = "".join("<tr>" + "".join(f"<td>{_cell_html(c, self._link(i, j))}</td>" for j, c in enumerate(row)) + "</tr>" for i, row in enumerate(self.rows))
         note = f'<p class="note">{html.escape(self.note)}</p>' if self.note else ""
         return f"<table><caption>{html.escape(self.title)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
@@ -94,7 +92,9 @@ def group_accuracy_table(a: StudyAnalysis) -> Table:
             values = [a.cells[(m.name, b)].accuracy for b in a.benchmarks if a.groups[b] == g and (m.name, b) in a.cells]
             cells.append(num(sum(values) / len(values)) if len(values) == counts[g] else DASH)
         rows.append((m.name, training_label(m.training), *cells))
-    return Table("Accuracy by group (%)", headers, tuple(rows), "mean over the group's benchmarks of the accuracy per benchmark; a dash where a benchmark is missing")
+    return Table(
+        "Accuracy by group (%)", headers, tuple(rows), "mean over the group's benchmarks of the accuracy per benchmark; a dash where a benchmark is missing"
+    )
 
 
 def transfer_table(a: StudyAnalysis) -> Table:
@@ -106,7 +106,12 @@ def transfer_table(a: StudyAnalysis) -> Table:
         deltas = [num(*p.group_delta[g], sign=True) if g in p.group_delta else DASH for g in GROUPS]
         rows.append((p.tuned, p.base, training_label(p.training), *deltas, *_ti_cells(p.ti.get(v))))
     ci = f"[{int(a.confidence * 100)}% CI] paired bootstrap over items" if a.with_intervals else "points only"
-    return Table("Transfer per tuned model", tuple(headers), tuple(rows), f"Δ g: mean over the group's benchmarks of tuned − base, points; TI in %, > 0 transfer, < 0 forgetting; {ci}")
+    return Table(
+        "Transfer per tuned model",
+        tuple(headers),
+        tuple(rows),
+        f"Δ g: mean over the group's benchmarks of tuned − base, points; TI in %, > 0 transfer, < 0 forgetting; {ci}",
+    )
 
 
 def summary_tables(a: StudyAnalysis) -> list[Table]:
@@ -149,7 +154,11 @@ def delta_table(a: StudyAnalysis, viewer_url: str | None = None) -> Table:
     for g in GROUPS:
         if any(g in p.group_delta for p in a.pairs):
             rows.append((f"mean over {g}", g, *(num(*p.group_delta[g], sign=True) if g in p.group_delta else DASH for p in a.pairs)))
-    note = "Δ = tuned − base in points; [CI] paired bootstrap over items (and samples); p: paired sign-flip test" if a.with_intervals else "Δ = tuned − base in points"
+    note = (
+        "Δ = tuned − base in points; [CI] paired bootstrap over items (and samples); p: paired sign-flip test"
+        if a.with_intervals
+        else "Δ = tuned − base in points"
+    )
     return Table("Change against the base (points)", headers, tuple(rows), note, tuple(links) if viewer_url else ())
 
 

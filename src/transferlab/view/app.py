@@ -29,8 +29,7 @@ from transferlab.view.summary import OverviewCache
 HERE = Path(__file__).resolve().parent
 
 SECURITY_HEADERS: dict[str, str] = {
-    "content-security-policy": ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-                                "base-uri 'none'; frame-ancestors 'none'"),
+    "content-security-policy": ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
@@ -64,11 +63,11 @@ class SecurityHeaders:
 
 def templates() -> Jinja2Templates:
     """The Jinja2 templates with autoescape forced on and the render helpers as filters."""
-    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pct=render.pct, signed=render.signed)
-    env.globals.update(interval=render.interval, highlight=render.highlight, verdict_tags=render.verdict_tags,
-                       settings_label=render.settings_label, group_of=render.group_of)
+    env.globals.update(
+        interval=render.interval, highlight=render.highlight, verdict_tags=render.verdict_tags, settings_label=render.settings_label, group_of=render.group_of
+    )
     return Jinja2Templates(env=env)
 
 

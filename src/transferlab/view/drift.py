@@ -75,6 +75,7 @@ def colour_row(row: dict[str, Any]) -> dict[str, Any]:
     tokens = [(piece, URIAL_CATEGORIES[c], r, t) for piece, c, r, t in zip(row["tokens"], cats, ranks, row["rank_tuned"])]
     counts = {name: sum(1 for t in tokens if t[1] == name) for name in URIAL_CATEGORIES}
     order = sorted(range(len(tokens)), key=lambda i: (-tokens[i][2], i))
-    top = [{"position": i, "token": tokens[i][0], "rank_base": tokens[i][2], "rank_tuned": tokens[i][3]}
-           for i in order[:TOP_TOKENS] if tokens[i][1] == "shifted"]
+    top = [
+        {"position": i, "token": tokens[i][0], "rank_base": tokens[i][2], "rank_tuned": tokens[i][3]} for i in order[:TOP_TOKENS] if tokens[i][1] == "shifted"
+    ]
     return {"tokens": tokens, "counts": counts, "total": len(tokens), "top": top, "base": row.get("base"), "tuned": row.get("tuned")}

@@ -126,10 +126,10 @@ class ViewStore:
     def fingerprint(self) -> tuple[Any, ...]:
         """Changes whenever completions, verdicts or studies are added (each read is O(1))."""
         row = self._rows(
-            "SELECT (SELECT max(rowid) FROM completions) AS c, (SELECT max(rowid) FROM scores) AS s, "
-            "(SELECT count(*) FROM study_models) AS m"
-            if self._has("study_models") else
-            "SELECT (SELECT max(rowid) FROM completions) AS c, (SELECT max(rowid) FROM scores) AS s, 0 AS m")[0]
+            "SELECT (SELECT max(rowid) FROM completions) AS c, (SELECT max(rowid) FROM scores) AS s, (SELECT count(*) FROM study_models) AS m"
+            if self._has("study_models")
+            else "SELECT (SELECT max(rowid) FROM completions) AS c, (SELECT max(rowid) FROM scores) AS s, 0 AS m"
+        )[0]
         return (row["c"] or 0, row["s"] or 0, row["m"] or 0)
 
     def _has(self, table: str) -> bool:
@@ -169,7 +169,9 @@ class ViewStore:
             "SELECT c.key, c.item_id, c.sample_index, c.finish_reason, c.completion_tokens, "
             "s.scorer, s.score, s.status AS score_status, s.thinking_status "
             "FROM completions c LEFT JOIN scores s ON s.completion_key = c.key "
-            "WHERE c.model_key = ? AND c.benchmark = ? AND c.gen_key = ?", (model_key, benchmark, gen_key))
+            "WHERE c.model_key = ? AND c.benchmark = ? AND c.gen_key = ?",
+            (model_key, benchmark, gen_key),
+        )
         return chosen_verdicts(benchmark, rows)
 
     def studies(self) -> dict[str, dict[str, Any]]:
@@ -182,7 +184,8 @@ class ViewStore:
             return []
         return self._rows(
             "SELECT t.study, t.name AS tuned, t.model_key AS tuned_key, t.training, b.name AS base, b.model_key AS base_key "
-            "FROM study_models t JOIN study_models b ON b.study = t.study AND b.name = t.base ORDER BY t.study, t.name")
+            "FROM study_models t JOIN study_models b ON b.study = t.study AND b.name = t.base ORDER BY t.study, t.name"
+        )
 
     def study_names(self) -> dict[str, str]:
         """``{model key: study model name}`` of every recorded study model."""
@@ -199,8 +202,7 @@ class ViewStore:
         if not pairs:
             return "", "LEFT JOIN scores s ON 0", []
         cte = "WITH chosen(benchmark, scorer) AS (VALUES " + ",".join("(?, ?)" for _ in pairs) + ") "
-        join = ("LEFT JOIN chosen d ON d.benchmark = c.benchmark "
-                "LEFT JOIN scores s ON s.completion_key = c.key AND s.scorer = d.scorer")
+        join = "LEFT JOIN chosen d ON d.benchmark = c.benchmark LEFT JOIN scores s ON s.completion_key = c.key AND s.scorer = d.scorer"
         return cte, join, [v for p in pairs for v in p]
 
     def _where(self, f: SampleFilter) -> tuple[list[str], list[Any]]:
@@ -243,10 +245,12 @@ class ViewStore:
         while pos < last and len(rows) < limit:
             hi = pos + SCAN_WINDOW
             where = " AND ".join([*clauses, "c.rowid > ?", "c.rowid <= ?"])
-            sql = (f"{cte}SELECT c.rowid AS rowid, c.key, c.model_key, c.benchmark, c.item_id, c.gen_key, c.sample_index, "
-                   f"c.finish_reason, c.completion_tokens, s.scorer, s.score, s.status AS score_status, s.extracted, "
-                   f"s.thinking_status, substr(coalesce(s.answer, c.text), 1, {SNIPPET_CHARS}) AS snippet "
-                   f"FROM completions c {join} WHERE {where} ORDER BY c.rowid LIMIT ?")
+            sql = (
+                f"{cte}SELECT c.rowid AS rowid, c.key, c.model_key, c.benchmark, c.item_id, c.gen_key, c.sample_index, "
+                f"c.finish_reason, c.completion_tokens, s.scorer, s.score, s.status AS score_status, s.extracted, "
+                f"s.thinking_status, substr(coalesce(s.answer, c.text), 1, {SNIPPET_CHARS}) AS snippet "
+                f"FROM completions c {join} WHERE {where} ORDER BY c.rowid LIMIT ?"
+            )
             rows += self._rows(sql, [*join_params, *params, pos, hi, limit - len(rows)])
             pos = rows[-1]["rowid"] if len(rows) >= limit else hi
             if len(rows) < limit and time.monotonic() - started > budget_s:
@@ -272,7 +276,9 @@ class ViewStore:
             "c.prompt_tokens, c.completion_tokens, c.prompt_hash, p.text AS prompt "
             "FROM completions c JOIN prompts p ON p.prompt_hash = c.prompt_hash "
             "WHERE c.model_key IN (SELECT model_key FROM models) AND c.benchmark = ? AND c.item_id = ? "
-            "ORDER BY c.model_key, c.gen_key, c.sample_index", (benchmark, item_id))
+            "ORDER BY c.model_key, c.gen_key, c.sample_index",
+            (benchmark, item_id),
+        )
         kept: list[dict[str, Any]] = []
         seen: dict[tuple[str, str], int] = {}
         for c in completions:
@@ -291,25 +297,34 @@ class ViewStore:
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for r in self._rows(f"SELECT completion_key, scorer, score, status, extracted, thinking, answer, thinking_status, details "
-                                f"FROM scores WHERE completion_key IN ({marks}) ORDER BY scorer", chunk):
+            for r in self._rows(
+                f"SELECT completion_key, scorer, score, status, extracted, thinking, answer, thinking_status, details "
+                f"FROM scores WHERE completion_key IN ({marks}) ORDER BY scorer",
+                chunk,
+            ):
                 r["details"] = json.loads(r["details"]) if r["details"] else None
                 out.setdefault(r.pop("completion_key"), []).append(r)
         return out
 
     # -- what changed between a base and a tuned model --------------------------------------------
-    def item_changes(self, benchmark: str, base: str, tuned: str, gen_key: str, scorer: str, *, kind: str, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    def item_changes(
+        self, benchmark: str, base: str, tuned: str, gen_key: str, scorer: str, *, kind: str, limit: int = 50, offset: int = 0
+    ) -> list[dict[str, Any]]:
         """Items the base got right and the tuned model wrong (``kind="forgot"``) or the reverse
         (``"learned"``): right means a mean score above one half over the item's samples."""
         if kind not in ("forgot", "learned"):
             raise ValueError(f"unknown kind {kind!r}")
         cond = "b.mean > 0.5 AND t.mean <= 0.5" if kind == "forgot" else "b.mean <= 0.5 AND t.mean > 0.5"
-        per_item = ("SELECT c.item_id, avg(s.score) AS mean, count(*) AS n FROM completions c "
-                    "JOIN scores s ON s.completion_key = c.key AND s.scorer = ? "
-                    "WHERE c.model_key = ? AND c.benchmark = ? AND c.gen_key = ? GROUP BY c.item_id")
-        sql = (f"WITH b AS ({per_item}), t AS ({per_item}) "
-               f"SELECT b.item_id, b.mean AS base_mean, b.n AS base_n, t.mean AS tuned_mean, t.n AS tuned_n "
-               f"FROM b JOIN t ON t.item_id = b.item_id WHERE {cond} ORDER BY b.item_id LIMIT ? OFFSET ?")
+        per_item = (
+            "SELECT c.item_id, avg(s.score) AS mean, count(*) AS n FROM completions c "
+            "JOIN scores s ON s.completion_key = c.key AND s.scorer = ? "
+            "WHERE c.model_key = ? AND c.benchmark = ? AND c.gen_key = ? GROUP BY c.item_id"
+        )
+        sql = (
+            f"WITH b AS ({per_item}), t AS ({per_item}) "
+            f"SELECT b.item_id, b.mean AS base_mean, b.n AS base_n, t.mean AS tuned_mean, t.n AS tuned_n "
+            f"FROM b JOIN t ON t.item_id = b.item_id WHERE {cond} ORDER BY b.item_id LIMIT ? OFFSET ?"
+        )
         return self._rows(sql, [scorer, base, benchmark, gen_key, scorer, tuned, benchmark, gen_key, limit, offset])
 
     def shared_gen_keys(self, benchmark: str, base: str, tuned: str) -> list[str]:
@@ -317,5 +332,6 @@ class ViewStore:
         rows = self._rows(
             "SELECT DISTINCT gen_key FROM completions WHERE model_key = ? AND benchmark = ? "
             "INTERSECT SELECT DISTINCT gen_key FROM completions WHERE model_key = ? AND benchmark = ? ORDER BY 1",
-            (base, benchmark, tuned, benchmark))
+            (base, benchmark, tuned, benchmark),
+        )
         return [r["gen_key"] for r in rows]

@@ -22,7 +22,7 @@ SCAN_BUDGET_S = 0.75  # a samples page answers within about 1 s; a longer scan c
 
 
 def _vs(request: Request) -> ViewStore:
-    return request.app.state.vs  # type: ignore[no-any-return]
+    return request.app.state.vs
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
@@ -76,7 +76,10 @@ def overview(request: Request) -> Response:
         groups, order = _study_order(current.studies)
         present = {r.benchmark for r in current.results}
         context.update(
-            models=models, by_cell=by_cell, settings=facets.gen_keys, groups=groups,
+            models=models,
+            by_cell=by_cell,
+            settings=facets.gen_keys,
+            groups=groups,
             benchmarks=[b for b in order if b in present] + render.benchmark_order(sorted(present - set(order)), groups),
             several_settings=any(len(v) > 1 for v in by_cell.values()),
             studies={name: (a if isinstance(a, str) else [t.to_html() for t in summary_tables(a)]) for name, a in current.studies.items()},
@@ -116,11 +119,20 @@ def samples(request: Request) -> Response:
     after = _int(request, "after")
     page = vs.samples(f, after=after, limit=PAGE_SIZE, budget_s=SCAN_BUDGET_S)
     params = {k: v for k, v in vars(f).items() if v}
-    return _page(request, "samples.html", {
-        "f": f, "page": page, "facets": vs.facets(), "verdicts": list(VERDICTS), "after": after, "url": url,
-        "next_url": url("/samples", **params, after=page.next_after) if page.next_after is not None else None,
-        "first_url": url("/samples", **params) if after else None,
-    })
+    return _page(
+        request,
+        "samples.html",
+        {
+            "f": f,
+            "page": page,
+            "facets": vs.facets(),
+            "verdicts": list(VERDICTS),
+            "after": after,
+            "url": url,
+            "next_url": url("/samples", **params, after=page.next_after) if page.next_after is not None else None,
+            "first_url": url("/samples", **params) if after else None,
+        },
+    )
 
 
 # -- one item ------------------------------------------------------------------------------------
@@ -146,12 +158,22 @@ def item(request: Request) -> Response:
     pairs = vs.study_pairs()  # bases first, then their tuned models, then any other model
     order = list(dict.fromkeys([p["base_key"] for p in pairs] + [p["tuned_key"] for p in pairs]))
     columns = dict(sorted(by_column.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else len(order), kv[0])))
-    return _page(request, "item.html", {
-        "benchmark": benchmark, "item_id": item_id, "item": found, "columns": columns, "chosen_scorer": chosen,
-        "prompts": prompts, "settings": facets.gen_keys, "url": url,
-        "drift_summaries": {mk: drift.summary(mk, benchmark) for mk, _ in columns} if drift.folder else {},
-        "drift_without_rows": drift.without_rows,
-    })
+    return _page(
+        request,
+        "item.html",
+        {
+            "benchmark": benchmark,
+            "item_id": item_id,
+            "item": found,
+            "columns": columns,
+            "chosen_scorer": chosen,
+            "prompts": prompts,
+            "settings": facets.gen_keys,
+            "url": url,
+            "drift_summaries": {mk: drift.summary(mk, benchmark) for mk, _ in columns} if drift.folder else {},
+            "drift_without_rows": drift.without_rows,
+        },
+    )
 
 
 # -- what did it forget, what did it learn -------------------------------------------------------------
@@ -169,8 +191,20 @@ def changes(request: Request) -> Response:
         base, tuned = pairs[0]["base_key"], pairs[0]["tuned_key"]
     benchmark = benchmark or (facets.benchmarks[0] if facets.benchmarks else "")
     offset = _int(request, "offset")
-    context: dict[str, Any] = {"facets": facets, "pairs": pairs, "base": base, "tuned": tuned, "benchmark": benchmark,
-                               "kind": kind, "rows": [], "gen_keys": [], "gen_key": "", "offset": offset, "url": url, "page_size": PAGE_SIZE}
+    context: dict[str, Any] = {
+        "facets": facets,
+        "pairs": pairs,
+        "base": base,
+        "tuned": tuned,
+        "benchmark": benchmark,
+        "kind": kind,
+        "rows": [],
+        "gen_keys": [],
+        "gen_key": "",
+        "offset": offset,
+        "url": url,
+        "page_size": PAGE_SIZE,
+    }
     if base and tuned and benchmark:
         gen_keys = vs.shared_gen_keys(benchmark, base, tuned)
         gen_key = q.get("gen_key") or (gen_keys[0] if gen_keys else "")

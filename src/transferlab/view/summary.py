@@ -37,16 +37,15 @@ def compute_results(vs: ViewStore, *, seed: int = 0) -> Overview:
     started = time.monotonic()
     fingerprint = vs.fingerprint()
     results = tuple(
-        cell_result(c["model_key"], c["benchmark"], c["gen_key"], vs.cell_rows(c["model_key"], c["benchmark"], c["gen_key"]), seed=seed)
-        for c in vs.cells()
+        cell_result(c["model_key"], c["benchmark"], c["gen_key"], vs.cell_rows(c["model_key"], c["benchmark"], c["gen_key"]), seed=seed) for c in vs.cells()
     )
     return Overview(fingerprint, results, {}, time.monotonic() - started, studies_pending=bool(vs.studies()))
 
 
 def compute_studies(vs: ViewStore, first: Overview, *, n_resamples: int = 2000, seed: int = 0) -> Overview:
     """``first`` with every recorded study's analysis added (the library's ``analyse_store``)."""
-    from transferlab.transfer.analysis import analyse_store
     from transferlab.study.run import study_for_store
+    from transferlab.transfer.analysis import analyse_store
 
     started = time.monotonic()
     studies: dict[str, Any] = {}
