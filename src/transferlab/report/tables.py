@@ -84,7 +84,7 @@ def training_label(training: str) -> str:
 def group_accuracy_table(a: StudyAnalysis) -> Table:
     """Per model, the mean accuracy (%) of each group's benchmarks (points: the mean of its cells)."""
     counts = {g: sum(1 for b in a.benchmarks if a.groups[b] == g) for g in GROUPS}
-    headers = ("model", "training method") + tuple(f"{g} ({counts[g]} benchmarks)" for g in GROUPS if counts[g])
+    headers = ("model", "training method") + tuple(f"{g} ({counts[g]} benchmark{'s' if counts[g] > 1 else ''})" for g in GROUPS if counts[g])
     rows = []
     for m in a.models:
         cells = []
