@@ -30,7 +30,8 @@ from transferlab.study.run import (
     record_study,
     study_for_store,
 )
-from transferlab.transfer.analysis import analyse_scores, analyse_store
+from transferlab.transfer.analysis import analyse_store
+from transferlab.transfer.scores import analyse_scores
 
 WORLD = [
     "world_arith",

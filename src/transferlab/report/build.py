@@ -35,21 +35,24 @@ def _list_section(title: str, items: Sequence[str], empty: str) -> Section:
 
 
 def study_sections(a: StudyAnalysis, *, viewer_url: str | None = None) -> list[Section]:
-    """The standard sections of a study report, in order: the group summary and TI first.
+    """The standard sections of a study report, in order: the group summary and TI first (a store
+    with one model: its accuracy by group and the scores only).
 
     ``viewer_url``: where ``transferlab view`` serves the same store; each score then links to its
     samples and each change to the items the tuned model forgot."""
+    intro = "Accuracy by group, then each tuned model's change per group and its TI (docs/paper.md §2); details below."
     sections = [
         _tables_section(
-            "Summary: groups and transfer",
+            "Summary: groups and transfer" if a.pairs else "Summary: groups",
             summary_tables(a),
-            [ti_scatter(a)],
-            intro="Accuracy by group, then each tuned model's change per group and its TI (docs/paper.md §2); details below.",
+            [ti_scatter(a)] if a.pairs else [],
+            intro=intro if a.pairs else "",
         ),
         _tables_section("Scores", [scores_table(a, viewer_url)]),
-        _tables_section("Change against the base", [delta_table(a, viewer_url)], delta_bars(a)),
-        _tables_section("Transferability Index", [ti_table(a)], intro="TI v2 (default) and v1 as PAPER.md section 2 defines them."),
     ]
+    if a.pairs:  # a store with one model: results only
+        sections.append(_tables_section("Change against the base", [delta_table(a, viewer_url)], delta_bars(a)))
+        sections.append(_tables_section("Transferability Index", [ti_table(a)], intro="TI v2 (default) and v1 as PAPER.md section 2 defines them."))
     if a.with_intervals:
         sections.append(_tables_section("Generation: truncation and length", [generation_table(a)], [generation_bars(a)]))
         sections.append(_tables_section("Settings", [settings_table(a)]))

@@ -73,7 +73,7 @@ def num(value: float | None, low: float | None = None, high: float | None = None
     return text
 
 
-TRAINING_LABELS = {"base": "base (not tuned)", "other": "other method"}
+TRAINING_LABELS = {"base": "not tuned", "other": "other method"}
 
 
 def training_label(training: str) -> str:
@@ -176,7 +176,7 @@ def _ti_cells(row: TIRow | None) -> list[str]:
     for g in TRANSFER_GROUPS:
         low, high = row.ci.get(g) or (None, None)
         cells.append(num(row.point.ti.get(g), low, high, fmt=".0f", sign=True))
-    return cells + [row.status]
+    return cells + [row.status + (f" ({row.point.reason})" if row.point.reason else "")]
 
 
 def ti_table(a: StudyAnalysis) -> Table:

@@ -167,11 +167,13 @@ class ViewStore:
         :func:`transferlab.pipeline.results.cell_result`."""
         rows = self._rows(
             "SELECT c.key, c.item_id, c.sample_index, c.finish_reason, c.completion_tokens, "
-            "s.scorer, s.score, s.status AS score_status, s.thinking_status "
+            "s.scorer, s.score, s.status AS score_status, s.thinking_status, json_extract(s.details, '$.thinking_parser') AS thinking_parser "
             "FROM completions c LEFT JOIN scores s ON s.completion_key = c.key "
             "WHERE c.model_key = ? AND c.benchmark = ? AND c.gen_key = ?",
             (model_key, benchmark, gen_key),
         )
+        for r in rows:  # of the verdict's details, only what the results table reads
+            r["details"] = {"thinking_parser": r.pop("thinking_parser")}
         return chosen_verdicts(benchmark, rows)
 
     def studies(self) -> dict[str, dict[str, Any]]:
