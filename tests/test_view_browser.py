@@ -257,6 +257,10 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path):
     Store(tmp_path / "ok.db").close()
     out = run_cli("view", "--store", str(tmp_path / "ok.db"), "--drift", str(tmp_path / "nowhere"), "--port", "0", timeout=60)
     assert out.returncode == 2 and "no drift folder" in out.stderr
+    out = run_cli("view", "--store", str(tmp_path / "ok.db"), "--base", "b", "--port", "0", timeout=60)
+    assert out.returncode == 2 and out.stderr.strip() == "transferlab: error: --base and --tuned go together; name both models of the pair, or neither"
+    out = run_cli("view", "--store", str(tmp_path / "ok.db"), "--base", "b", "--tuned", "t", "--port", "0", timeout=60)
+    assert out.returncode == 2 and "no model 'b' in the store" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     import socket
 
     with socket.socket() as taken:

@@ -117,3 +117,31 @@ def test_drift_folders_old_and_new(tmp_path):
     assert [t[1] for t in coloured["tokens"]] == ["unshifted", "marginal", "shifted", "shifted"]
     assert coloured["counts"] == {"unshifted": 1, "marginal": 1, "shifted": 2}
     assert [t["rank_base"] for t in coloured["top"]] == [11, 4] and new.coloured("nope") is None
+
+
+def test_a_pair_named_on_the_command_line_in_a_store_without_a_study(tmp_path):
+    from synthetic_store import fill_store as fill_rates
+    from transferlab.errors import DataError
+    from transferlab.transfer.from_store import store_analysis
+    from transferlab.view.app import create_app
+
+    path = tmp_path / "nostudy.db"
+    fill_rates(
+        path,
+        {"base": {"math500": 40, "gsm8k": 60, "gpqa_diamond": 30, "ifeval": 70}, "tuned": {"math500": 70, "gsm8k": 80, "gpqa_diamond": 40, "ifeval": 55}},
+        n_items=40,
+    )
+    vs = ViewStore(path)
+    assert vs.study_pairs() == [] and compute_overview(vs, n_resamples=100).studies == {}  # no study, no pair named: results only
+    overview = compute_overview(vs, n_resamples=100, pair=("base", "tuned"))
+    shown = overview.studies["tuned against base"]
+    with Store(path, readonly=True) as store:
+        direct = store_analysis(store, base="base", tuned="tuned", n_resamples=100)
+    assert [p.tuned for p in shown.pairs] == ["tuned"] and shown.pairs[0].ti == direct.pairs[0].ti and shown.pairs[0].deltas == direct.pairs[0].deltas
+    app = create_app(path, pair=("base", "tuned"), n_resamples=100)
+    assert app.state.named_pairs == [
+        {"study": "", "tuned": "tuned", "tuned_key": "tuned@0123456789abcdef", "training": "", "base": "base", "base_key": "base@0123456789abcdef"}
+    ]
+    with pytest.raises(DataError, match="no model 'nobody' in the store"):
+        create_app(path, pair=("nobody", "tuned"))
+    vs.close()

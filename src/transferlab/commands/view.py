@@ -1,6 +1,6 @@
 """``transferlab view``: a local web viewer of a store, base and tuned side by side.
 
-    transferlab view --store runs.db [--drift drift/] [--port 8765] [--host 127.0.0.1]
+    transferlab view --store runs.db [--drift drift/] [--port 8765] [--host 127.0.0.1] [--base A --tuned B]
 
 Serves the pages of :mod:`transferlab.view` with uvicorn, read-only on the store, bound to
 127.0.0.1 unless ``--host`` says otherwise, and prints its URL. ``--port 0`` picks a free port.
@@ -43,7 +43,10 @@ def cmd_view(args: argparse.Namespace) -> int:
         raise missing_extra(err.name or "starlette", "view") from err
     if args.drift and not Path(args.drift).is_dir():
         raise ConfigError(f"no drift folder {args.drift}", "point --drift at the --out folder of `transferlab drift tokens`")
-    app = create_app(args.store, drift=args.drift, host=args.host, n_resamples=args.resamples)
+    if (args.base is None) != (args.tuned is None):
+        raise ConfigError("--base and --tuned go together", "name both models of the pair, or neither")
+    pair = (args.base, args.tuned) if args.base and args.tuned else None
+    app = create_app(args.store, drift=args.drift, host=args.host, n_resamples=args.resamples, pair=pair)
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
@@ -62,5 +65,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--drift", default=None, help="a `transferlab drift tokens` --out folder: colour tuned answers by base rank")
     p.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--base", default=None, help="with --tuned: a pair to compare (group summary, TI, forgot/learned) in a store without a study")
+    p.add_argument("--tuned", default=None, help="the tuned model of that pair (study name, key or name, as `report`)")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples of the overview's intervals (default 2000)")
     p.set_defaults(func=cmd_view)

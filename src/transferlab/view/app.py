@@ -77,8 +77,11 @@ def allowed_hosts(host: str) -> list[str]:
     return sorted(hosts) if host not in ("0.0.0.0", "::") else ["*"]
 
 
-def create_app(store: str | Path, *, drift: str | Path | None = None, host: str = "127.0.0.1", n_resamples: int = 2000) -> Starlette:
-    """The viewer of ``store`` (opened read-only), with token drift from ``drift`` where given."""
+def create_app(
+    store: str | Path, *, drift: str | Path | None = None, host: str = "127.0.0.1", n_resamples: int = 2000, pair: tuple[str, str] | None = None
+) -> Starlette:
+    """The viewer of ``store`` (opened read-only), with token drift from ``drift`` where given, and
+    ``pair`` (base, tuned: names or keys) compared as a study would be, for a store without one."""
     from transferlab.view import routes
 
     vs = ViewStore(store)
@@ -94,7 +97,19 @@ def create_app(store: str | Path, *, drift: str | Path | None = None, host: str 
         middleware=[Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host))],
         exception_handlers={404: routes.not_found, 400: routes.bad_request},
     )
-    state: dict[str, Any] = {"vs": vs, "cache": OverviewCache(vs, n_resamples=n_resamples), "drift": DriftIndex.load(drift), "templates": templates()}
+    named: list[dict[str, Any]] = []
+    if pair is not None:  # checked now: an unknown model is one line at start, not an error page later
+        from transferlab.transfer.from_store import resolve_model_key
+
+        base_key, tuned_key = (resolve_model_key(vs.store, name) for name in pair)
+        named.append({"study": "", "tuned": pair[1], "tuned_key": tuned_key, "training": "", "base": pair[0], "base_key": base_key})
+    state: dict[str, Any] = {
+        "named_pairs": named,
+        "vs": vs,
+        "cache": OverviewCache(vs, n_resamples=n_resamples, pair=pair),
+        "drift": DriftIndex.load(drift),
+        "templates": templates(),
+    }
     for name, value in state.items():
         setattr(app.state, name, value)
     app.state.cache.get()  # start the overview's numbers at once

@@ -25,6 +25,11 @@ def _vs(request: Request) -> ViewStore:
     return request.app.state.vs
 
 
+def _pairs(request: Request) -> list[dict[str, Any]]:
+    """The store's study pairs, then the pair named on the command line (``--base``/``--tuned``)."""
+    return _vs(request).study_pairs() + list(request.app.state.named_pairs)
+
+
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     vs = _vs(request)
     base = {"store_path": str(vs.path), "names": vs.study_names(), "drift_folder": request.app.state.drift.folder}
@@ -84,7 +89,7 @@ def overview(request: Request) -> Response:
             several_settings=any(len(v) > 1 for v in by_cell.values()),
             studies={name: (a if isinstance(a, str) else [t.to_html() for t in summary_tables(a)]) for name, a in current.studies.items()},
             analyses={name: a for name, a in current.studies.items() if not isinstance(a, str)},
-            pairs=vs.study_pairs(),
+            pairs=_pairs(request),
         )
     return _page(request, "overview.html", context)
 
@@ -155,7 +160,7 @@ def item(request: Request) -> Response:
         r["drift"] = drift.coloured(r["key"]) if drift.folder else None
         by_column[(r["model_key"], r["gen_key"])].append(r)
     prompts = {r["prompt_hash"]: r["prompt"] for r in rows}
-    pairs = vs.study_pairs()  # bases first, then their tuned models, then any other model
+    pairs = _pairs(request)  # bases first, then their tuned models, then any other model
     order = list(dict.fromkeys([p["base_key"] for p in pairs] + [p["tuned_key"] for p in pairs]))
     columns = dict(sorted(by_column.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else len(order), kv[0])))
     return _page(
@@ -182,7 +187,7 @@ def changes(request: Request) -> Response:
     vs = _vs(request)
     q = request.query_params
     facets = vs.facets()
-    pairs = vs.study_pairs()
+    pairs = _pairs(request)
     base, tuned, benchmark = q.get("base", ""), q.get("tuned", ""), q.get("benchmark", "")
     kind = q.get("kind", "forgot")
     if kind not in ("forgot", "learned"):

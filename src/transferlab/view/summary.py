@@ -32,23 +32,31 @@ class Overview:
     studies_pending: bool = False  # the results are in; the studies' analyses are still being computed
 
 
-def compute_results(vs: ViewStore, *, seed: int = 0) -> Overview:
+def compute_results(vs: ViewStore, *, seed: int = 0, pair: tuple[str, str] | None = None) -> Overview:
     """Every cell's result (the library's :func:`~transferlab.pipeline.results.cell_result`), one cell in memory at a time."""
     started = time.monotonic()
     fingerprint = vs.fingerprint()
     results = tuple(
         cell_result(c["model_key"], c["benchmark"], c["gen_key"], vs.cell_rows(c["model_key"], c["benchmark"], c["gen_key"]), seed=seed) for c in vs.cells()
     )
-    return Overview(fingerprint, results, {}, time.monotonic() - started, studies_pending=bool(vs.studies()))
+    return Overview(fingerprint, results, {}, time.monotonic() - started, studies_pending=bool(vs.studies()) or pair is not None)
 
 
-def compute_studies(vs: ViewStore, first: Overview, *, n_resamples: int = 2000, seed: int = 0) -> Overview:
-    """``first`` with every recorded study's analysis added (the library's ``analyse_store``)."""
+def compute_studies(vs: ViewStore, first: Overview, *, n_resamples: int = 2000, seed: int = 0, pair: tuple[str, str] | None = None) -> Overview:
+    """``first`` with every recorded study's analysis added (the library's ``analyse_store``), and
+    that of the ``(base, tuned)`` pair named on the command line (``store_analysis``, no study needed)."""
     from transferlab.study.run import study_for_store
     from transferlab.transfer.analysis import analyse_store
+    from transferlab.transfer.from_store import store_analysis
 
     started = time.monotonic()
     studies: dict[str, Any] = {}
+    if pair is not None:
+        base, tuned = pair
+        try:
+            studies[f"{tuned} against {base}"] = store_analysis(vs.store, base=base, tuned=tuned, n_resamples=n_resamples, seed=seed)
+        except TransferlabError as err:
+            studies[f"{tuned} against {base}"] = f"no analysis of {tuned} against {base}: {err}"
     for name in vs.studies():
         try:
             spec, keys = study_for_store(vs.store, None, name)
@@ -58,17 +66,18 @@ def compute_studies(vs: ViewStore, first: Overview, *, n_resamples: int = 2000, 
     return replace(first, studies=studies, seconds=first.seconds + time.monotonic() - started, studies_pending=False)
 
 
-def compute_overview(vs: ViewStore, *, n_resamples: int = 2000, seed: int = 0) -> Overview:
-    """Every cell's result and every recorded study's analysis (the library computes both)."""
-    return compute_studies(vs, compute_results(vs, seed=seed), n_resamples=n_resamples, seed=seed)
+def compute_overview(vs: ViewStore, *, n_resamples: int = 2000, seed: int = 0, pair: tuple[str, str] | None = None) -> Overview:
+    """Every cell's result and every recorded study's analysis, and the named pair's (the library computes them)."""
+    return compute_studies(vs, compute_results(vs, seed=seed, pair=pair), n_resamples=n_resamples, seed=seed, pair=pair)
 
 
 class OverviewCache:
     """The latest :class:`Overview`, recomputed in a background thread when the store changes."""
 
-    def __init__(self, vs: ViewStore, *, n_resamples: int = 2000) -> None:
+    def __init__(self, vs: ViewStore, *, n_resamples: int = 2000, pair: tuple[str, str] | None = None) -> None:
         self.vs = vs
         self.n_resamples = n_resamples
+        self.pair = pair
         self._lock = threading.Lock()
         self._current: Overview | None = None
         self._thread: threading.Thread | None = None
@@ -99,11 +108,11 @@ class OverviewCache:
 
     def _compute(self) -> None:
         try:  # the results table first (seconds), then the studies' bootstraps (longer), each shown when ready
-            overview = compute_results(self.vs)
+            overview = compute_results(self.vs, pair=self.pair)
             with self._lock:
                 self._current, self.error = overview, None
             if overview.studies_pending:
-                overview = compute_studies(self.vs, overview, n_resamples=self.n_resamples)
+                overview = compute_studies(self.vs, overview, n_resamples=self.n_resamples, pair=self.pair)
                 with self._lock:
                     self._current = overview
         except Exception:  # noqa: BLE001 - shown on the page; the server goes on serving samples
