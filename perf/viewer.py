@@ -22,7 +22,9 @@ clock, each page read whole over HTTP, median of ``--repeats``):
 - an item page and a "what did it forget?" page;
 
 and samples the server's resident memory every 10 ms throughout (goal: peak under 300 MB). Each
-figure is printed beside its goal, with the machine's CPU line first.
+figure is printed beside its goal, with the machine's CPU line first; then, as the peer, two of the
+reads as bare SQL through Python's sqlite3 (no server, no templates, and for the search the whole
+table scanned without a time budget), with the ratio viewer / peer.
 """
 
 from __future__ import annotations
@@ -173,6 +175,33 @@ def start_server(store: Path) -> tuple[subprocess.Popen[str], str]:
     return proc, found.group(0)
 
 
+def bare_sql(store: Path, model: str, repeats: int) -> dict[str, float]:
+    """The peer: the same reads as bare SQL through Python's sqlite3 (read-only, no web server, no
+    templates, no verdict join), median seconds of ``repeats``, keyed by the viewer page they match."""
+    import sqlite3
+
+    queries = {
+        "samples: model + benchmark": (
+            "SELECT c.key, substr(c.text, 1, 240) FROM completions c WHERE c.model_key = ? AND c.benchmark = ? ORDER BY c.rowid LIMIT 50",
+            (model, "gsm8k"),
+        ),
+        "samples: search, no match (scan budget)": ("SELECT count(*) FROM completions WHERE text LIKE '%zebracorn%'", ()),  # the whole scan
+    }
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        out = {}
+        for name, (sql, params) in queries.items():
+            times = []
+            for _ in range(repeats):
+                started = time.monotonic()
+                conn.execute(sql, params).fetchall()
+                times.append(time.monotonic() - started)
+            out[name] = statistics.median(times)
+        return out
+    finally:
+        conn.close()
+
+
 def main() -> None:
     args = parse_args()
     print(machine_line(), flush=True)
@@ -224,7 +253,12 @@ def main() -> None:
         print(f"| {name}{extra} | {seconds:.3f} | {verdict} |")
     peak = rss.peak / 2**20
     print(f"| server peak RSS (MiB) | {peak:.0f} | < {GOALS['rss_mb']:.0f} MiB: {'met' if peak < GOALS['rss_mb'] else 'MISSED'} |")
-    print(json.dumps({"rows": [(n, round(s, 4)) for n, s, _ in rows], "peak_rss_mib": round(peak, 1)}))
+    peers = bare_sql(args.store, model, args.repeats)
+    print("\n| viewer page | seconds | peer: bare SQL in Python's sqlite3 | seconds | viewer / peer |\n|---|---|---|---|---|")
+    for name, seconds, _ in rows:
+        if name in peers:
+            print(f"| {name} | {seconds:.3f} | the same read, no server, no verdicts | {peers[name]:.4f} | {seconds / peers[name]:.2f}x |")
+    print(json.dumps({"rows": [(n, round(s, 4)) for n, s, _ in rows], "peak_rss_mib": round(peak, 1), "peers": {k: round(v, 4) for k, v in peers.items()}}))
 
 
 if __name__ == "__main__":
