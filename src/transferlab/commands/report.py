@@ -56,7 +56,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if section is None:
             raise ConfigError(f"no drift results in {args.drift}", "point --drift at the --out folder of `transferlab drift latent|tokens`")
         extra.append(section)
-    index = build_report(analysis, Path(args.out), extra_sections=extra)
+    index = build_report(analysis, Path(args.out), extra_sections=extra, viewer_url=args.viewer_url)
     print(f"wrote {index} and {index.parent / 'report.md'}", file=sys.stderr)
     return 0
 
@@ -88,6 +88,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--pairs", default=None, help="with --scores: TUNED:BASE,... to compare")
     p.add_argument("--sigma", default=None, help="σ per group in points for TI v2, e.g. math=12,other=3,non=4 (default: from the pairs; see docs/ti.md)")
     p.add_argument("--drift", default=None, help="a folder of `transferlab drift` results to add as the drift section")
+    p.add_argument("--viewer-url", default=None, help="where `transferlab view` serves this store (e.g. http://127.0.0.1:8765): link each cell to its samples")
     p.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     add_scorer_choice_args(p)

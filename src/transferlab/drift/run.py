@@ -24,7 +24,7 @@ from transferlab.drift import token_scoring as ts
 from transferlab.drift.hidden import benchmark_texts, pooled_hidden_states
 from transferlab.drift.token_scoring import Answer
 from transferlab.errors import DataError, ModelError, StoreError
-from transferlab.io import write_json_atomic
+from transferlab.io import write_json_atomic, write_jsonl_atomic
 from transferlab.models import load_tokenizer, resolve_model
 from transferlab.options import BackendKind, Dtype, Pooling
 from transferlab.pipeline.generate import effective_config, run_eval
@@ -43,11 +43,13 @@ __all__ = [
     "record",
     "run_latent",
     "run_tokens",
+    "samples_path",
     "stored_answers",
     "token_drift",
     "token_text",
     "top_table",
     "vllm_side",
+    "write_token_samples",
 ]
 
 OnBenchmark = Callable[[str, dict[str, Any], Path], None]
@@ -141,7 +143,7 @@ def stored_answers(store: Store, backend: Any, benchmark: Benchmark, config: Gen
             raise StoreError(f"the greedy answer of {benchmark.name} item {item.id} is missing from the store", "run the same command again")
         pairs.append((prompt, key))
     ids = store.token_ids(key for _, key in pairs)
-    return [Answer(prompt, stored[key].text, tuple(ids[key]) if key in ids else None) for prompt, key in pairs]
+    return [Answer(prompt, stored[key].text, tuple(ids[key]) if key in ids else None, key, stored[key].item_id) for prompt, key in pairs]
 
 
 def imported_answers(store: Store, backend: Any, model_key: str, benchmarks: Sequence[Benchmark], config: GenerationConfig, n: int) -> dict[str, list[Answer]]:
@@ -247,6 +249,35 @@ def top_table(summaries: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def samples_path(out: Path, pair: str, benchmark: str) -> Path:
+    """Where the per-token rows of one (pair, benchmark) go: beside its summary JSON."""
+    return out / f"tokens__{pair}__{benchmark}.samples.jsonl"
+
+
+def write_token_samples(
+    path: Path, answers: Sequence[Answer], per_sample: Sequence[tokens.TokenSummary], tokenizer: Any, *, benchmark: str, base_key: str, tuned_key: str
+) -> Path:
+    """One JSON line per answer: its completion key and item, and per answer token the text piece
+    and its rank (1 = argmax) under each model, for the viewer's colouring (written atomically)."""
+
+    def rows() -> Any:
+        for answer, summary in zip(answers, per_sample, strict=True):
+            ids = [int(i) for i in summary.token_ids]
+            yield {
+                "key": answer.key,
+                "item_id": answer.item_id,
+                "benchmark": benchmark,
+                "base": base_key,
+                "tuned": tuned_key,
+                "tokens": tokenizer.batch_decode([[i] for i in ids]) if ids else [],
+                "rank_base": [int(r) for r in summary.rank_base],
+                "rank_tuned": [int(r) for r in summary.rank_tuned],
+            }
+
+    write_jsonl_atomic(path, rows())
+    return path
+
+
 def token_drift(
     base: Any,
     tuned: Any,
@@ -261,13 +292,17 @@ def token_drift(
     on_benchmark: OnBenchmark | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Token drift of ``tuned``'s answers under both models, per benchmark: one JSON each (with
-    ``settings(benchmark)``), the most-shifted-tokens table and three figures."""
+    ``settings(benchmark)``) and its per-token rows for the viewer (:func:`samples_path`), the
+    most-shifted-tokens table and three figures."""
     pair = pair_name(base.model.name, tuned.model.name)
     summaries = {}
     for name, bench_answers in answers.items():
         per_sample = score(bench_answers, add_special(name))
         summaries[name] = tokens.summarize(per_sample, top_k=top_k, decode=lambda i: token_text(base.tokenizer, i))
         path = write_json_atomic(out / f"tokens__{pair}__{name}.json", record("tokens", base, tuned, name, settings(name), summaries[name]))
+        write_token_samples(
+            samples_path(out, pair, name), bench_answers, per_sample, base.tokenizer, benchmark=name, base_key=base.model.key, tuned_key=tuned.model.key
+        )
         if on_benchmark is not None:
             on_benchmark(name, summaries[name], path)
     (out / f"tokens__{pair}__top_shifted.md").write_text(top_table(summaries), encoding="utf-8")

@@ -43,11 +43,14 @@ Row = tuple[list[int], int]  # (ids of prompt + answer, index of the first answe
 
 @dataclass(frozen=True)
 class Answer:
-    """A prompt and the tuned model's answer to it: its text, and the ids it generated if known."""
+    """A prompt and the tuned model's answer to it: its text, the ids it generated if known, and
+    where it is stored (completion key and item id, when it came from the store)."""
 
     prompt: str
     text: str
     token_ids: tuple[int, ...] | None = None
+    key: str | None = None
+    item_id: str | None = None
 
 
 def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:

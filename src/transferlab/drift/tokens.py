@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # the pure summaries (URIAL categories, shares) load without torch, e.g. in the viewer
+    import torch
 
 URIAL_CATEGORIES = ("unshifted", "marginal", "shifted")
 RELATIVE_BINS = 10  # answer deciles

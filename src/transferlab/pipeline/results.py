@@ -9,7 +9,7 @@ else the only one present (:meth:`ScorerChoice.choose`, which ``ti`` and ``repor
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
@@ -87,21 +87,33 @@ def scored_cells(
     """Rows of :meth:`Store.rows` per (model, benchmark, settings), sorted: one per completion, with
     the chosen scorer's verdict (the score fields are ``None`` where it has none)."""
     choice = ScorerChoice(paper_scoring, math_grader)
-    cells: dict[tuple[str, str, str], dict[str, dict[str | None, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
+    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for stored in store.rows():
-        cells[(stored["model_key"], stored["benchmark"], stored["gen_key"])][stored["key"]][stored["scorer"]] = stored
+        cells[(stored["model_key"], stored["benchmark"], stored["gen_key"])].append(stored)
     definitions = store.benchmark_definitions()
     for key in sorted(cells):
-        by_completion = cells[key]
-        present = {s for verdicts in by_completion.values() for s in verdicts if s is not None}
-        chosen = choice.choose(key[1], present, definitions)
-        rows = []
-        for verdicts in by_completion.values():
-            row: dict[str, Any] | None = verdicts.get(chosen) if chosen is not None else None
-            if row is None:  # no verdict of the chosen scorer: the completion counts as unscored
-                row = {**next(iter(verdicts.values())), **dict.fromkeys(_VERDICT_FIELDS)}
-            rows.append(row)
-        yield key, rows
+        yield key, chosen_verdicts(key[1], cells[key], choice, definitions)
+
+
+def chosen_verdicts(
+    benchmark: str, rows: Iterable[dict[str, Any]], choice: ScorerChoice = DEFAULT_SCORING, definitions: Mapping[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """One row per completion of one cell of ``benchmark`` (rows: a completion joined with each of
+    its verdicts, as :meth:`Store.rows` gives them, with at least ``key`` and ``scorer``), holding
+    the verdict of the scorer ``choice`` picks; ``None`` score fields where that scorer has none.
+    ``definitions``: the store's benchmarks of your own (:meth:`Store.benchmark_definitions`)."""
+    by_completion: dict[str, dict[str | None, dict[str, Any]]] = defaultdict(dict)
+    for stored in rows:
+        by_completion[stored["key"]][stored["scorer"]] = stored
+    present = {s for verdicts in by_completion.values() for s in verdicts if s is not None}
+    chosen = choice.choose(benchmark, present, definitions)
+    out = []
+    for verdicts in by_completion.values():
+        row: dict[str, Any] | None = verdicts.get(chosen) if chosen is not None else None
+        if row is None:  # no verdict of the chosen scorer: the completion counts as unscored
+            row = {**next(iter(verdicts.values())), **dict.fromkeys(_VERDICT_FIELDS)}
+        out.append(row)
+    return out
 
 
 def parsers_used(rows: Iterable[dict[str, Any]]) -> str:
@@ -116,37 +128,51 @@ def results(
 ) -> list[BenchmarkResult]:
     """Every (model, benchmark, settings) cell of the store, counted with one scorer per benchmark:
     the default, or the study's own (``paper_scoring``), or the Qwen2.5-Math harness's for math."""
-    table = []
     definitions = store.benchmark_definitions()
-    for (model, benchmark, gen_key), rows in scored_cells(store, paper_scoring=paper_scoring, math_grader=math_grader):
-        scored = [r for r in rows if r["score"] is not None]
-        by_item: dict[str, list[float]] = defaultdict(list)
-        for r in scored:
-            by_item[r["item_id"]].append(float(r["score"]))
-        est = estimate(by_item, confidence=confidence, seed=seed)
-        k = min((len(v) for v in by_item.values()), default=0)
-        pass_k = 100 * mean_pass_at_k({i: [s > 0.5 for s in v] for i, v in by_item.items()}, k) if k > 1 else None
-        tokens = [r["completion_tokens"] for r in rows if r["completion_tokens"] is not None]
-        table.append(
-            BenchmarkResult(
-                model=model,
-                benchmark=benchmark,
-                group=benchmark_group(benchmark, definitions) or "?",
-                gen_key=gen_key,
-                items=est.n_items,
-                samples_per_item=k,
-                accuracy=100 * est.value,
-                ci_low=100 * est.low,
-                ci_high=100 * est.high,
-                pass_at_k=pass_k,
-                truncated_rate=100 * float(np.mean([r["finish_reason"] == "length" for r in rows])),
-                unclosed_thinking_rate=100 * float(np.mean([r["thinking_status"] == "unclosed" for r in scored])) if scored else 0.0,
-                mean_completion_tokens=float(np.mean(tokens)) if tokens else float("nan"),
-                unscored=len(rows) - len(scored),
-                thinking_parser=parsers_used(scored),
-            )
-        )
-    return table
+    return [
+        cell_result(model, benchmark, gen_key, rows, confidence=confidence, seed=seed, definitions=definitions)
+        for (model, benchmark, gen_key), rows in scored_cells(store, paper_scoring=paper_scoring, math_grader=math_grader)
+    ]
+
+
+def cell_result(
+    model: str,
+    benchmark: str,
+    gen_key: str,
+    rows: Sequence[dict[str, Any]],
+    *,
+    confidence: float = 0.95,
+    seed: int = 0,
+    definitions: Mapping[str, dict[str, Any]] | None = None,
+) -> BenchmarkResult:
+    """One cell from its rows (one per completion, as :func:`chosen_verdicts` gives them; the fields
+    used: ``item_id``, ``score``, ``finish_reason``, ``thinking_status``, ``completion_tokens``,
+    ``details`` (decoded)); ``definitions``: the store's benchmarks of your own, for their group."""
+    scored = [r for r in rows if r["score"] is not None]
+    by_item: dict[str, list[float]] = defaultdict(list)
+    for r in scored:
+        by_item[r["item_id"]].append(float(r["score"]))
+    est = estimate(by_item, confidence=confidence, seed=seed)
+    k = min((len(v) for v in by_item.values()), default=0)
+    pass_k = 100 * mean_pass_at_k({i: [s > 0.5 for s in v] for i, v in by_item.items()}, k) if k > 1 else None
+    tokens = [r["completion_tokens"] for r in rows if r["completion_tokens"] is not None]
+    return BenchmarkResult(
+        model=model,
+        benchmark=benchmark,
+        group=benchmark_group(benchmark, definitions) or "?",
+        gen_key=gen_key,
+        items=est.n_items,
+        samples_per_item=k,
+        accuracy=100 * est.value,
+        ci_low=100 * est.low,
+        ci_high=100 * est.high,
+        pass_at_k=pass_k,
+        truncated_rate=100 * float(np.mean([r["finish_reason"] == "length" for r in rows])) if rows else 0.0,
+        unclosed_thinking_rate=100 * float(np.mean([r["thinking_status"] == "unclosed" for r in scored])) if scored else 0.0,
+        mean_completion_tokens=float(np.mean(tokens)) if tokens else float("nan"),
+        unscored=len(rows) - len(scored),
+        thinking_parser=parsers_used(scored),
+    )
 
 
 def render_table(rows: list[BenchmarkResult]) -> Any:

@@ -17,7 +17,7 @@ from transferlab import __version__
 from transferlab.errors import StoreError
 from transferlab.report.figures import FigureFile, all_figures, delta_bars, generation_bars, ti_scatter
 from transferlab.report.html import Section, render_markdown, render_page
-from transferlab.report.tables import Table, delta_table, generation_table, scores_table, settings_table, ti_table
+from transferlab.report.tables import Table, delta_table, generation_table, scores_table, settings_table, summary_tables, ti_table
 from transferlab.transfer.analysis import StudyAnalysis
 
 
@@ -34,16 +34,25 @@ def _list_section(title: str, items: Sequence[str], empty: str) -> Section:
     return Section(title, body, "\n".join(f"- {i}" for i in items))
 
 
-def study_sections(a: StudyAnalysis) -> list[Section]:
-    """The standard sections of a study report, in order."""
-    sections = [_tables_section("Scores", [scores_table(a)])]
+def study_sections(a: StudyAnalysis, *, viewer_url: str | None = None) -> list[Section]:
+    """The standard sections of a study report, in order: the group summary and TI first (a store
+    with one model: its accuracy by group and the scores only).
+
+    ``viewer_url``: where ``transferlab view`` serves the same store; each score then links to its
+    samples and each change to the items the tuned model forgot."""
+    intro = "Accuracy by group, then each tuned model's change per group and its TI (docs/paper.md §2); details below."
+    sections = [
+        _tables_section(
+            "Summary: groups and transfer" if a.pairs else "Summary: groups",
+            summary_tables(a),
+            [ti_scatter(a)] if a.pairs else [],
+            intro=intro if a.pairs else "",
+        ),
+        _tables_section("Scores", [scores_table(a, viewer_url)]),
+    ]
     if a.pairs:  # a store with one model: results only
-        sections.append(_tables_section("Change against the base", [delta_table(a)], delta_bars(a)))
-        sections.append(
-            _tables_section(
-                "Transferability Index", [ti_table(a)], [ti_scatter(a)], intro="TI v2 (default) and v1 as the paper defines them (docs/paper.md §2)."
-            )
-        )
+        sections.append(_tables_section("Change against the base", [delta_table(a, viewer_url)], delta_bars(a)))
+        sections.append(_tables_section("Transferability Index", [ti_table(a)], intro="TI v2 (default) and v1 as the paper defines them (docs/paper.md §2)."))
     if a.with_intervals:
         sections.append(_tables_section("Generation: truncation and length", [generation_table(a)], [generation_bars(a)]))
         sections.append(_tables_section("Settings", [settings_table(a)]))
@@ -62,20 +71,23 @@ def _write(path: Path, data: bytes | str) -> None:
         raise StoreError(f"could not write {path}: {err.strerror}", "check the disk space and permissions of --out") from err
 
 
-def build_report(a: StudyAnalysis, out_dir: str | Path, *, extra_sections: Sequence[Section] = ()) -> Path:
-    """Render ``a`` (and any ``extra_sections``) into ``out_dir``; returns the path of index.html."""
+def build_report(a: StudyAnalysis, out_dir: str | Path, *, extra_sections: Sequence[Section] = (), viewer_url: str | None = None) -> Path:
+    """Render ``a`` (and any ``extra_sections``) into ``out_dir``; returns the path of index.html.
+
+    ``viewer_url``: link the tables' cells to ``transferlab view`` serving the same store."""
     out = Path(out_dir)
     try:
         (out / "figures").mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise StoreError(f"cannot create {out}/figures: {err.strerror}", "choose another --out") from err
-    sections = study_sections(a) + list(extra_sections)
+    sections = study_sections(a, viewer_url=viewer_url) + list(extra_sections)
     names = [f.name for s in sections for f in s.figures]
     if len(names) != len(set(names)):
         raise ValueError(f"two figures share a name: {sorted({n for n in names if names.count(n) > 1})}")
     for s in sections:
         for f in s.figures:
-            _write(out / "figures" / f"{f.name}.png", f.png)
+            if not f.empty:
+                _write(out / "figures" / f"{f.name}.png", f.png)
     title = f"transferlab report: {a.title}"
     subtitle = f"{len(a.models)} models, {len(a.pairs)} pairs, {len(a.benchmarks)} benchmarks; transferlab {__version__}"
     _write(out / "report.md", render_markdown(title, subtitle, sections))

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from transferlab.report.figures import FigureFile
 from transferlab.report.html import Section
 from transferlab.report.tables import Table
 
@@ -59,8 +60,27 @@ def token_table(results: list[dict[str, Any]]) -> Table:
     )
 
 
+FIGURE_CAPTIONS = {
+    "layers": "Latent drift per layer: |PC1 shift|, |PC2 shift| and 1 − linear CKA, one line per benchmark",
+    "scatter": "The paper's PCA view per benchmark: the base (original) and the tuned model (updated) per layer",
+    "shares": "Token drift: shares of the tuned model's answer tokens by their rank under the base (URIAL)",
+    "kl": "Token drift: sampled (paper) and exact KL(tuned || base) per benchmark",
+    "positions": "Token drift by position in the answer: shifted share and exact KL per decile",
+}
+
+
+def drift_figures(folder: Path) -> list[FigureFile]:
+    """The PNGs ``drift latent|tokens`` wrote (``<kind>__<pair>__<figure>.png``), embedded in the report."""
+    figures = []
+    for path in sorted(folder.glob("*__*__*.png")):
+        kind, pair, what = path.stem.split("__", 2)
+        if kind in ("latent", "tokens") and what in FIGURE_CAPTIONS:
+            figures.append(FigureFile(f"drift__{path.stem}", path.read_bytes(), f"{FIGURE_CAPTIONS[what]} ({pair})."))
+    return figures
+
+
 def drift_section(folder: str | Path) -> Section | None:
-    """The drift section from the JSON files in ``folder``; None when it holds none."""
+    """The drift section from the JSON files and figures in ``folder``; None when it holds none."""
     from transferlab.drift import load_drift_results
 
     found = load_drift_results(folder)
@@ -69,5 +89,8 @@ def drift_section(folder: str | Path) -> Section | None:
         return None
     intro = f"From {html.escape(str(folder))} (transferlab drift latent|tokens)."
     return Section(
-        "Why: latent and token drift", f"<p>{intro}</p>" + "".join(t.to_html() for t in tables), intro + "\n\n" + "\n\n".join(t.to_markdown() for t in tables)
+        "Why: latent and token drift",
+        f"<p>{intro}</p>" + "".join(t.to_html() for t in tables),
+        intro + "\n\n" + "\n\n".join(t.to_markdown() for t in tables),
+        tuple(drift_figures(Path(folder))),
     )

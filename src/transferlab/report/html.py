@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from transferlab.report.figures import FigureFile
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#222}
+main{margin:2em auto;max-width:1200px;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:1em 0;font-size:.85em}caption{text-align:left;font-weight:600;padding:.3em 0}
-th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right;white-space:nowrap}th{background:#f4f4f4}
+table{border-collapse:collapse;margin:1em 0;font-size:.85em;max-width:100%}caption{text-align:left;font-weight:600;padding:.3em 0}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right;overflow-wrap:anywhere}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}.note{color:#555;font-size:.85em;margin-top:-.5em}
 figure{margin:1em 0}figure img{max-width:100%}figcaption{color:#555;font-size:.85em}
+p.figure-note{color:#555;font-style:italic}
 ul.notes li{font-size:.9em}
 """
 
@@ -40,7 +42,9 @@ def data_uri(png: bytes) -> str:
 
 
 def figure_html(fig: FigureFile) -> str:
-    """A ``<figure>`` holding the PNG inline."""
+    """A ``<figure>`` holding the PNG inline; for a figure with nothing to draw, its one sentence."""
+    if fig.empty:
+        return f'<p class="figure-note">{html.escape(fig.caption)}</p>'
     alt = html.escape(fig.caption, quote=True)
     return f'<figure><img src="{data_uri(fig.png)}" alt="{alt}"><figcaption>{html.escape(fig.caption)}</figcaption></figure>'
 
@@ -56,12 +60,13 @@ def render_page(title: str, subtitle: str, sections: Sequence[Section]) -> str:
         f"<style>{CSS}</style>",
         "</head>",
         "<body>",
+        '<main id="content">',
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{html.escape(subtitle)}</p>",
     ]
     for s in sections:
         parts.append(f"<section><h2>{html.escape(s.title)}</h2>{s.html}{''.join(figure_html(f) for f in s.figures)}</section>")
-    parts += ["</body>", "</html>"]
+    parts += ["</main>", "</body>", "</html>"]
     return "\n".join(parts)
 
 
@@ -70,5 +75,5 @@ def render_markdown(title: str, subtitle: str, sections: Sequence[Section]) -> s
     out = [f"# {title}", "", subtitle, ""]
     for s in sections:
         out += [f"## {s.title}", "", s.markdown, ""]
-        out += [f"![{f.caption}](figures/{f.name}.png)\n" for f in s.figures]
+        out += [f"_{f.caption}_\n" if f.empty else f"![{f.caption}](figures/{f.name}.png)\n" for f in s.figures]
     return "\n".join(out).rstrip() + "\n"
