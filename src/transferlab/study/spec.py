@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,11 +33,12 @@ from transferlab.errors import ConfigError
 from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group
 from transferlab.options import BACKEND_KINDS, DTYPES, TI_VERSIONS, TRAINING_METHODS, TIVersion
 from transferlab.spec import GenerationConfig
+from transferlab.study.seeds import SEED_KEYS, check_seed_groups, expand_seeds, seed_fields
 
 _TOP_KEYS: Final[frozenset[str]] = frozenset(
     {"name", "description", "models", "benchmarks", "groups", "generation", "generation_overrides", "backend", "ti", "data_dir", "limit"}
 )
-_MODEL_KEYS: Final[frozenset[str]] = frozenset({"name", "hf", "path", "revision", "training", "base", "note", "endpoints"})
+_MODEL_KEYS: Final[frozenset[str]] = frozenset({"name", "hf", "path", "revision", "training", "base", "note", "endpoints", *SEED_KEYS})
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class StudyModel:
     training: str = "base"
     base: str | None = None
     endpoints: tuple[str, ...] = ()  # the servers of this model (backend kind openai)
+    seed_group: str | None = None  # the training this model repeats with another seed (see study/seeds.py)
+    seed: int | None = None
 
     @property
     def source(self) -> str:
@@ -110,6 +113,15 @@ class StudySpec:
     def pairs(self) -> list[tuple[str, str]]:
         """``(tuned, base)`` names, in spec order."""
         return [(m.name, m.base) for m in self.models if m.base is not None]
+
+    @property
+    def seed_groups(self) -> dict[str, tuple[StudyModel, ...]]:
+        """``{seed group: its models in spec order}``: trainings repeated over seeds (see :mod:`transferlab.study.seeds`)."""
+        out: dict[str, tuple[StudyModel, ...]] = {}
+        for m in self.models:
+            if m.seed_group is not None:
+                out[m.seed_group] = out.get(m.seed_group, ()) + (m,)
+        return out
 
     def model(self, name: str) -> StudyModel:
         """The model called ``name``."""
@@ -249,8 +261,8 @@ def _parse_models(raw: Any, base_dir: Path | None, where: str) -> tuple[StudyMod
     if not isinstance(raw, list):
         raise ConfigError(f"{where}: 'models' must be a list", "write one '- name: ...' entry per model")
     models: list[StudyModel] = []
-    for i, entry in enumerate(raw):
-        models.append(_parse_model(entry, i, base_dir, where))
+    for i, entry in enumerate(expand_seeds(raw, where)):
+        models.append(replace(_parse_model(entry, i, base_dir, where), **seed_fields(entry, where)))
     names = [m.name for m in models]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -262,6 +274,7 @@ def _parse_models(raw: Any, base_dir: Path | None, where: str) -> tuple[StudyMod
             raise ConfigError(f"{where}: model {m.name!r} is its own base", "name the checkpoint it was tuned from")
     if not any(m.base for m in models):
         raise ConfigError(f"{where}: no model names a base, so there is no pair to compare", "add 'base: NAME' to each tuned model")
+    check_seed_groups(models, where)
     return tuple(models)
 
 
