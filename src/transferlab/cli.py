@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "transferlab.commands.ti",
     "transferlab.commands.report",
     "transferlab.commands.drift",
+    "transferlab.commands.dynamics",
     "transferlab.commands.distill",
     "transferlab.commands.train",
     "transferlab.commands.sandbox",

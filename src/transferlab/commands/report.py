@@ -28,9 +28,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         with Store(args.store, readonly=True) as store:
             spec, keys = study_for_store(store, args.spec, args.study)
             analysis = analyse_store(store, spec, keys, n_resamples=args.resamples, seed=args.seed)
+            extra = _seeds_sections(store, spec, keys, args)
     else:
-        analysis = _from_csv(args)
-    extra = []
+        analysis, extra = _from_csv(args), []
     if args.drift:
         from transferlab.report.drift import drift_section
 
@@ -41,6 +41,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     index = build_report(analysis, Path(args.out), extra_sections=extra)
     print(f"wrote {index} and {index.parent / 'report.md'}", file=sys.stderr)
     return 0
+
+
+def _seeds_sections(store: Store, spec: Any, keys: dict[str, str], args: argparse.Namespace) -> list[Any]:
+    """The seeds section when the study repeats a training over seeds (see docs/dynamics.md)."""
+    if not spec.seed_groups:
+        return []
+    from transferlab.dynamics.seeds import analyse_seeds
+    from transferlab.report.dynamics import seeds_section
+
+    return [seeds_section(analyse_seeds(store, spec, keys, n_resamples=args.resamples, seed=args.seed))]
 
 
 def _from_csv(args: argparse.Namespace) -> Any:
