@@ -22,7 +22,8 @@ TRAINING_OF_KIND = {"sft": "SFT", "grpo": "RL"}
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """One kept checkpoint: its optimizer step and its folder."""
+    """One kept checkpoint: its optimizer step and its folder (for the last one, the training's
+    folder when that holds the same weights: the finished model)."""
 
     step: int
     path: Path
@@ -68,7 +69,19 @@ def find_run(folder: str | Path, label: str | None = None) -> TrainingRun:
     info = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
     training = TRAINING_OF_KIND.get(str(info.get("kind")), "other")
     base = info.get("base")
-    return TrainingRun(label or root.resolve().name, root, training, None if base is None else str(base), tuple(sorted(found, key=lambda c: c.step)))
+    found.sort(key=lambda c: c.step)
+    if _same_weights(root, found[-1].path):  # the finished model: its key (and completions) are the run folder's
+        found[-1] = Checkpoint(found[-1].step, root)
+    return TrainingRun(label or root.resolve().name, root, training, None if base is None else str(base), tuple(found))
+
+
+def _same_weights(folder: Path, checkpoint: Path) -> bool:
+    """Whether ``folder`` holds a model with the weights of ``checkpoint`` (a model's store key is
+    its folder's name and weights, so the finished model and its last checkpoint would otherwise be
+    evaluated twice)."""
+    from transferlab.models import model_fingerprint
+
+    return (folder / "config.json").is_file() and model_fingerprint(folder) == model_fingerprint(checkpoint)
 
 
 def find_runs(folders: Sequence[str | Path]) -> list[TrainingRun]:
