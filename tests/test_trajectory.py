@@ -151,7 +151,7 @@ def test_save_every_and_checkpoints_are_checked_before_anything_runs(tiny_model,
     bad = run_cli(
         "train", "sft", "--base", str(tiny_model), "--data", str(tmp_path / "x.jsonl"), "--out", str(tmp_path / "o"), "--save-every", "0", timeout=120
     )
-    assert bad.returncode == 2 and "--save-every must be a positive number of steps" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert bad.returncode == 2 and "argument --save-every: '0' is not a whole number of at least 1" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     empty = tmp_path / "empty"
     empty.mkdir()
     none = run_cli("trajectory", "--checkpoints", str(empty), "--benchmarks", "gsm8k", "--store", str(tmp_path / "s.db"), timeout=120)

@@ -22,7 +22,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from transferlab.commands.common import add_generation_args, add_model_args, backend_options, generation_config
+from transferlab.commands.common import (
+    add_generation_args,
+    add_model_args,
+    backend_options,
+    generation_config,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from transferlab.errors import ConfigError
 from transferlab.groups import Group
 
@@ -108,12 +116,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--base", default=None, help="the base the checkpoints are compared with (default: the one the training record names)")
     p.add_argument("--name", default="trajectory", help="the study name in the store (default trajectory)")
     p.add_argument("--out", default=None, help="write trajectory.json, drift/ and report/index.html here")
-    p.add_argument("--limit", type=int, default=None, help="only the first N items of each benchmark")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N items of each benchmark")
     p.add_argument("--data-dir", default=None, help="read benchmarks from a folder laid out like shared/data instead of the hub")
-    p.add_argument("--drift-n", type=int, default=0, metavar="N", help="with --out: exact token KL and PCA shift of every checkpoint on the first N items")
+    p.add_argument(
+        "--drift-n", type=non_negative_int, default=0, metavar="N", help="with --out: exact token KL and PCA shift of every checkpoint on the first N items"
+    )
     p.add_argument("--sigma", default=None, help="TI v2's σ per group in points, e.g. math=12,other=3,non=4 (default: from the finished models)")
-    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate of the drop test per run and group (default 0.05)")
-    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--alpha", type=positive_float, default=0.05, help="family-wise error rate of the drop test per run and group (default 0.05)")
+    p.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstraps and tests")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_model_args(p)
@@ -125,7 +135,7 @@ def register(subparsers: Any) -> None:
     s.add_argument("--spec", default=None, help="the study spec (default: the study recorded in the store)")
     s.add_argument("--study", default=None, help="which recorded study, when the store holds several")
     s.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    s.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    s.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (default 2000)")
     s.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     s.set_defaults(func=cmd_seeds)
 

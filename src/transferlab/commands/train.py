@@ -14,7 +14,6 @@ import sys
 from typing import Any
 
 from transferlab.commands.common import positive_int
-from transferlab.errors import ConfigError
 from transferlab.io import resolve_data_dir
 from transferlab.train.common import TrainResult
 
@@ -33,7 +32,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder: a Hugging Face checkpoint when done; rerun to resume")
     p.add_argument(
         "--save-every",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="keep a checkpoint every N steps (and the last), none deleted: OUT/checkpoint-STEP folders that `transferlab trajectory` evaluates",
@@ -50,8 +49,6 @@ def _preset(kind: str, args: argparse.Namespace) -> Any:
     if args.max_steps is not None:
         overrides["max_steps"] = str(args.max_steps)
     if args.save_every is not None:
-        if args.save_every < 1:
-            raise ConfigError(f"--save-every must be a positive number of steps, got {args.save_every}", "e.g. --save-every 50")
         overrides.update(save_steps=str(args.save_every), save_total_limit="0")
     return get_preset(kind, args.preset, overrides)
 

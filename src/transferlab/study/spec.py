@@ -42,9 +42,7 @@ from transferlab.study.seeds import SEED_KEYS, check_seed_groups, expand_seeds, 
 _TOP_KEYS: Final[frozenset[str]] = frozenset(
     {"name", "description", "models", "benchmarks", "groups", "generation", "generation_overrides", "backend", "ti", "data_dir", "limit"}
 )
-_MODEL_KEYS: Final[frozenset[str]] = frozenset(
-    {"name", "hf", "path", "revision", "training", "base", "note", "endpoints", "thinking_parser", *SEED_KEYS}
-)
+_MODEL_KEYS: Final[frozenset[str]] = frozenset({"name", "hf", "path", "revision", "training", "base", "note", "endpoints", "thinking_parser", *SEED_KEYS})
 
 
 @dataclass(frozen=True)
