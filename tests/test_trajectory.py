@@ -157,3 +157,11 @@ def test_save_every_and_checkpoints_are_checked_before_anything_runs(tiny_model,
     none = run_cli("trajectory", "--checkpoints", str(empty), "--benchmarks", "gsm8k", "--store", str(tmp_path / "s.db"), timeout=120)
     assert none.returncode == 2 and "holds no checkpoint-STEP folder" in none.stderr
     assert not (tmp_path / "s.db").exists()
+    for option, value, words in (
+        ("--drift-n", "-1", "a whole number of at least 0"),
+        ("--resamples", "0", "a whole number of at least 1"),
+        ("--alpha", "nan", "a finite number above 0"),
+    ):
+        bad = run_cli("trajectory", "--checkpoints", str(empty), "--benchmarks", "gsm8k", "--store", str(tmp_path / "s.db"), option, value, timeout=120)
+        assert bad.returncode == 2 and f"argument {option}: '{value}' is not {words}" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "s.db").exists()
