@@ -108,6 +108,7 @@ def test_demo_command_registers_its_options():
     args = parser.parse_args(["demo", "--quick", "--seed", "3", "--out", "x"])
     assert (args.quick, args.seed, args.out, args.func.__name__) == (True, 3, "x", "cmd_demo")
     assert parser.parse_args(["demo"]).out == "runs/demo" and parser.parse_args(["demo", "--base", "b"]).base == "b"
+    assert parser.parse_args(["demo", "--dynamics"]).dynamics and not parser.parse_args(["demo"]).dynamics  # dynamics only when asked
 
 
 def test_a_base_folder_that_is_no_world_model_is_a_one_line_error(tmp_path):

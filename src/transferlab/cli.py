@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "transferlab.commands.report",
     "transferlab.commands.view",
     "transferlab.commands.drift",
+    "transferlab.commands.dynamics",
     "transferlab.commands.distill",
     "transferlab.commands.train",
     "transferlab.commands.sandbox",

@@ -2,6 +2,7 @@
 
 transferlab demo --out runs/demo            # about 5 minutes on 2 CPU cores
 transferlab demo --out runs/demo-quick --quick   # every phase on a small budget
+transferlab demo --out runs/demo --dynamics      # and transfer during training, over seeds, against drift
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 def cmd_demo(args: argparse.Namespace) -> int:
     from transferlab.demo import run_demo
 
-    result = run_demo(args.out, quick=args.quick, seed=args.seed, show_progress=False if args.quiet else None, base=args.base)
+    result = run_demo(args.out, quick=args.quick, seed=args.seed, show_progress=False if args.quiet else None, base=args.base, dynamics=args.dynamics)
     seconds = result["seconds"]
     print(f"demo done in {seconds['total']:.0f} s: report {result['out']}/report/index.html, TI {result['out']}/ti.json", file=sys.stderr)
     return 0
@@ -27,6 +28,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--quick", action="store_true", help="every phase on a small budget (a minute or two)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, training and bootstrap (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument(
+        "--dynamics",
+        action="store_true",
+        help="also: every checkpoint (six per method), two more training seeds, drift against transfer (see docs/dynamics.md)",
+    )
     p.add_argument("--base", default=None, help="a base model folder made by `transferlab world pretrain` (default: the shipped base)")
     p.set_defaults(func=cmd_demo)
 

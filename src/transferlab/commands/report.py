@@ -43,12 +43,12 @@ def cmd_report(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 scoring=scorer_choice(args),
             )
+            extra = _seeds_sections(store, args)
     else:
         refuse_scorer_choice_without_store(args)
         if args.base or args.tuned:
             raise ConfigError("--base and --tuned name a pair in a --store", "with --scores name the pairs with --pairs TUNED:BASE,...")
-        analysis = _from_csv(args)
-    extra = []
+        analysis, extra = _from_csv(args), []
     if args.drift:
         from transferlab.report.drift import drift_section
 
@@ -59,6 +59,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     index = build_report(analysis, Path(args.out), extra_sections=extra, viewer_url=args.viewer_url)
     print(f"wrote {index} and {index.parent / 'report.md'}", file=sys.stderr)
     return 0
+
+
+def _seeds_sections(store: Store, args: argparse.Namespace) -> list[Any]:
+    """The seeds section when the report is of a study that repeats a training over seeds (see docs/dynamics.md)."""
+    from transferlab.study.run import stored_studies, study_for_store
+
+    if args.base or args.tuned or not (args.spec or args.study or stored_studies(store)):
+        return []
+    spec, keys = study_for_store(store, args.spec, args.study)
+    if not spec.seed_groups:
+        return []
+    from transferlab.dynamics.seeds import analyse_seeds
+    from transferlab.report.dynamics import seeds_section
+
+    return [seeds_section(analyse_seeds(store, spec, keys, n_resamples=args.resamples, seed=args.seed))]
 
 
 def _from_csv(args: argparse.Namespace) -> Any:

@@ -30,6 +30,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one preset value (repeatable)")
     p.add_argument("--max-steps", type=positive_int, default=None, help="shortcut for --set max_steps=N")
     p.add_argument("--out", required=True, help="output folder: a Hugging Face checkpoint when done; rerun to resume")
+    p.add_argument(
+        "--save-every",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="keep a checkpoint every N steps (and the last), none deleted: OUT/checkpoint-STEP folders that `transferlab trajectory` evaluates",
+    )
     p.add_argument("--report-to", action="append", default=[], choices=("tensorboard", "wandb"), help="also log to TensorBoard or W&B")
     p.add_argument("--show-presets", action="store_true", help="print the preset's values with their help, then exit")
     p.add_argument("--quiet", action="store_true", help="no progress display")
@@ -41,6 +48,8 @@ def _preset(kind: str, args: argparse.Namespace) -> Any:
     overrides = parse_overrides(args.set)
     if args.max_steps is not None:
         overrides["max_steps"] = str(args.max_steps)
+    if args.save_every is not None:
+        overrides.update(save_steps=str(args.save_every), save_total_limit="0")
     return get_preset(kind, args.preset, overrides)
 
 

@@ -20,10 +20,10 @@ from transferlab.study.spec import StudySpec
 from transferlab.train.grpo import train_grpo
 from transferlab.train.sft import train_sft
 
-__all__ = ["PHASES", "phase_data", "phase_drift", "phase_eval", "phase_grpo", "phase_report", "phase_sft", "phase_ti"]
+__all__ = ["PHASES", "study_spec", "phase_data", "phase_drift", "phase_eval", "phase_grpo", "phase_report", "phase_sft", "phase_ti"]
 
 
-def _spec(run: DemoRun) -> StudySpec:
+def study_spec(run: DemoRun) -> StudySpec:
     """The study spec (written to ``OUT/study.yaml``): base, SFT and GRPO on every family."""
     names = families()
     data = spec_dict(
@@ -74,7 +74,7 @@ def phase_eval(run: DemoRun) -> None:
     total = 2 * 3 * len(families()) * run.budget.eval_items  # completions, then their scores
 
     def work() -> dict[str, Any]:
-        spec = _spec(run)
+        spec = study_spec(run)
         run_evaluation(spec, run.paths.store)
         return {"spec": str(run.paths.spec), "store": str(run.paths.store)}
 
@@ -83,7 +83,7 @@ def phase_eval(run: DemoRun) -> None:
 
 def phase_ti(run: DemoRun) -> None:
     def work() -> dict[str, Any]:
-        spec = _spec(run)
+        spec = study_spec(run)
         analysis = analyse(spec, run.paths.store, n_resamples=run.budget.n_resamples, seed=run.seed)
         record = ti_record(analysis, cell_items(spec, run.paths.store), n_resamples=run.budget.n_resamples, seed=run.seed)
         run.paths.ti.write_text(json.dumps(record, indent=2, default=float), encoding="utf-8")
@@ -101,7 +101,7 @@ def phase_drift(run: DemoRun) -> None:
         run.display.advance("drift", done[0])
 
     def work() -> dict[str, Any]:
-        spec = _spec(run)
+        spec = study_spec(run)
         run.paths.drift.mkdir(parents=True, exist_ok=True)
         latent_drift(spec, run.paths.drift, run.budget.drift_items, run.budget.batch_size, tick)
         token_drift(spec, run.paths.store, run.paths.drift, run.budget.drift_items, run.budget.batch_size, tick)
@@ -112,7 +112,7 @@ def phase_drift(run: DemoRun) -> None:
 
 def phase_report(run: DemoRun) -> None:
     def work() -> dict[str, Any]:
-        index = write_report(run, _spec(run))
+        index = write_report(run, study_spec(run))
         return {"report": str(index)}
 
     run.phase("report", 1, "step", work)

@@ -54,7 +54,8 @@ class DemoBudget:
 # test items per family): lr 3e-5 kept math flat (45% -> 44%), 1e-4 raised it to 64%, because
 # the policy learns to open its answers with worked steps, which the base already writes in a
 # quarter of its samples and gets right more often than its direct answers. Token budgets follow
-# the world: teacher traces are at most 37 tokens.
+# the world: teacher traces are at most 37 tokens. Checkpoints every 50 SFT and 10 GRPO steps, all
+# kept (save_total_limit 0: a few MB each): the six per method that `demo --dynamics` evaluates.
 FULL = DemoBudget(
     name="full",
     train_items=1000,
@@ -69,7 +70,8 @@ FULL = DemoBudget(
         ("max_steps", "300"),
         ("global_batch_size", "16"),
         ("per_device_batch_size", "16"),
-        ("save_steps", "100"),
+        ("save_steps", "50"),
+        ("save_total_limit", "0"),
     ),
     grpo=(
         ("learning_rate", "1e-4"),
@@ -78,7 +80,8 @@ FULL = DemoBudget(
         ("max_steps", "60"),
         ("max_completion_length", "48"),
         ("overlong_cache", "8"),
-        ("save_steps", "20"),
+        ("save_steps", "10"),
+        ("save_total_limit", "0"),
     ),
     expected_s={"data": 4, "sft": 110, "grpo": 130, "eval": 70, "ti": 2, "drift": 55, "report": 3},
 )
@@ -97,6 +100,7 @@ QUICK = DemoBudget(
         ("global_batch_size", "8"),
         ("per_device_batch_size", "8"),
         ("save_steps", "3"),
+        ("save_total_limit", "0"),
     ),
     grpo=(
         ("learning_rate", "1e-4"),
@@ -106,6 +110,7 @@ QUICK = DemoBudget(
         ("max_completion_length", "48"),
         ("overlong_cache", "8"),
         ("save_steps", "2"),
+        ("save_total_limit", "0"),
     ),
     expected_s={"data": 3, "sft": 10, "grpo": 7, "eval": 11, "ti": 1, "drift": 18, "report": 2},
 )
@@ -173,17 +178,18 @@ def settings(budget: DemoBudget, seed: int, base: Path) -> dict[str, Any]:
     return json.loads(json.dumps(data))
 
 
-def check_folder(paths: DemoPaths, wanted: dict[str, Any]) -> None:
-    record = paths.out / "demo.json"
-    if record.is_file():
-        before = json.loads(record.read_text(encoding="utf-8"))
+def check_folder(paths: DemoPaths, wanted: dict[str, Any], record: str = "demo.json") -> None:
+    """Refuse a folder whose ``record`` holds other settings than ``wanted``; then write them."""
+    record_path = paths.out / record
+    if record_path.is_file():
+        before = json.loads(record_path.read_text(encoding="utf-8"))
         if before != wanted:
             changed = sorted(k for k in set(before) | set(wanted) if before.get(k) != wanted.get(k))
             raise ConfigError(
                 f"{paths.out} holds a demo run with other settings ({', '.join(changed)})", "rerun with the same options, or choose another --out"
             )
     (paths.out / "phases").mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(wanted, indent=2, sort_keys=True), encoding="utf-8")
+    record_path.write_text(json.dumps(wanted, indent=2, sort_keys=True), encoding="utf-8")
 
 
 @dataclass

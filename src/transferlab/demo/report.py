@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +72,14 @@ def demo_section(run: DemoRun, ti: dict[str, Any]) -> Section:
     return Section("The demo run", body, md)
 
 
-def write_report(run: DemoRun, spec: StudySpec) -> Path:
-    """Build ``OUT/report/`` from the store, ``OUT/ti.json`` and ``OUT/drift/``; returns index.html."""
+def write_report(run: DemoRun, spec: StudySpec, extra_sections: Sequence[Section] = ()) -> Path:
+    """Build ``OUT/report/`` from the store, ``OUT/ti.json``, ``OUT/drift/`` and any ``extra_sections``
+    (``demo --dynamics``: trajectory, drift against transfer, seeds); returns index.html."""
     analysis = analyse(spec, run.paths.store, n_resamples=run.budget.n_resamples, seed=run.seed)
     ti = json.loads(run.paths.ti.read_text(encoding="utf-8"))
     extra = [demo_section(run, ti)]
     drift = drift_section(run.paths.drift)
     if drift is not None:
         extra.append(drift)
+    extra.extend(extra_sections)
     return build_report(analysis, run.paths.report, extra_sections=extra)

@@ -1,6 +1,6 @@
 """``transferlab demo``: the whole study in the mini-world, from the shipped base to the report.
 
-    transferlab demo --out runs/demo [--quick] [--seed 0]
+    transferlab demo --out runs/demo [--quick] [--seed 0] [--dynamics]
 
 Seven phases, each through the project's own code:
 
@@ -17,6 +17,10 @@ Seven phases, each through the project's own code:
    base vs GRPO, on every family -> ``OUT/drift/``.
 7. ``report``: the HTML report with its drift section -> ``OUT/report/index.html``.
 
+``--dynamics`` adds four phases after these (:mod:`transferlab.demo.dynamics`): two more training
+seeds, every checkpoint evaluated, drift of every checkpoint, and the report again with the
+trajectory, drift against transfer and seeds.
+
 Resumable: a finished phase leaves ``OUT/phases/<phase>.json`` and is reused by the next run; an
 unfinished one resumes (trainers from their last checkpoint, the evaluation from the store). The
 presets are the ``tiny`` ones plus the overrides written in :data:`FULL` and :data:`QUICK` (the same
@@ -31,6 +35,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from transferlab.demo.dynamics import DYNAMICS_FULL, DYNAMICS_PHASES, DYNAMICS_QUICK, check_dynamics_folder
 from transferlab.demo.phases import PHASES
 from transferlab.demo.plan import FULL, QUICK, DemoPaths, DemoRun, check_folder, settings
 from transferlab.demo.progress import PhaseDisplay, write_times
@@ -64,10 +69,14 @@ def _quiet_libraries() -> None:
     datasets.utils.logging.set_verbosity_error()
 
 
-def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, show_progress: bool | None = None, base: str | Path | None = None) -> dict[str, Any]:
+def run_demo(
+    out: str | Path, *, quick: bool = False, seed: int = 0, show_progress: bool | None = None, base: str | Path | None = None, dynamics: bool = False
+) -> dict[str, Any]:
     """Run (or resume) the demo into ``out``; returns the phase times and where the outputs are.
 
     ``base``: a world base folder (``transferlab world pretrain``); default: the shipped base.
+    ``dynamics``: add the phases of :mod:`transferlab.demo.dynamics` (checkpoints, seeds, drift
+    against transfer).
     """
     import torch
 
@@ -85,13 +94,18 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, show_progre
         )
     check_folder(paths, settings(budget, seed, shipped))
     base = _copy_base(shipped, paths.base)
-    display = PhaseDisplay(budget.expected_s, enabled=show_progress)
+    extra = DYNAMICS_QUICK if quick else DYNAMICS_FULL
+    display = PhaseDisplay({**budget.expected_s, **(extra.expected_s if dynamics else {})}, enabled=show_progress)
     run = DemoRun(budget, seed, paths, base, display)
+    if dynamics:
+        check_dynamics_folder(run, extra)
     started = time.perf_counter()
     with display.running(), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # deprecation notices of the libraries, not ours
         for phase in PHASES:
             phase(run)
+        for dynamics_phase in DYNAMICS_PHASES if dynamics else ():
+            dynamics_phase(run, extra)
     total = time.perf_counter() - started
     write_times(paths.out / "times.json", {**display.times, "total": total}, display.reused)
     return {"out": str(paths.out), "seconds": {**display.times, "total": total}, "reused": sorted(display.reused), "info": run.info}

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -37,11 +37,12 @@ from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group
 from transferlab.io import read_text
 from transferlab.options import API_KINDS, BACKEND_KINDS, DTYPES, THINKING_REQUESTS, TI_VERSIONS, TRAINING_METHODS, ThinkingRequest, TIVersion
 from transferlab.spec import GenerationConfig
+from transferlab.study.seeds import SEED_KEYS, check_seed_groups, expand_seeds, seed_fields
 
 _TOP_KEYS: Final[frozenset[str]] = frozenset(
     {"name", "description", "models", "benchmarks", "groups", "generation", "generation_overrides", "backend", "ti", "data_dir", "limit"}
 )
-_MODEL_KEYS: Final[frozenset[str]] = frozenset({"name", "hf", "path", "revision", "training", "base", "note", "endpoints", "thinking_parser"})
+_MODEL_KEYS: Final[frozenset[str]] = frozenset({"name", "hf", "path", "revision", "training", "base", "note", "endpoints", "thinking_parser", *SEED_KEYS})
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class StudyModel:
     base: str | None = None
     endpoints: tuple[str, ...] = ()  # the servers of this model (backend kind openai)
     thinking_parser: ThinkingRequest | None = None
+    seed_group: str | None = None  # the training this model repeats with another seed (see study/seeds.py)
+    seed: int | None = None
 
     @property
     def source(self) -> str:
@@ -117,6 +120,15 @@ class StudySpec:
     def pairs(self) -> list[tuple[str, str]]:
         """``(tuned, base)`` names, in spec order."""
         return [(m.name, m.base) for m in self.models if m.base is not None]
+
+    @property
+    def seed_groups(self) -> dict[str, tuple[StudyModel, ...]]:
+        """``{seed group: its models in spec order}``: trainings repeated over seeds (see :mod:`transferlab.study.seeds`)."""
+        out: dict[str, tuple[StudyModel, ...]] = {}
+        for m in self.models:
+            if m.seed_group is not None:
+                out[m.seed_group] = out.get(m.seed_group, ()) + (m,)
+        return out
 
     def model(self, name: str) -> StudyModel:
         """The model called ``name``."""
@@ -287,8 +299,8 @@ def _parse_models(raw: Any, base_dir: Path | None, where: str) -> tuple[StudyMod
     if not isinstance(raw, list):
         raise ConfigError(f"{where}: 'models' must be a list", "write one '- name: ...' entry per model")
     models: list[StudyModel] = []
-    for i, entry in enumerate(raw):
-        models.append(_parse_model(entry, i, base_dir, where))
+    for i, entry in enumerate(expand_seeds(raw, where)):
+        models.append(replace(_parse_model(entry, i, base_dir, where), **seed_fields(entry, where)))
     names = [m.name for m in models]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -300,6 +312,7 @@ def _parse_models(raw: Any, base_dir: Path | None, where: str) -> tuple[StudyMod
             raise ConfigError(f"{where}: model {m.name!r} is its own base", "name the checkpoint it was tuned from")
     if not any(m.base for m in models):
         raise ConfigError(f"{where}: no model names a base, so there is no pair to compare", "add 'base: NAME' to each tuned model")
+    check_seed_groups(models, where)
     return tuple(models)
 
 

@@ -50,11 +50,12 @@ class SFTPreset:
     gradient_checkpointing: bool = _f(True, "recompute activations to save memory")
     seed: int = _f(0, "seed of data order, dropout and initialisation")
     save_steps: int = _f(100, "write a resumable checkpoint every N steps")
-    save_total_limit: int = _f(2, "checkpoints kept on disk")
+    save_total_limit: int = _f(2, "checkpoints kept on disk; 0 keeps every one (--save-every)")
     dataloader_num_workers: int = _f(0, "data-loading worker processes")
 
     def __post_init__(self) -> None:
-        _positive(self, ("learning_rate", "global_batch_size", "per_device_batch_size", "max_length", "save_steps", "save_total_limit"))
+        _positive(self, ("learning_rate", "global_batch_size", "per_device_batch_size", "max_length", "save_steps"))
+        _not_negative(self, ("save_total_limit",))
         _unit(self, ("warmup_ratio",))
         if self.max_steps == 0 or self.max_steps < -1:
             raise ConfigError(f"max_steps must be -1 or positive, got {self.max_steps}", "use -1 to train for num_epochs")
@@ -104,7 +105,7 @@ class GRPOPreset:
     scorer_timeout_s: float = _f(5.0, "wall-clock limit per graded answer (seconds)")
     seed: int = _f(0, "seed of data order, sampling and initialisation")
     save_steps: int = _f(10, "write a resumable checkpoint every N steps")
-    save_total_limit: int = _f(2, "checkpoints kept on disk")
+    save_total_limit: int = _f(2, "checkpoints kept on disk; 0 keeps every one (--save-every)")
 
     def __post_init__(self) -> None:
         _positive(
@@ -117,11 +118,11 @@ class GRPOPreset:
                 "max_completion_length",
                 "num_iterations",
                 "save_steps",
-                "save_total_limit",
                 "scorer_workers",
                 "scorer_timeout_s",
             ),
         )
+        _not_negative(self, ("save_total_limit",))
         _unit(self, ("warmup_ratio", "vllm_gpu_memory_utilization"))
         if self.num_generations < 2:
             raise ConfigError(f"num_generations must be at least 2, got {self.num_generations}", "GRPO compares rollouts within a group: use 2 or more")
@@ -158,6 +159,13 @@ def _positive(preset: Any, names: tuple[str, ...]) -> None:
         value = getattr(preset, name)
         if value <= 0:
             raise ConfigError(f"{name} must be positive, got {value}", f"set {name} above 0 (see `transferlab train --help-presets`)")
+
+
+def _not_negative(preset: Any, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(preset, name)
+        if value < 0:
+            raise ConfigError(f"{name} must be 0 or more, got {value}", f"set {name} to 0 (keep every checkpoint) or above")
 
 
 def _unit(preset: Any, names: tuple[str, ...]) -> None:

@@ -60,7 +60,7 @@ def sft_config(preset: SFTPreset, out_dir: Path, *, processes: int, report: list
         logging_steps=1,
         save_strategy="steps",
         save_steps=preset.save_steps,
-        save_total_limit=preset.save_total_limit,
+        save_total_limit=preset.save_total_limit or None,  # 0: keep every checkpoint
         eval_strategy="no",
         report_to=report or ["none"],
         disable_tqdm=True,
