@@ -10,11 +10,13 @@ import argparse
 import sys
 from typing import Any
 
+from transferlab.commands.common import add_threads_arg
+
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from transferlab.demo import run_demo
 
-    result = run_demo(args.out, quick=args.quick, seed=args.seed, show_progress=False if args.quiet else None, base=args.base)
+    result = run_demo(args.out, quick=args.quick, seed=args.seed, show_progress=False if args.quiet else None, base=args.base, threads=args.threads)
     seconds = result["seconds"]
     print(f"demo done in {seconds['total']:.0f} s: report {result['out']}/report/index.html, TI {result['out']}/ti.json", file=sys.stderr)
     return 0
@@ -27,6 +29,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--quick", action="store_true", help="every phase on a small budget (a minute or two)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, training and bootstrap (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    add_threads_arg(p, default=1)
     p.add_argument("--base", default=None, help="a base model folder made by `transferlab world pretrain` (default: the shipped base)")
     p.set_defaults(func=cmd_demo)
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from transferlab.commands.common import on_off
+from transferlab.commands.common import add_threads_arg, on_off
 from transferlab.errors import ConfigError
 from transferlab.io import resolve_data_dir
 from transferlab.options import DTYPES, POOLINGS
@@ -120,6 +120,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--dtype", default="auto", choices=DTYPES)
     p.add_argument("--batch-size", type=int, default=8)
+    add_threads_arg(p)
 
 
 def register(subparsers: Any) -> None:
@@ -150,5 +151,5 @@ def register(subparsers: Any) -> None:
     q.add_argument("--system-prompt", default=None)
     q.add_argument("--prompt-style", default="default")
     q.add_argument("--top-k", type=int, default=30, help="how many most-shifted tokens to list")
-    q.add_argument("--quiet", action="store_true", help="no progress bars")
+    q.add_argument("--quiet", action="store_true", help="no progress display, and no third-party warnings or bars")
     q.set_defaults(func=cmd_tokens)

