@@ -1,5 +1,5 @@
 """The first five minutes: the benchmark list, --help with defaults, --threads, the environment
-variables (the real CLI in subprocesses)."""
+variables, results in 80 columns (the real CLI in subprocesses)."""
 
 from __future__ import annotations
 
@@ -91,3 +91,51 @@ def test_the_top_help_documents_every_environment_variable_the_source_reads() ->
     assert proc.returncode == 0
     for name in documented:
         assert name in proc.stdout
+
+
+# -- one real eval of the tiny model, piped (not a terminal): progress lines, then the results views --
+
+
+@pytest.fixture(scope="module")
+def tiny_eval(tiny_model: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A store holding the tiny model on a math, an other and a non benchmark; the eval's stderr."""
+    store = tmp_path_factory.mktemp("results") / "runs.db"
+    args = ["--model", str(tiny_model), "--benchmarks", "gsm8k,headqa,mctaco", "--store", str(store), "--limit", "3"]
+    proc = run_cli("eval", *args, "--max-new-tokens", "8", "--data-dir", str(shared_data), "--threads", "1", env={"TRANSFERLAB_PROGRESS_SECONDS": "0"})
+    assert proc.returncode == 0, proc.stderr
+    return store, proc.stderr
+
+
+@pytest.mark.timeout(600)
+def test_results_fits_80_columns_with_a_group_view_by_default(tiny_eval: tuple[Path, str]) -> None:
+    store, _ = tiny_eval
+    narrow = run_cli("results", "--store", str(store), env={"COLUMNS": "80"})
+    assert narrow.returncode == 0, narrow.stderr
+    assert all(len(line) <= 80 for line in narrow.stdout.splitlines()), narrow.stdout
+    assert "mean accuracy (%) per group" in narrow.stdout and "mean %" in narrow.stdout
+    assert {"math", "other", "non"} <= set(narrow.stdout.split())
+    cells = run_cli("results", "--store", str(store), "--view", "cells", env={"COLUMNS": "80"})
+    assert cells.returncode == 0 and all(len(line) <= 80 for line in cells.stdout.splitlines()), cells.stdout
+    assert "headqa" in cells.stdout
+    wide = run_cli("results", "--store", str(store), env={"COLUMNS": "160"})
+    assert "95% CI" in wide.stdout  # a wide terminal shows every cell
+
+
+@pytest.mark.timeout(600)
+def test_results_formats_csv_json_markdown_agree(tiny_eval: tuple[Path, str]) -> None:
+    import csv
+    import io
+
+    store, _ = tiny_eval
+    out = {fmt: run_cli("results", "--store", str(store), "--view", "groups", "--format", fmt).stdout for fmt in ("csv", "json", "markdown")}
+    rows = list(csv.DictReader(io.StringIO(out["csv"])))
+    records = json.loads(out["json"])
+    assert [r["group"] for r in rows] == [r["group"] for r in records] == ["math", "other", "non"]
+    for r, j in zip(rows, records, strict=True):
+        assert float(r["accuracy"]) == pytest.approx(j["accuracy"], abs=1e-3)
+        assert int(r["benchmarks"]) == j["benchmarks"] == 1 and int(r["items"]) == j["items"] == 3
+    md = out["markdown"].splitlines()
+    assert md[0].startswith("| model | group | bench | items | mean % |") and len(md) == 2 + len(records)
+    cells = json.loads(run_cli("results", "--store", str(store), "--json").stdout)  # --json: every cell, as before
+    assert sorted(c["benchmark"] for c in cells) == ["gsm8k", "headqa", "mctaco"] and "ci_low" in cells[0]
+    assert "trunc %" in run_cli("results", "--help", env={"COLUMNS": "120"}).stdout  # the columns explained

@@ -83,11 +83,12 @@ def on_off(value: str) -> bool:
 
 
 def console() -> Any:
-    """A rich console for tables: the terminal's width, or 200 columns when piped to a file."""
+    """A rich console for tables: the terminal's width (``$COLUMNS`` when set), or 200 columns when
+    piped to a file without ``$COLUMNS``."""
     from rich.console import Console
 
     c = Console()
-    return c if c.is_terminal else Console(width=200)
+    return c if c.is_terminal or os.environ.get("COLUMNS", "").isdigit() else Console(width=200)
 
 
 def add_generation_args(p: argparse.ArgumentParser) -> None:

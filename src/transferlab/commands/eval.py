@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from transferlab.store import Store
 def cmd_eval(args: argparse.Namespace) -> int:
     from transferlab.benchmarks import parse_benchmarks
     from transferlab.pipeline import evaluate
-    from transferlab.pipeline.results import render_table
 
     benchmarks = parse_benchmarks(args.benchmarks)
     config = generation_config(args)
@@ -37,7 +35,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
         print(f"run {summary.run_id}: {summary.requested} completions asked, {summary.reused} already stored, {summary.generated} generated", file=sys.stderr)
         if not args.no_score:
-            console().print(render_table(rows))
+            _print_results(rows, "auto", "table")
     return 0
 
 
@@ -59,15 +57,25 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_results(rows: list[Any], view: str, fmt: str) -> None:
+    from transferlab.pipeline.views import choose_view, render
+
+    out = console()
+    shown = render(rows, choose_view(view, out.width), fmt, width=out.width)
+    if isinstance(shown, str):
+        print(shown)
+    else:
+        out.print(shown)
+
+
 def cmd_results(args: argparse.Namespace) -> int:
-    from transferlab.pipeline.results import render_table, results
+    from transferlab.pipeline.results import results
 
     with Store(args.store, readonly=True) as store:
         rows = results(store, paper_scoring=args.paper_scoring, math_grader=args.math_grader)
-    if args.json:
-        print(json.dumps([r.to_dict() for r in rows], indent=2))
-    else:
-        console().print(render_table(rows))
+    fmt = "json" if args.json else args.format
+    view = "cells" if args.json and args.view == "auto" else args.view  # --json: every cell, as before
+    _print_results(rows, view, fmt)
     return 0
 
 
@@ -117,9 +125,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help=MATH_GRADER_HELP)
     p.set_defaults(func=cmd_score)
 
-    p = subparsers.add_parser("results", help="a table: model x benchmark accuracy with 95%% CIs")
+    from transferlab.pipeline.views import FORMATS, NARROW_COLUMNS, VIEWS, columns_help
+
+    p = subparsers.add_parser(
+        "results",
+        help="accuracy per model and benchmark with 95%% CIs, or per group",
+        description=f"Accuracy from the store. --view auto shows the groups view in a terminal narrower than {NARROW_COLUMNS} columns, else the cells view.",
+        epilog=columns_help(),
+    )
     p.add_argument("--store", required=True)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--view", default="auto", choices=VIEWS, help="cells: one row per model and benchmark; groups: one per model and group")
+    p.add_argument("--format", default="table", choices=FORMATS, help="table (fitted to the terminal), csv, json or markdown")
+    p.add_argument("--json", action="store_true", help="same as --format json (every cell unless --view groups)")
     p.add_argument("--paper-scoring", action="store_true", help="count the verdicts of the study's own scorers (stored by score --paper-scoring)")
     p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help="count the math verdicts of this grader (stored by score --math-grader)")
     p.set_defaults(func=cmd_results)
