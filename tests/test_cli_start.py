@@ -1,5 +1,5 @@
 """The first five minutes: the benchmark list, --help with defaults, --threads, the environment
-variables, results in 80 columns (the real CLI in subprocesses)."""
+variables, results in 80 columns, plain progress outside a terminal (the real CLI in subprocesses)."""
 
 from __future__ import annotations
 
@@ -106,6 +106,22 @@ def tiny_eval(tiny_model: Path, shared_data: Path, tmp_path_factory: pytest.Temp
     return store, proc.stderr
 
 
+PLAIN = re.compile(r"^(completions|answers) (score )?(\w+): (\d+)/(\d+) \(\d+%\), ([\d.]+|-) \1/s, (ETA \S+|done in \S+|all done already)$")
+
+
+@pytest.mark.timeout(600)
+def test_outside_a_terminal_progress_prints_plain_periodic_lines(tiny_eval: tuple[Path, str]) -> None:
+    _, stderr = tiny_eval
+    lines = [m for m in map(PLAIN.match, stderr.splitlines()) if m]
+    gen = [m for m in lines if m.group(1) == "completions"]
+    assert {m.group(3) for m in gen} == {"gsm8k", "headqa", "mctaco"}
+    assert all(m.group(5) == "3" for m in gen)
+    assert any(m.group(7).startswith("ETA") for m in gen)  # periodic lines while running (interval 0 here)
+    assert {m.group(3) for m in gen if m.group(7).startswith("done in")} == {"gsm8k", "headqa", "mctaco"}  # and one when done
+    assert any(m.group(1) == "answers" and m.group(3) == "gsm8k" for m in lines)
+    assert "━" not in stderr and "\r" not in stderr  # no live bar in a log file
+
+
 @pytest.mark.timeout(600)
 def test_results_fits_80_columns_with_a_group_view_by_default(tiny_eval: tuple[Path, str]) -> None:
     store, _ = tiny_eval
@@ -139,3 +155,23 @@ def test_results_formats_csv_json_markdown_agree(tiny_eval: tuple[Path, str]) ->
     cells = json.loads(run_cli("results", "--store", str(store), "--json").stdout)  # --json: every cell, as before
     assert sorted(c["benchmark"] for c in cells) == ["gsm8k", "headqa", "mctaco"] and "ci_low" in cells[0]
     assert "trunc %" in run_cli("results", "--help", env={"COLUMNS": "120"}).stdout  # the columns explained
+
+
+def test_quiet_silences_third_party_logs_bars_and_warnings() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import transferlab.cli as c\n"
+        "a = c.build_parser().parse_args(['eval', '--model', 'x', '--benchmarks', 'gsm8k', '--store', 's', '--quiet'])\n"
+        "c.apply_process_options(a)\n"
+        "import tqdm, warnings, transformers, datasets\n"
+        "list(tqdm.tqdm(range(3)))\n"
+        "transformers.logging.get_logger('transformers.generation').warning('a loud library warning')\n"
+        "warnings.warn('a loud FutureWarning', FutureWarning)\n"
+        "assert not datasets.utils.logging.is_progress_bar_enabled()\n"
+    )
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    loud = subprocess.run([sys.executable, "-c", code.replace(", '--quiet'", "").replace("assert not", "assert")], capture_output=True, text=True, timeout=180)
+    assert "a loud library warning" in loud.stderr and "a loud FutureWarning" in loud.stderr and "3/3" in loud.stderr
