@@ -82,7 +82,7 @@ def group_results(rows: Sequence[BenchmarkResult]) -> list[GroupResult]:
     for r in rows:
         if r.items > 0 and not math.isnan(r.accuracy):
             by[(r.model, r.group)].append(r)
-    order = {g: i for i, g in enumerate(GROUPS)}
+    order: dict[str, int] = {g: i for i, g in enumerate(GROUPS)}
     out = []
     for (model, group), cells in sorted(by.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], len(order)), kv[0][1])):
         acc = [c.accuracy for c in cells]
