@@ -18,6 +18,7 @@ from transferlab.errors import TransferlabError
 
 # Modules that register sub-commands, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
+    "transferlab.commands.audit",
     "transferlab.commands.benchmarks",
     "transferlab.commands.eval",
     "transferlab.commands.grade",
