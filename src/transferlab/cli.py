@@ -16,11 +16,13 @@ import sys
 from collections.abc import Sequence
 
 from transferlab import __version__
-from transferlab.commands.common import Parser
+from transferlab.commands.common import Parser, apply_process_options, use_help_formatter
 from transferlab.errors import TransferlabError
 
 # Modules that register sub-commands, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
+    "transferlab.commands.audit",
+    "transferlab.commands.benchmarks",
     "transferlab.commands.eval",
     "transferlab.commands.importing",
     "transferlab.commands.grade",
@@ -38,14 +40,34 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+# Every environment variable transferlab reads (tests/test_cli_start.py checks the list against the source).
+ENVIRONMENT: tuple[tuple[str, str], ...] = (
+    ("TRANSFERLAB_DATA_DIR", "a folder laid out like shared/data, read instead of the hub (as --data-dir)"),
+    ("TRANSFERLAB_CACHE", "where converted models (.gguf -> safetensors) are kept (default ~/.cache/transferlab)"),
+    ("TRANSFERLAB_API_KEY", "bearer token for --backend openai (else OPENAI_API_KEY)"),
+    ("OPENAI_API_KEY", "bearer token for --backend openai when TRANSFERLAB_API_KEY is unset"),
+    ("TRANSFERLAB_PROGRESS_SECONDS", "outside a terminal: seconds between plain progress lines (default 10)"),
+    ("TRANSFERLAB_SANDBOX_CGROUP", "the cgroup under which the code sandbox makes one group per run"),
+    ("TRANSFERLAB_NLTK_DATA", "NLTK data for the IFEval checkers (default: the shipped punkt tables)"),
+    ("TRANSFERLAB_SHARED_DATA", "the shared/data folder of real model outputs for the grader agreement check"),
+    ("OMP_NUM_THREADS", "torch's CPU threads when --threads is not given"),
+)
+
+
+def environment_epilog() -> str:
+    """The ``transferlab --help`` epilog: the environment variables, one per line."""
+    width = max(len(name) for name, _ in ENVIRONMENT)
+    return "environment variables:\n" + "\n".join(f"  {name:<{width}}  {text}" for name, text in ENVIRONMENT)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every registered sub-command."""
-    parser = Parser(prog="transferlab", description=__doc__.splitlines()[0])
+    """The top-level parser with every registered sub-command, each showing its defaults."""
+    parser = Parser(prog="transferlab", description=__doc__.splitlines()[0], epilog=environment_epilog())
     parser.add_argument("--version", action="version", version=f"transferlab {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
-    return parser
+    return use_help_formatter(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        apply_process_options(args)
         status = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
         return status

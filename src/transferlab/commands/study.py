@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import Any
 
-from transferlab.commands.common import positive_int
+from transferlab.commands.common import add_threads_arg, positive_int
 from transferlab.io import resolve_data_dir
 from transferlab.store import Store
 
@@ -68,7 +68,8 @@ def register(subparsers: Any) -> None:
     r.add_argument("--limit", type=positive_int, default=None, help="only the first N items of each benchmark (overrides the spec)")
     r.add_argument("--data-dir", default=None, help="read benchmarks from a folder laid out like shared/data (overrides the spec)")
     r.add_argument("--allow-mixed-settings", action="store_true", help="run even where the store holds results under other settings")
-    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--quiet", action="store_true", help="no progress display, and no third-party warnings or bars")
+    add_threads_arg(r)
     r.set_defaults(func=cmd_run)
     s = sub.add_parser("show", help="check a spec and list its pairs, benchmarks and settings")
     s.add_argument("spec")

@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-from transferlab.commands.common import positive_int
+from transferlab.commands.common import add_threads_arg, positive_int
 from transferlab.io import resolve_data_dir
 from transferlab.train.common import TrainResult
 
@@ -39,7 +39,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--report-to", action="append", default=[], choices=("tensorboard", "wandb"), help="also log to TensorBoard or W&B")
     p.add_argument("--show-presets", action="store_true", help="print the preset's values with their help, then exit")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--quiet", action="store_true", help="no progress display, and no third-party warnings or bars")
+    add_threads_arg(p)
 
 
 def _preset(kind: str, args: argparse.Namespace) -> Any:

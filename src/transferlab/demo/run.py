@@ -40,6 +40,7 @@ from transferlab.demo.phases import PHASES
 from transferlab.demo.plan import FULL, QUICK, DemoPaths, DemoRun, check_folder, settings
 from transferlab.demo.progress import PhaseDisplay, write_times
 from transferlab.errors import ConfigError
+from transferlab.runtime import quiet_libraries, set_threads
 from transferlab.world import base_model_path
 
 __all__ = ["run_demo"]
@@ -58,30 +59,18 @@ def _copy_base(shipped: Path, dest: Path) -> Path:
     return dest
 
 
-def _quiet_libraries() -> None:
-    """Keep the libraries' own progress bars and info logs out of the demo's one display."""
-    import datasets
-    import transformers
-
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
-    datasets.utils.logging.set_verbosity_error()
-
-
 def run_demo(
-    out: str | Path, *, quick: bool = False, seed: int = 0, show_progress: bool | None = None, base: str | Path | None = None, dynamics: bool = False
+    out: str | Path, *, quick: bool = False, seed: int = 0, show_progress: bool | None = None, base: str | Path | None = None, dynamics: bool = False, threads: int = 1
 ) -> dict[str, Any]:
     """Run (or resume) the demo into ``out``; returns the phase times and where the outputs are.
 
     ``base``: a world base folder (``transferlab world pretrain``); default: the shipped base.
     ``dynamics``: add the phases of :mod:`transferlab.demo.dynamics` (checkpoints, seeds, drift
     against transfer).
+    ``threads``: torch's CPU threads (1: the tiny models run fastest, and deterministically, on one).
     """
-    import torch
-
-    torch.set_num_threads(1)
-    _quiet_libraries()
+    set_threads(threads)
+    quiet_libraries()  # one display: the demo's own
     budget = QUICK if quick else FULL
     paths = DemoPaths(Path(out))
     if not paths.out.parent.exists():

@@ -175,35 +175,6 @@ def cell_result(
     )
 
 
-def render_table(rows: list[BenchmarkResult]) -> Any:
-    """A rich table of results."""
-    from rich.table import Table
-
-    several_settings = len({(r.model, r.benchmark) for r in rows}) < len(rows)
-    table = Table(title="accuracy (%) with 95% bootstrap CI over items")
-    for name in (
-        ("model", "benchmark", "group")
-        + (("settings",) if several_settings else ())
-        + ("items", "k", "accuracy", "95% CI", "pass@k", "trunc %", "unclosed %", "tokens", "parser")
-    ):
-        table.add_column(name, justify="left" if name in ("model", "benchmark", "group", "settings", "parser") else "right")
-    for r in rows:
-        cells = [r.model, r.benchmark, r.group] + ([r.gen_key] if several_settings else [])
-        cells += [
-            str(r.items),
-            str(r.samples_per_item),
-            f"{r.accuracy:.1f}",
-            f"[{r.ci_low:.1f}, {r.ci_high:.1f}]",
-            "-" if r.pass_at_k is None else f"{r.pass_at_k:.1f}",
-            f"{r.truncated_rate:.1f}",
-            f"{r.unclosed_thinking_rate:.1f}",
-            f"{r.mean_completion_tokens:.0f}",
-            r.thinking_parser or "-",
-        ]
-        table.add_row(*cells)
-    return table
-
-
 EXPORT_FIELDS = (
     "model_key",
     "benchmark",

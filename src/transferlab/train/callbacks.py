@@ -130,7 +130,7 @@ class StepLogger(TrainerCallback):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         from transferlab.progress import progress_bar
 
-        self._progress = self._stack.enter_context(progress_bar("steps", enabled=self.show_progress))
+        self._progress = self._stack.enter_context(progress_bar("steps", enabled=self.show_progress, plain=False))  # own lines per step
         self._task = self._progress.add_task(f"{self.kind}", total=state.max_steps, completed=state.global_step)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
