@@ -94,3 +94,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     log = open(venv.parent / "llama-server-build.log", "w")  # noqa: SIM115 - the build outlives this call
     env = {**os.environ, "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)}
     subprocess.Popen(["nice", "-n", "10", "bash", str(REPO / "scripts" / "llama-server-venv.sh")], stdout=subprocess.DEVNULL, stderr=log, env=env, start_new_session=True)
+
+
+# -- the vLLM venv the engine tests run in (tests/vllm_venv.py) -------------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    import vllm_venv
+
+    config.pluginmanager.register(vllm_venv.BuildInBackground(), "vllm-venv-build")

@@ -170,16 +170,28 @@ def check_tokenizers(base: Any, tuned: Any) -> None:
 
 
 def score_benchmark(args: argparse.Namespace, base: Any, tuned: Any, pairs: list[Any], add_special: bool) -> list[Any]:
-    """Per-token summaries of one benchmark's answers on the chosen backend."""
+    """Per-token summaries of one benchmark's answers on the Hugging Face backend."""
     from transferlab.analysis import token_scoring as ts
 
-    if args.backend == "vllm":
-        rows = [ts.answer_row(base.tokenizer, a, add_special_tokens=add_special) for a in pairs]
-        tuned_pass = ts.vllm_token_pass(args.tuned, rows)
-        base_pass = ts.vllm_token_pass(args.base, rows)
-        return ts.combine_passes(rows, base_pass, tuned_pass)
     return ts.score_answers(base.hf_model, tuned.hf_model, base.tokenizer, pairs, add_special_tokens=add_special,
                             pad_id=base.pad_id, batch_size=args.score_batch_size, max_positions=args.max_positions)
+
+
+def vllm_scores(args: argparse.Namespace, tuned: Any, answers: dict[str, list[Any]], add_special: bool) -> tuple[Any, dict[str, list[Any]]]:
+    """(base backend, per-token summaries per benchmark) on vLLM: the tuned model's engine, which
+    generated the answers, scores all of them and is shut down before the base model's engine starts."""
+    from transferlab.analysis import token_scoring as ts
+    from transferlab.backends.vllm import VLLMBackend
+
+    check_tokenizers(vllm_side(args.base), tuned)
+    rows = [ts.answer_row(tuned.tokenizer, a, add_special_tokens=add_special) for pairs in answers.values() for a in pairs]
+    tuned_pass = ts.vllm_token_pass(tuned, rows)
+    tuned.close()
+    base = VLLMBackend(args.base, dtype=args.dtype)
+    base_pass = ts.vllm_token_pass(base, rows)
+    base.close()
+    summaries = iter(ts.combine_passes(rows, base_pass, tuned_pass))
+    return base, {name: [next(summaries) for _ in pairs] for name, pairs in answers.items()}
 
 
 def vllm_side(model: str) -> Any:
@@ -226,16 +238,15 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     if args.backend == "hf":
         base = hf_backend(args.base, args)
         check_tokenizers(base, tuned)
-    else:  # vLLM scores each model in its own engine: keep only names and the tokenizer here
-        base, tuned = vllm_side(args.base), SimpleNamespace(model=tuned.model)
-        free_memory()
+    else:
+        base, scored = vllm_scores(args, tuned, answers, add_special=not config.chat_template)
     pair = pair_name(base.model.name, tuned.model.name)
     settings = {"n": args.n, "backend": args.backend, "generation": config.to_dict(), "top_k": args.top_k}
     summaries = {}
     for bench in benchmarks:
         # Answers scored as the ids the model generated; the others were re-tokenized from their text.
         exact = sum(a.token_ids is not None for a in answers[bench.name])
-        per_sample = score_benchmark(args, base, tuned, answers[bench.name], add_special=not config.chat_template)
+        per_sample = scored[bench.name] if args.backend == "vllm" else score_benchmark(args, base, tuned, answers[bench.name], add_special=not config.chat_template)
         summaries[bench.name] = tokens.summarize(per_sample, top_k=args.top_k, decode=lambda i: token_text(base.tokenizer, i))
         write_json(out / f"tokens__{pair}__{bench.name}.json", record("tokens", base, tuned, bench.name, {**settings, "answers_with_generated_ids": exact}, summaries[bench.name]))
         s = summaries[bench.name]

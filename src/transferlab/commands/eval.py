@@ -71,7 +71,7 @@ def load_backend(args: argparse.Namespace) -> Any:
     if args.backend == "vllm":
         from transferlab.backends.vllm import VLLMBackend
 
-        return VLLMBackend(args.model, revision=args.revision, tensor_parallel=opt("tensor_parallel", 1), data_parallel=opt("data_parallel", 1), dtype=opt("dtype", "auto"))
+        return VLLMBackend(args.model, revision=args.revision, tensor_parallel=opt("tensor_parallel", 1), data_parallel=opt("data_parallel", 1), dtype=opt("dtype", "auto"), max_model_len=opt("max_model_len"))
     if args.backend == "openai":
         import os
 
@@ -91,6 +91,7 @@ def add_backend_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("vllm backend")
     g.add_argument("--tensor-parallel", type=int, default=1, help="GPUs per vLLM engine")
     g.add_argument("--data-parallel", type=int, default=1, help="vLLM engines, each on its own --tensor-parallel GPUs")
+    g.add_argument("--max-model-len", type=int, default=None, help="longest prompt + answer in tokens (default: the model's); sizes vLLM's KV cache")
     g = p.add_argument_group("openai backend (OpenAI-compatible servers: vLLM serve, SGLang, llama.cpp, TGI)")
     g.add_argument("--endpoint", action="append", default=[], help="a server's base URL, e.g. http://127.0.0.1:8000/v1 (repeatable: replicas share the work)")
     g.add_argument("--api", default="chat", choices=("chat", "completions"), help="chat: the server applies the chat template; completions: rendered here with --tokenizer")
