@@ -18,15 +18,19 @@ eval`` asks), ``--max-new-tokens`` each, in float32:
 - transferlab+store: ``run_eval`` into a fresh store (planning, keys, one commit per group);
 - hf: ``HFBackend.generate`` on the same jobs (``--hf-items`` of them: it is much slower).
 
-Each vLLM path is timed ``--repeats`` times in alternating order, best kept; completions/s, output
-tokens/s and the ratios are printed with the CPU's vector flags. The machine may be shared:
-compare paths only within one run.
+Each vLLM path is timed ``--repeats`` times in alternating order; median wall and CPU seconds, the
+best wall time, completions/s, output tokens/s and the ratios are printed with the CPU's vector
+flags. With ``VLLM_ENABLE_V1_MULTIPROCESSING=0`` the engine runs in this process, so CPU seconds
+count all the work and are the steadiest measure on a shared machine. Output
+tokens differ by the end-of-sequence tokens, which vLLM counts and transferlab does not store. The
+machine may be shared: compare paths only within one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -112,13 +116,11 @@ def run_store(backend: Any, benchmark: Any, config: Any, items: int, data_dir: P
         return sum(r.completion_tokens or 0 for r in store.completions(model_key=backend.model.key, benchmark=benchmark.name))
 
 
-def best(fn: Any, repeats: int) -> tuple[float, int]:
-    times, tokens = [], 0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        tokens = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), tokens
+def timed_run(fn: Any) -> tuple[float, float, int]:
+    """(wall seconds, this process's CPU seconds, output tokens) of one run of ``fn``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    tokens = fn()
+    return time.perf_counter() - wall, time.process_time() - cpu, tokens
 
 
 def main() -> int:
@@ -127,7 +129,7 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=32)
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--hf-items", type=int, default=8, help="items the (slow) HF backend generates; 0 skips it")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("TRANSFERLAB_SHARED_DATA", REPO.parent / "shared" / "data")))
     args = parser.parse_args()
@@ -146,23 +148,26 @@ def main() -> int:
     n = sum(len(j.slots) for j in jobs)
     paths = {"vllm": lambda: run_vllm(backend, jobs, config), "transferlab": lambda: run_backend(backend, jobs, config),
              "transferlab+store": lambda: run_store(backend, benchmark, config, args.items, args.data_dir)}
-    results: dict[str, list[tuple[float, int]]] = {name: [] for name in paths}
-    for r in range(args.repeats):  # alternate the order, keep each path's best
+    results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in paths}
+    for r in range(args.repeats):  # alternate the order
         for name in (list(paths) if r % 2 == 0 else list(reversed(paths))):
-            results[name].append(best(paths[name], 1))
-    timed = {name: (min(t for t, _ in runs), runs[-1][1]) for name, runs in results.items()}
+            results[name].append(timed_run(paths[name]))
+    where = "in this process" if os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0" else "in its own process (CPU seconds: this process only)"
     print(f"CPU: {cpu_flags()}; torch threads {torch.get_num_threads()}")
-    print(f"model {args.model}, {args.items} GSM8K items x {args.samples} samples = {n} completions, <= {args.max_new_tokens} tokens, float32, best of {args.repeats}")
-    for name, (secs, tokens) in timed.items():
-        print(f"  {name:18s} {secs:7.2f} s  {n / secs:8.1f} completions/s  {tokens / secs:9.1f} tokens/s  ({tokens} tokens)")
-    base = timed["vllm"][0]
-    print(f"  overhead vs LLM.generate: transferlab {100 * (timed['transferlab'][0] / base - 1):+.1f}%, with the store {100 * (timed['transferlab+store'][0] / base - 1):+.1f}%")
+    print(f"model {args.model}, {args.items} GSM8K items x {args.samples} samples = {n} completions, <= {args.max_new_tokens} tokens, float32, "
+          f"{args.repeats} runs each, engine {where}")
+    stats = {name: [statistics.median(run[i] for run in runs) for i in (0, 1)] + [min(run[0] for run in runs), runs[-1][2]] for name, runs in results.items()}
+    for name, (wall, cpu, best, tokens) in stats.items():
+        print(f"  {name:18s} median {wall:6.2f} s wall, {cpu:6.2f} s CPU; best {best:6.2f} s  {n / wall:7.1f} completions/s  {tokens / wall:8.1f} tokens/s ({tokens} tokens)")
+    for i, kind in ((0, "median wall"), (1, "median CPU"), (2, "best wall")):
+        base = stats["vllm"][i]
+        print(f"  overhead vs LLM.generate ({kind}): transferlab {100 * (stats['transferlab'][i] / base - 1):+.1f}%, with the store {100 * (stats['transferlab+store'][i] / base - 1):+.1f}%")
     if args.hf_items:
         hf = HFBackend(model, device="cpu", dtype="float32")
         few = jobs[: args.hf_items]
         m = sum(len(j.slots) for j in few)
-        hf_secs, hf_tokens = best(lambda: run_backend(hf, few, config), 1)
-        ours_secs, ours_tokens = best(lambda: run_backend(backend, few, config), 1)
+        hf_secs, _, hf_tokens = timed_run(lambda: run_backend(hf, few, config))
+        ours_secs, _, ours_tokens = timed_run(lambda: run_backend(backend, few, config))
         print(f"  hf backend ({m} completions) {hf_secs:.2f} s, {hf_tokens / hf_secs:.1f} tokens/s; vLLM backend on the same {ours_secs:.2f} s, "
               f"{ours_tokens / ours_secs:.1f} tokens/s: vLLM {hf_secs / ours_secs:.2f}x faster (completions/s)")
     backend.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from test_eval_e2e import stored  # reads a store read-only while another process writes it
 from transferlab.cli import main
 from transferlab.models import build_tiny_model
 
@@ -32,18 +32,6 @@ def eval_args(model, store, data, *extra):
     return ["eval", "--backend", "vllm", "--model", str(model), "--dtype", "float32", "--benchmarks", "gsm8k", "--limit", str(LIMIT),
             "--samples", "8", "--temperature", "1.0", "--top-p", "1.0", "--max-new-tokens", "64", "--seed", "3", "--stop", "7",
             "--store", str(store), "--data-dir", str(data), "--quiet", "--no-score", *extra]
-
-
-def stored(store) -> dict[str, str]:
-    if not store.exists():
-        return {}
-    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
-    try:
-        return dict(db.execute("SELECT key, text FROM completions").fetchall())
-    except sqlite3.OperationalError:
-        return {}
-    finally:
-        db.close()
 
 
 def cli(*args, multiprocessing: bool = False) -> subprocess.CompletedProcess[str]:
