@@ -51,7 +51,13 @@ def build_app(upstream: str, rates: dict[str, float], delay: float, seed: int, c
         body = await request.read()
         r = rng.random()
         forced = scheduled.pop() if scheduled else None
-        edges = [("drop", rates["drop"]), ("error", rates["error"]), ("throttle", rates["throttle"]), ("drop_after", rates["drop_after"]), ("delay", rates["delay"])]
+        edges = [
+            ("drop", rates["drop"]),
+            ("error", rates["error"]),
+            ("throttle", rates["throttle"]),
+            ("drop_after", rates["drop_after"]),
+            ("delay", rates["delay"]),
+        ]
         fault, acc = "pass", 0.0
         for name, p in edges:
             acc += p

@@ -23,7 +23,9 @@ def test_the_papers_set_is_7_mcq_tasks_times_40_dev_items(mcq, shared_data):
     assert get_benchmark("acpbench").load(shared_data, limit=3) == mcq[:3]
 
 
-@pytest.mark.parametrize(("kind", "split", "size", "golds"), [("bool", "dev", 280, {"yes", "no"}), ("mcq", "test", 900, set("ABCD")), ("bool", "test", 900, {"yes", "no"})])
+@pytest.mark.parametrize(
+    ("kind", "split", "size", "golds"), [("bool", "dev", 280, {"yes", "no"}), ("mcq", "test", 900, set("ABCD")), ("bool", "test", 900, {"yes", "no"})]
+)
 def test_other_kinds_and_splits(shared_data, kind, split, size, golds):
     items = ACPBench(kind=kind, split=split).load(shared_data)
     assert len(items) == size and len({i.id for i in items}) == size

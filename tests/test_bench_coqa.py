@@ -8,9 +8,9 @@ import json
 import pytest
 
 from transferlab.benchmarks import get_benchmark
-from transferlab.benchmarks.base import Item
 from transferlab.benchmarks.coqa import CoQA, coqa_em_f1, coqa_item, extract_short_answer, normalize_squad, token_f1
-from transferlab.scoring.pipeline import score_store
+from transferlab.items import Item
+from transferlab.pipeline.score import score_store
 from transferlab.store import CompletionRecord, ModelInfo, Store
 
 
@@ -35,8 +35,13 @@ def test_one_item_per_story_about_its_last_turn(items, shared_data):
 
 
 def test_hub_rows_use_the_additional_answers():
-    row = {"id": "s1", "story": "S.", "questions": {"input_text": ["q1", "q2"]}, "answers": {"input_text": ["a1", "Blue"]},
-           "additional_answers": {"0": {"input_text": ["x", "blue"]}, "1": {"input_text": ["y", "light blue"]}}}
+    row = {
+        "id": "s1",
+        "story": "S.",
+        "questions": {"input_text": ["q1", "q2"]},
+        "answers": {"input_text": ["a1", "Blue"]},
+        "additional_answers": {"0": {"input_text": ["x", "blue"]}, "1": {"input_text": ["y", "light blue"]}},
+    }
     item = coqa_item(row, 0)
     assert item.reference == ["Blue", "light blue"] and item.fields["history"] == ["a1"]
 
@@ -87,11 +92,25 @@ def test_thinking_is_stripped_before_scoring_in_the_store(items, tmp_path):
         model = store.add_model(ModelInfo("m", revision="r"))
         store.add_items("coqa", items[:2])
         hashes = store.add_prompts(["p0", "p1"])
-        store.add_completions([
-            CompletionRecord(key=f"k{n}", model_key=model, benchmark="coqa", item_id=item.id, prompt_hash=hashes[f"p{n}"], gen_key="g", seed=0, sample_index=0,
-                             text=texts[item.id], finish_reason="stop", prompt_tokens=None, completion_tokens=None)
-            for n, item in enumerate(items[:2])
-        ])
+        store.add_completions(
+            [
+                CompletionRecord(
+                    key=f"k{n}",
+                    model_key=model,
+                    benchmark="coqa",
+                    item_id=item.id,
+                    prompt_hash=hashes[f"p{n}"],
+                    gen_key="g",
+                    seed=0,
+                    sample_index=0,
+                    text=texts[item.id],
+                    finish_reason="stop",
+                    prompt_tokens=None,
+                    completion_tokens=None,
+                )
+                for n, item in enumerate(items[:2])
+            ]
+        )
         assert score_store(store, show_progress=False) == 2
         rows = {r["item_id"]: r for r in store.rows()}
     done = rows[items[0].id]

@@ -5,8 +5,8 @@ No assertion message here shows question text: GPQA must not be written out in p
 
 from __future__ import annotations
 
-import zipfile
 import hashlib
+import zipfile
 from collections import Counter
 
 import pytest

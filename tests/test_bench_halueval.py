@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from transferlab.benchmarks import get_benchmark
-from transferlab.benchmarks.base import Item, read_jsonl
 from transferlab.benchmarks.halueval import HaluEval, build_samples, judgement, paper_first_line, sole_yes_no
+from transferlab.io import read_jsonl
+from transferlab.items import Item
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,9 @@ def test_samples_are_built_from_the_raw_files_deterministically(items, raw_qa, s
         key = "hallucinated_answer" if sample["hallucination"] == "yes" else "right_answer"
         assert sample["answer"] == row[key] and sample["knowledge"] == row["knowledge"]
         assert (item.reference, item.fields["answer"]) == (sample["hallucination"], sample["answer"])
-    assert [i.reference for i in HaluEval(seed=1, tasks=("qa",)).load(shared_data, limit=50)] == [s["hallucination"] for s in build_samples("qa", raw_qa, 1)[:50]]
+    assert [i.reference for i in HaluEval(seed=1, tasks=("qa",)).load(shared_data, limit=50)] == [
+        s["hallucination"] for s in build_samples("qa", raw_qa, 1)[:50]
+    ]
 
 
 def test_the_papers_judge_prompt(items):
@@ -41,12 +44,19 @@ def test_the_papers_judge_prompt(items):
     assert text.endswith(f"\n\n#Knowledge: {qa.fields['knowledge']}\n#Question#: {qa.fields['question']}\n#Answer#: {qa.fields['answer']}\n#Your Judgement#:")
     dialogue = next(i for i in items if i.meta["task"] == "dialogue")
     text = halueval.messages(dialogue, "paper")[0]["content"]
-    assert text.startswith("I want you act as a response judge.") and text.endswith(f"#Dialogue History#: {dialogue.fields['dialogue_history']}\n#Response#: {dialogue.fields['response']}\n#Your Judgement#:")
+    assert text.startswith("I want you act as a response judge.") and text.endswith(
+        f"#Dialogue History#: {dialogue.fields['dialogue_history']}\n#Response#: {dialogue.fields['response']}\n#Your Judgement#:"
+    )
     summary = next(i for i in items if i.meta["task"] == "summarization")
     text = halueval.messages(summary, "paper")[0]["content"]
-    assert text.startswith("I want you act as a summary judge.") and text.endswith(f"\n\n#Document#: {summary.fields['document']}\n#Summary#: {summary.fields['summary']}\n#Your Judgement#:")
+    assert text.startswith("I want you act as a summary judge.") and text.endswith(
+        f"\n\n#Document#: {summary.fields['document']}\n#Summary#: {summary.fields['summary']}\n#Your Judgement#:"
+    )
     default = halueval.messages(summary)[0]["content"]
-    assert default.endswith('exactly "#Your Judgement#: Yes" or "#Your Judgement#: No".') and f"#Summary#: {summary.fields['summary'].rstrip()}\n\nGive your judgement" in default
+    assert (
+        default.endswith('exactly "#Your Judgement#: Yes" or "#Your Judgement#: No".')
+        and f"#Summary#: {summary.fields['summary'].rstrip()}\n\nGive your judgement" in default
+    )
 
 
 @pytest.mark.parametrize(

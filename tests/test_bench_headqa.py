@@ -8,9 +8,9 @@ import math
 import pytest
 
 from transferlab.benchmarks import get_benchmark
-from transferlab.benchmarks.base import Item
 from transferlab.benchmarks.headqa import HeadQA, HeadQAGen, flatten_exams, loglikelihood_choice
 from transferlab.errors import DataError
+from transferlab.items import Item
 from transferlab.store import Store
 
 
@@ -78,9 +78,9 @@ def test_the_nested_file_must_be_nested():
 @pytest.mark.slow
 def test_both_modes_through_the_store(tiny_model, shared_data, tmp_path):
     from transferlab.backends.hf import HFBackend
-    from transferlab.evaluate import run_eval
-    from transferlab.results import results
-    from transferlab.scoring.pipeline import score_store
+    from transferlab.pipeline.generate import run_eval
+    from transferlab.pipeline.results import results
+    from transferlab.pipeline.score import score_store
     from transferlab.spec import GenerationConfig
 
     backend = HFBackend(str(tiny_model), batch_size=4)
@@ -89,7 +89,9 @@ def test_both_modes_through_the_store(tiny_model, shared_data, tmp_path):
         summary = run_eval(backend, benchmarks, GenerationConfig(max_new_tokens=8), store, data_dir=shared_data, limit=4, show_progress=False)
         assert (summary.requested, summary.generated) == (8, 8)
         # Nothing is scored twice: the option scores are keyed like completions (sampling settings aside).
-        again = run_eval(backend, benchmarks[:1], GenerationConfig(max_new_tokens=99, temperature=0.5), store, data_dir=shared_data, limit=4, show_progress=False)
+        again = run_eval(
+            backend, benchmarks[:1], GenerationConfig(max_new_tokens=99, temperature=0.5), store, data_dir=shared_data, limit=4, show_progress=False
+        )
         assert (again.reused, again.generated) == (4, 0)
         assert score_store(store, show_progress=False) == 8
 

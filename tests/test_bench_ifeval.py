@@ -9,8 +9,8 @@ import pytest
 
 from transferlab.benchmarks import get_benchmark
 from transferlab.benchmarks.ifeval import IFEval, accuracies_from_extracted, decode_check, ifeval_four, ifeval_item
+from transferlab.pipeline.score import score_store
 from transferlab.scoring.ifeval_checks import PUNKT_FILES, IFEvalCase, check_response, ifeval_accuracies, install_punkt
-from transferlab.scoring.pipeline import score_store
 from transferlab.store import CompletionRecord, ModelInfo, Store
 
 
@@ -31,14 +31,20 @@ def third_party(shared_data):
 
 def _random_letter(item) -> bool:
     """Google's letter_frequency checker draws a random letter when the given "letter" is none."""
-    return any(i == "keywords:letter_frequency" and kw["letter"] not in string.ascii_letters
-               for i, kw in zip(item.reference["instruction_id_list"], item.reference["kwargs"]))
+    return any(
+        i == "keywords:letter_frequency" and kw["letter"] not in string.ascii_letters
+        for i, kw in zip(item.reference["instruction_id_list"], item.reference["kwargs"])
+    )
 
 
 def test_loader_and_prompt(items):
     assert len(items) == 541 and len({i.id for i in items}) == 541
     first = items[0]
-    assert first.id == "1000" and first.reference["instruction_id_list"] == ["punctuation:no_comma", "detectable_format:number_highlighted_sections", "length_constraints:number_words"]
+    assert first.id == "1000" and first.reference["instruction_id_list"] == [
+        "punctuation:no_comma",
+        "detectable_format:number_highlighted_sections",
+        "length_constraints:number_words",
+    ]
     assert IFEval().messages(first, "paper") == IFEval().messages(first) == [{"role": "user", "content": first.reference["prompt"]}]
     hub_row = {"key": 7, "prompt": "p", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{"num_words": None, "relation": None}]}
     assert ifeval_item(hub_row).reference["kwargs"] == [{}]
@@ -51,7 +57,9 @@ def test_gpt4_responses_match_the_third_party_run_row_by_row(items, third_party)
     chosen = [by_prompt[r["prompt"]] for r in strict_rows]
     verdicts = IFEval().score(chosen, [r["response"] for r in strict_rows], None)
     checks = [decode_check(v.extracted, len(i.reference["instruction_id_list"])) for v, i in zip(verdicts, chosen)]
-    oracle = [decode_check(json.dumps({"strict": s["follow_instruction_list"], "loose": lo["follow_instruction_list"]}), 0) for s, lo in zip(strict_rows, loose_rows)]
+    oracle = [
+        decode_check(json.dumps({"strict": s["follow_instruction_list"], "loose": lo["follow_instruction_list"]}), 0) for s, lo in zip(strict_rows, loose_rows)
+    ]
     assert ifeval_accuracies(oracle)["prompt_level_strict"] == pytest.approx(0.7685, abs=5e-5)
 
     random_rows = [n for n, item in enumerate(chosen) if _random_letter(item)]
@@ -73,21 +81,38 @@ def test_gpt4_responses_match_the_third_party_run_row_by_row(items, third_party)
 def test_thinking_is_stripped_and_the_four_accuracies_come_back_from_the_store(items, tmp_path):
     no_comma = next(i for i in items if i.reference["instruction_id_list"] == ["punctuation:no_comma"])
     two = next(i for i in items if len(i.reference["instruction_id_list"]) == 2 and i.id != no_comma.id)
-    texts = {no_comma.id: "<think>Commas, commas, and more commas.</think>Thou shalt travel to Kyoto and then to Nara",
-             two.id: "<think>never closed"}
+    texts = {no_comma.id: "<think>Commas, commas, and more commas.</think>Thou shalt travel to Kyoto and then to Nara", two.id: "<think>never closed"}
     with Store(tmp_path / "s.db") as store:
         model = store.add_model(ModelInfo("m", revision="r"))
         store.add_items("ifeval", [no_comma, two])
         hashes = store.add_prompts(["p0", "p1"])
-        store.add_completions([
-            CompletionRecord(key=f"k{n}", model_key=model, benchmark="ifeval", item_id=item.id, prompt_hash=hashes[f"p{n}"], gen_key="g", seed=0,
-                             sample_index=0, text=texts[item.id], finish_reason="stop", prompt_tokens=None, completion_tokens=None)
-            for n, item in enumerate([no_comma, two])
-        ])
+        store.add_completions(
+            [
+                CompletionRecord(
+                    key=f"k{n}",
+                    model_key=model,
+                    benchmark="ifeval",
+                    item_id=item.id,
+                    prompt_hash=hashes[f"p{n}"],
+                    gen_key="g",
+                    seed=0,
+                    sample_index=0,
+                    text=texts[item.id],
+                    finish_reason="stop",
+                    prompt_tokens=None,
+                    completion_tokens=None,
+                )
+                for n, item in enumerate([no_comma, two])
+            ]
+        )
         score_store(store, show_progress=False)
         rows = {r["item_id"]: r for r in store.rows()}
         references = store.items("ifeval")
-    assert (rows[no_comma.id]["score"], rows[no_comma.id]["scorer"], json.loads(rows[no_comma.id]["extracted"])) == (1.0, "ifeval", {"strict": [1], "loose": [1]})
+    assert (rows[no_comma.id]["score"], rows[no_comma.id]["scorer"], json.loads(rows[no_comma.id]["extracted"])) == (
+        1.0,
+        "ifeval",
+        {"strict": [1], "loose": [1]},
+    )
     assert (rows[two.id]["score"], rows[two.id]["score_status"], rows[two.id]["extracted"]) == (0.0, "truncated_thinking", None)
     ids = [no_comma.id, two.id]
     four = accuracies_from_extracted([rows[i]["extracted"] for i in ids], [len(references[i][0]["instruction_id_list"]) for i in ids])
@@ -116,9 +141,9 @@ def test_punkt_tables_are_installed_offline(tmp_path, monkeypatch):
 def test_the_fast_language_detector_agrees_with_langdetect(shared_data):
     import langdetect
 
-    from transferlab.scoring.ifeval_checks import _langdetect
+    from transferlab.scoring.ifeval_checks import language_detector
 
-    fast = _langdetect()
+    fast = language_detector()
     langdetect.DetectorFactory.seed = 0
     responses = [r["response"] for r in _jsonl(shared_data / "ifeval" / "input_response_data_gpt4_20231107_145030.jsonl")[:20]]
     texts = responses + [t.upper() for t in responses[:5]] + ["Ein, zwei, drei, vier", "Война и мир — роман Льва Толстого."]

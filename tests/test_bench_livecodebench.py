@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from transferlab import sandbox
 from transferlab.benchmarks import get_benchmark
 from transferlab.benchmarks.livecodebench import (
     LiveCodeBench,
@@ -24,7 +25,6 @@ from transferlab.benchmarks.livecodebench import (
     release_files,
 )
 from transferlab.errors import DataError, TransferlabError
-from transferlab.scoring import sandbox
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -78,8 +78,12 @@ def test_prompts(problems):
     stdin_user = b.messages(problems["abc900_a"])[1]["content"]
     assert "Read the inputs from stdin" in stdin_user and "# YOUR CODE HERE" in stdin_user
     paper = b.messages(problems["abc900_a"], "paper")
-    assert len(paper) == 1 and paper[0]["content"].startswith("Generate an executable Python function generated from the given prompt. The function should take stdin")
-    assert b.messages(problems["3001"], "paper")[0]["content"].startswith("Generate an executable Python function generated from the given prompt. Return the function body")
+    assert len(paper) == 1 and paper[0]["content"].startswith(
+        "Generate an executable Python function generated from the given prompt. The function should take stdin"
+    )
+    assert b.messages(problems["3001"], "paper")[0]["content"].startswith(
+        "Generate an executable Python function generated from the given prompt. Return the function body"
+    )
 
 
 RIGHT = {

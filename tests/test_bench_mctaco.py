@@ -7,8 +7,8 @@ import json
 import pytest
 
 from transferlab.benchmarks import get_benchmark
-from transferlab.benchmarks.base import Item
 from transferlab.benchmarks.mctaco import MCTaco, extract_yes_no, loglikelihood_verdict, mctaco_items
+from transferlab.items import Item
 from transferlab.store import Store
 
 
@@ -23,14 +23,20 @@ def test_rows_questions_and_labels(items, shared_data):
     assert {i.reference for i in items} == {"yes", "no"} and sum(i.reference == "yes" for i in items) == 3198
     assert {i.meta["category"] for i in items} == {"Event Duration", "Event Ordering", "Frequency", "Stationarity", "Typical Time"}
     first = items[0]
-    assert first.fields == {"sentence": "Durer's father died in 1502, and his mother died in 1513.", "question": "How long was his mother ill?", "answer": "she was ill for 30 seconds"}
+    assert first.fields == {
+        "sentence": "Durer's father died in 1502, and his mother died in 1513.",
+        "question": "How long was his mother ill?",
+        "answer": "she was ill for 30 seconds",
+    }
     assert len(MCTaco(split="validation").load(shared_data)) == 3783
     hub_like = mctaco_items([{"sentence": "s", "question": "q", "answer": "a", "label": 1, "category": 0}])
     assert hub_like[0].reference == "yes"
 
 
 def test_requests_and_prompts(items):
-    context = "Durer's father died in 1502, and his mother died in 1513.\nQuestion: How long was his mother ill?\nAnswer: she was ill for 30 seconds\nPlausible:"
+    context = (
+        "Durer's father died in 1502, and his mother died in 1513.\nQuestion: How long was his mother ill?\nAnswer: she was ill for 30 seconds\nPlausible:"
+    )
     assert get_benchmark("mctaco").loglikelihood_requests(items[0], "paper") == [(context, " no"), (context, " yes")]
     gen = get_benchmark("mctaco_gen")
     assert gen.mode == "generate" and gen.messages(items[0], "paper") == [{"role": "user", "content": context}]
@@ -39,8 +45,15 @@ def test_requests_and_prompts(items):
 
 @pytest.mark.parametrize(
     "answer, got",
-    [("Yes", "yes"), ("no.", "no"), ("Seconds is far too short.\nAnswer: no", "no"), ("Yes or no? Hard to say.", None),
-     ("\\boxed{yes}", "yes"), ("It could be yes, but the answer is no", "no"), ("Not plausible.", None)],
+    [
+        ("Yes", "yes"),
+        ("no.", "no"),
+        ("Seconds is far too short.\nAnswer: no", "no"),
+        ("Yes or no? Hard to say.", None),
+        ("\\boxed{yes}", "yes"),
+        ("It could be yes, but the answer is no", "no"),
+        ("Not plausible.", None),
+    ],
 )
 def test_yes_no_extraction(answer, got):
     assert extract_yes_no(answer) == got
@@ -61,9 +74,9 @@ def test_verdicts():
 @pytest.mark.slow
 def test_both_modes_through_the_store(tiny_model, shared_data, tmp_path):
     from transferlab.backends.hf import HFBackend
-    from transferlab.evaluate import run_eval
-    from transferlab.results import results
-    from transferlab.scoring.pipeline import score_store
+    from transferlab.pipeline.generate import run_eval
+    from transferlab.pipeline.results import results
+    from transferlab.pipeline.score import score_store
     from transferlab.spec import GenerationConfig
 
     backend = HFBackend(str(tiny_model), batch_size=4)

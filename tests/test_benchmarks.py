@@ -85,5 +85,7 @@ def test_hub_rows_have_the_same_shape():
     b = get_benchmark("aime25")
     item = b.to_item({"question": "Find x.", "answer": "70"}, 15)
     assert item.id == "II-1" and item.fields["question"] == "Find x."
-    o = get_benchmark("olympiadbench").to_item({"id": 7, "question": "q", "final_answer": ["$1$", "$2$"], "unit": None, "answer_type": "Numerical", "is_multiple_answer": True}, 0)
+    o = get_benchmark("olympiadbench").to_item(
+        {"id": 7, "question": "q", "final_answer": ["$1$", "$2$"], "unit": None, "answer_type": "Numerical", "is_multiple_answer": True}, 0
+    )
     assert o.reference == ["$1$", "$2$"] and o.meta["unit"] is None

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from transferlab import sandbox
 from transferlab.errors import TransferlabError
-from transferlab.scoring import sandbox
+from transferlab.sandbox import SandboxLimits
 from transferlab.scoring.code import (
     check_humaneval,
     check_humaneval_many,
@@ -18,7 +19,6 @@ from transferlab.scoring.code import (
     outputs_match,
     run_stdio_tests,
 )
-from transferlab.scoring.sandbox import SandboxLimits
 
 try:
     sandbox.check_available()

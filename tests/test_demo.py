@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from transferlab.demo_study import group_accuracy
+from transferlab.transfer.stats import group_accuracy
 
 PHASES = ("data", "sft", "grpo", "eval", "ti", "drift", "report")
 
@@ -72,6 +72,7 @@ def check_outputs(out: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_quick_demo_runs_every_phase_deterministically_and_resumes(tmp_path):
     runs = [start(tmp_path / "a"), start(tmp_path / "b")]
     logs = [p.communicate(timeout=600)[0] for p in runs]
@@ -138,8 +139,8 @@ def test_grpo_reward_grades_world_answers_as_their_benchmark_does():
     matched: every world_multipart rollout was rewarded 0.
     """
     from transferlab.benchmarks import get_benchmark
-    from transferlab.demo_data import grpo_prompts, math_families, train_split
-    from transferlab.scoring.pipeline import LazyScoringContext
+    from transferlab.demo.data import grpo_prompts, math_families, train_split
+    from transferlab.pipeline.score import LazyScoringContext
     from transferlab.scoring.thinking import split_thinking
     from transferlab.train.rewards import MathReward
     from transferlab.world import teacher_trace

@@ -49,8 +49,27 @@ def test_distill_keeps_only_traces_the_scorer_accepts(tiny_model, shared_data, t
     problems = [p.question for p in load_prompts("math_train", shared_data, limit=4)]
     store_path, out = tmp_path / "distill.db", tmp_path / "sft.jsonl"
     # The random model almost never ends a trace itself: stop strings end some of them ("stop").
-    common = ("--teacher", str(tiny_model), "--samples", "4", "--temperature", "1.0", "--max-new-tokens", "16",
-              "--stop", "be", "--stop", "es", "--store", str(store_path), "--out", str(out), "--quiet", "--thinking", "off")
+    common = (
+        "--teacher",
+        str(tiny_model),
+        "--samples",
+        "4",
+        "--temperature",
+        "1.0",
+        "--max-new-tokens",
+        "16",
+        "--stop",
+        "be",
+        "--stop",
+        "es",
+        "--store",
+        str(store_path),
+        "--out",
+        str(out),
+        "--quiet",
+        "--thinking",
+        "off",
+    )
 
     code, err = run_distill(capsys, "--prompts", str(prompt_file(tmp_path / "wrong.jsonl", problems, ["-123456"] * 4)), *common)
     assert code == 0 and "16 traces asked, 0 already stored, 16 generated; 0 accepted" in err, err

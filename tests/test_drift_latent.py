@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from transferlab.analysis.hidden import benchmark_texts, pooled_hidden_states
-from transferlab.analysis.latent import LayerShift, layer_shift, layer_shifts, linear_cka, masked_mean_pool, paper_distance, summarize
+from transferlab.drift.hidden import benchmark_texts, pooled_hidden_states
+from transferlab.drift.latent import LayerShift, layer_shift, layer_shifts, linear_cka, masked_mean_pool, paper_distance, summarize
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -152,8 +152,26 @@ def test_drift_latent_command_writes_json_and_pngs(tiny_model, shared_data, tmp_
     parser = argparse.ArgumentParser()
     drift.register(parser.add_subparsers())
     out = tmp_path / "out"
-    args = parser.parse_args(["drift", "latent", "--base", str(tiny_model), "--tuned", str(noisy), "--benchmarks", "gsm8k,math500",
-                              "--n", "6", "--out", str(out), "--data-dir", str(shared_data), "--device", "cpu"])
+    args = parser.parse_args(
+        [
+            "drift",
+            "latent",
+            "--base",
+            str(tiny_model),
+            "--tuned",
+            str(noisy),
+            "--benchmarks",
+            "gsm8k,math500",
+            "--n",
+            "6",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(shared_data),
+            "--device",
+            "cpu",
+        ]
+    )
     assert args.func(args) == 0
     for bench in ("gsm8k", "math500"):
         data = json.loads((out / f"latent__tuned-vs-tiny-qwen2__{bench}.json").read_text())
@@ -165,6 +183,6 @@ def test_drift_latent_command_writes_json_and_pngs(tiny_model, shared_data, tmp_
         png = out / f"latent__tuned-vs-tiny-qwen2__{name}.png"
         assert png.read_bytes()[:8] == PNG_MAGIC
         assert matplotlib.image.imread(png).shape[0] > 100
-    from transferlab.analysis import load_drift_results
+    from transferlab.drift import load_drift_results
 
     assert [d["benchmark"] for d in load_drift_results(out)["latent"]] == ["gsm8k", "math500"]

@@ -12,14 +12,20 @@ import pytest
 import torch
 
 from test_drift_latent import PNG_MAGIC, perturbed_copy
-from transferlab.analysis import tokens as T
-from transferlab.analysis.token_scoring import answer_span, plan_batches, score_rows
+from transferlab.drift import tokens as T
+from transferlab.drift.token_scoring import answer_span, plan_batches, score_rows
 
 
 def summary(ids, lb, lt, rb, rt=None, kl=None) -> T.TokenSummary:
     n = len(ids)
-    return T.TokenSummary(np.array(ids, np.int64), np.array(lb, np.float32), np.array(lt, np.float32), np.array(rb, np.int64),
-                          np.array(rt if rt is not None else [1] * n, np.int64), np.array(kl if kl is not None else [0.0] * n, np.float32))
+    return T.TokenSummary(
+        np.array(ids, np.int64),
+        np.array(lb, np.float32),
+        np.array(lt, np.float32),
+        np.array(rb, np.int64),
+        np.array(rt if rt is not None else [1] * n, np.int64),
+        np.array(kl if kl is not None else [0.0] * n, np.float32),
+    )
 
 
 # -- pure ----------------------------------------------------------------------------------------
@@ -162,8 +168,29 @@ def test_drift_tokens_command_on_the_tiny_model(tiny_model, shared_data, tmp_pat
     parser = argparse.ArgumentParser()
     drift.register(parser.add_subparsers())
     store, out = tmp_path / "runs.db", tmp_path / "out"
-    argv = ["drift", "tokens", "--base", str(tiny_model), "--tuned", str(tiny_model), "--store", str(store), "--benchmarks", "gsm8k",
-            "--n", "3", "--out", str(out), "--data-dir", str(shared_data), "--max-new-tokens", "16", "--device", "cpu", "--quiet"]
+    argv = [
+        "drift",
+        "tokens",
+        "--base",
+        str(tiny_model),
+        "--tuned",
+        str(tiny_model),
+        "--store",
+        str(store),
+        "--benchmarks",
+        "gsm8k",
+        "--n",
+        "3",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(shared_data),
+        "--max-new-tokens",
+        "16",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     args = parser.parse_args(argv)
     assert args.func(args) == 0
     with Store(store) as s:

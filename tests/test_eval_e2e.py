@@ -19,9 +19,33 @@ pytestmark = pytest.mark.slow
 
 
 def eval_args(model, store, data, *extra):
-    return ["eval", "--model", str(model), "--benchmarks", "gsm8k,math500", "--limit", "20", "--samples", "4",
-            "--temperature", "0.8", "--top-p", "0.95", "--max-new-tokens", "48", "--batch-size", "16", "--seed", "3",
-            "--store", str(store), "--data-dir", str(data), "--quiet", *extra]
+    return [
+        "eval",
+        "--model",
+        str(model),
+        "--benchmarks",
+        "gsm8k,math500",
+        "--limit",
+        "20",
+        "--samples",
+        "4",
+        "--temperature",
+        "0.8",
+        "--top-p",
+        "0.95",
+        "--max-new-tokens",
+        "48",
+        "--batch-size",
+        "16",
+        "--seed",
+        "3",
+        "--store",
+        str(store),
+        "--data-dir",
+        str(data),
+        "--quiet",
+        *extra,
+    ]
 
 
 def stored(store) -> dict[str, str]:
@@ -38,8 +62,12 @@ def stored(store) -> dict[str, str]:
 
 def test_killed_run_resumes_without_losing_or_repeating(tiny_model, shared_data, tmp_path):
     store = tmp_path / "runs.db"
-    proc = subprocess.Popen([sys.executable, "-m", "transferlab.cli", *eval_args(tiny_model, store, shared_data, "--no-score")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "transferlab.cli", *eval_args(tiny_model, store, shared_data, "--no-score")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     deadline = time.time() + 300
     while len(stored(store)) < 24 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -95,7 +123,20 @@ def test_results_and_export(tiny_model, shared_data, tmp_path, capsys):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 20
     for line in lines:
-        for field in ("model", "benchmark", "item_id", "sample_index", "seed", "text", "thinking", "answer", "finish_reason", "prompt_tokens", "completion_tokens", "score"):
+        for field in (
+            "model",
+            "benchmark",
+            "item_id",
+            "sample_index",
+            "seed",
+            "text",
+            "thinking",
+            "answer",
+            "finish_reason",
+            "prompt_tokens",
+            "completion_tokens",
+            "score",
+        ):
             assert field in line
         assert line["finish_reason"] in ("stop", "length") and line["score"] in (0.0, 1.0)
     df = __import__("transferlab.store", fromlist=["Store"]).Store(store, readonly=True).to_dataframe()
@@ -122,7 +163,27 @@ def test_bad_input_is_one_line_and_exit_2(tiny_model, shared_data, tmp_path, cap
 
 def test_bad_data_and_newer_store_leave_the_store_intact(tiny_model, shared_data, tmp_path, capsys):
     store = tmp_path / "s.db"
-    assert main(["eval", "--model", str(tiny_model), "--benchmarks", "gsm8k", "--limit", "3", "--max-new-tokens", "4", "--store", str(store), "--data-dir", str(shared_data), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(tiny_model),
+                "--benchmarks",
+                "gsm8k",
+                "--limit",
+                "3",
+                "--max-new-tokens",
+                "4",
+                "--store",
+                str(store),
+                "--data-dir",
+                str(shared_data),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     before = stored(store)
     broken = tmp_path / "data" / "gsm8k"
     broken.mkdir(parents=True)

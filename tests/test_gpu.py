@@ -1,7 +1,7 @@
 """The CUDA paths, checked against the CPU: generation, scoring, the drift analyses, eval end to end.
 
 Every test here needs a CUDA GPU and is skipped, with the reason, where there is none (CI). On a
-GPU machine: ``pytest -m gpu``, or ``benchmarks/gpu_check.sh``, which also runs the GPU benchmarks.
+GPU machine: ``pytest -m gpu``, or ``perf/gpu_check.sh``, which also runs the GPU benchmarks.
 The model is the tiny Qwen2 built from a config, in float32, so CUDA and CPU compute the same
 numbers up to rounding (no TF32: PyTorch's default matmul precision is "highest").
 """
@@ -21,6 +21,7 @@ pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine"),
 ]
+
 
 @pytest.fixture(scope="module")
 def backends(tiny_model):
@@ -43,7 +44,7 @@ def test_cuda_greedy_decoding_matches_generate_in_every_mode(backends):
     for i, job in enumerate(jobs):
         ids = tok(job.prompt, add_special_tokens=False, return_tensors="pt").to("cuda")
         out = cuda.hf_model.generate(**ids, max_new_tokens=32, do_sample=False, pad_token_id=cuda.pad_id)
-        new = out[0, ids.input_ids.shape[1]:].tolist()
+        new = out[0, ids.input_ids.shape[1] :].tolist()
         eos = [j for j, t in enumerate(new) if t in cuda.eos_ids]
         reference[f"{i}-0"] = tuple(new[: eos[0]] if eos else new)
     assert cuda.continuous and cuda.lookup_tokens > 0
@@ -82,10 +83,10 @@ def test_cuda_loglikelihoods_match_the_cpu(backends):
 
 
 def test_cuda_token_drift_matches_the_cpu_and_is_zero_against_itself(backends, tiny_model, tmp_path):
-    from transferlab.analysis.token_scoring import score_rows
     from test_drift_latent import perturbed_copy
     from test_drift_tokens import greedy_rows
     from transferlab.backends.hf import HFBackend
+    from transferlab.drift.token_scoring import score_rows
 
     cuda, cpu = backends
     tuned_cpu = HFBackend(str(perturbed_copy(tiny_model, tmp_path / "noisy", 0.1, seed=1)), device="cpu", dtype="float32").hf_model
@@ -111,7 +112,7 @@ def test_cuda_token_drift_matches_the_cpu_and_is_zero_against_itself(backends, t
 
 
 def test_cuda_hidden_states_match_the_cpu(backends, shared_data):
-    from transferlab.analysis.hidden import benchmark_texts, pooled_hidden_states
+    from transferlab.drift.hidden import benchmark_texts, pooled_hidden_states
 
     cuda, cpu = backends
     texts = benchmark_texts("gsm8k", shared_data, 10)
@@ -141,8 +142,29 @@ def test_cuda_eval_store_rerun_and_drift_command(tiny_model, shared_data, tmp_pa
     from conftest import run_cli
 
     store = tmp_path / "runs.db"
-    argv = ["eval", "--model", str(tiny_model), "--benchmarks", "gsm8k,math500", "--samples", "2", "--temperature", "0.7",
-            "--max-new-tokens", "24", "--seed", "0", "--store", str(store), "--limit", "5", "--data-dir", str(shared_data), "--device", "cuda"]
+    argv = [
+        "eval",
+        "--model",
+        str(tiny_model),
+        "--benchmarks",
+        "gsm8k,math500",
+        "--samples",
+        "2",
+        "--temperature",
+        "0.7",
+        "--max-new-tokens",
+        "24",
+        "--seed",
+        "0",
+        "--store",
+        str(store),
+        "--limit",
+        "5",
+        "--data-dir",
+        str(shared_data),
+        "--device",
+        "cuda",
+    ]
     proc = run_cli(*argv)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "20 completions asked, 0 already stored, 20 generated" in proc.stderr
@@ -152,8 +174,29 @@ def test_cuda_eval_store_rerun_and_drift_command(tiny_model, shared_data, tmp_pa
     assert len(lines) == 20 and {x["benchmark"] for x in lines} == {"gsm8k", "math500"}
     again = run_cli(*argv)
     assert again.returncode == 0 and "20 completions asked, 20 already stored, 0 generated" in again.stderr, again.stderr[-2000:]
-    drift = run_cli("drift", "tokens", "--base", str(tiny_model), "--tuned", str(tiny_model), "--store", str(tmp_path / "d.db"), "--benchmarks", "gsm8k",
-                    "--n", "4", "--out", str(tmp_path / "drift"), "--data-dir", str(shared_data), "--max-new-tokens", "16", "--device", "cuda", "--quiet")
+    drift = run_cli(
+        "drift",
+        "tokens",
+        "--base",
+        str(tiny_model),
+        "--tuned",
+        str(tiny_model),
+        "--store",
+        str(tmp_path / "d.db"),
+        "--benchmarks",
+        "gsm8k",
+        "--n",
+        "4",
+        "--out",
+        str(tmp_path / "drift"),
+        "--data-dir",
+        str(shared_data),
+        "--max-new-tokens",
+        "16",
+        "--device",
+        "cuda",
+        "--quiet",
+    )
     assert drift.returncode == 0, drift.stderr[-2000:]
     data = json.loads((tmp_path / "drift" / "tokens__tiny-qwen2-vs-tiny-qwen2__gsm8k.json").read_text())
     assert data["settings"]["answers_with_generated_ids"] == 4
@@ -166,6 +209,7 @@ def test_cuda_bf16_training_with_checkpointing(tiny_model, shared_data, tmp_path
     from dataclasses import replace
 
     from safetensors.torch import load_file
+
     from test_train_grpo import learnable_prompts
     from test_train_sft import sft_file
     from transferlab.backends.hf import HFBackend
@@ -175,8 +219,20 @@ def test_cuda_bf16_training_with_checkpointing(tiny_model, shared_data, tmp_path
     from transferlab.train.sft import train_sft
 
     base = load_file(str(tiny_model / "model.safetensors"))
-    sft = train_sft(str(tiny_model), sft_file(shared_data, tmp_path / "sft.jsonl"), replace(TINY_SFT, bf16=True, gradient_checkpointing=True), tmp_path / "sft", show_progress=False)
-    grpo = train_grpo(str(tiny_model), learnable_prompts(tmp_path / "learn.jsonl"), replace(TINY_GRPO, bf16=True, gradient_checkpointing=True), tmp_path / "grpo", show_progress=False)
+    sft = train_sft(
+        str(tiny_model),
+        sft_file(shared_data, tmp_path / "sft.jsonl"),
+        replace(TINY_SFT, bf16=True, gradient_checkpointing=True),
+        tmp_path / "sft",
+        show_progress=False,
+    )
+    grpo = train_grpo(
+        str(tiny_model),
+        learnable_prompts(tmp_path / "learn.jsonl"),
+        replace(TINY_GRPO, bf16=True, gradient_checkpointing=True),
+        tmp_path / "grpo",
+        show_progress=False,
+    )
     for result, steps in ((sft, TINY_SFT.max_steps), (grpo, TINY_GRPO.max_steps)):
         logged = [r for r in read_log(result.log_path) if "event" not in r]
         assert result.global_step == steps and [r["step"] for r in logged] == list(range(1, steps + 1))

@@ -26,6 +26,7 @@ def _logits(model, ids):
 
 
 @pytest.mark.parametrize("which", ["tiny_model", "smollm2"])
+@pytest.mark.timeout(600)
 def test_blocked_head_gives_the_models_own_logits(which, request):
     model = AutoModelForCausalLM.from_pretrained(request.getfixturevalue(which), dtype=torch.float32).eval()
     vocab = model.get_output_embeddings().weight.shape[0]

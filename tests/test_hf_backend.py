@@ -4,11 +4,17 @@ import pytest
 import torch
 
 from transferlab.backends.base import PromptJob, SampleSlot
-from transferlab.backends.hf import HFBackend, resolve_model
+from transferlab.backends.hf import HFBackend
 from transferlab.errors import ModelError
+from transferlab.models import resolve_model
 from transferlab.spec import GenerationConfig
 
-QUESTIONS = ["What is 2 + 3?", "How many apples are there in total if each of 7 boxes holds 4?", "Find x.", "Sum 1 to 10, step by step please, and explain each step carefully."]
+QUESTIONS = [
+    "What is 2 + 3?",
+    "How many apples are there in total if each of 7 boxes holds 4?",
+    "Find x.",
+    "Sum 1 to 10, step by step please, and explain each step carefully.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +38,7 @@ def test_greedy_matches_transformers_generate(backend):
     for i, job in enumerate(jobs_for(backend, config)):
         ids = tok(job.prompt, add_special_tokens=False, return_tensors="pt")
         ref = backend.hf_model.generate(**ids, max_new_tokens=24, do_sample=False, pad_token_id=backend.pad_id)
-        new = ref[0, ids.input_ids.shape[1]:].tolist()
+        new = ref[0, ids.input_ids.shape[1] :].tolist()
         eos = [j for j, t in enumerate(new) if t in backend.eos_ids]
         new = new[: eos[0]] if eos else new
         c = out[f"{i}-0"]
@@ -113,14 +119,18 @@ def test_continuous_batching_matches_fixed_batches(tiny_model):
     """Refilling finished rows (3 samples x 4 prompts through 5 rows: jobs split across refills,
     rows of different lengths side by side) gives the same completions as fixed, shrinking batches,
     with SDPA and with eager attention (additive mask)."""
-    from transferlab.backends.ragged import supports_ragged
-
     from collections import Counter
+
+    from transferlab.backends.ragged import supports_ragged
 
     backend = HFBackend(str(tiny_model), batch_size=5)
     assert backend.continuous and supports_ragged(backend.hf_model)
     # A stop character common in this random model's outputs makes the rows end at different steps.
-    probe = run(backend, jobs_for(backend, GenerationConfig(samples=3, temperature=1.0, max_new_tokens=20), k=3), GenerationConfig(samples=3, temperature=1.0, max_new_tokens=20))
+    probe = run(
+        backend,
+        jobs_for(backend, GenerationConfig(samples=3, temperature=1.0, max_new_tokens=20), k=3),
+        GenerationConfig(samples=3, temperature=1.0, max_new_tokens=20),
+    )
     stop = Counter("".join(c.text[2:] for c in probe.values())).most_common(1)[0][0]
     for config in (GenerationConfig(samples=3, max_new_tokens=20, stop=(stop,)), GenerationConfig(samples=3, temperature=1.0, max_new_tokens=20, stop=(stop,))):
         jobs = jobs_for(backend, config, k=3)
@@ -132,7 +142,8 @@ def test_continuous_batching_matches_fixed_batches(tiny_model):
         if config.temperature:
             assert len({c.completion_tokens for c in ragged.values()}) >= 3  # rows really ended apart
         assert {k: (c.text, c.finish_reason, c.completion_tokens, c.prompt_tokens) for k, c in ragged.items()} == {
-            k: (c.text, c.finish_reason, c.completion_tokens, c.prompt_tokens) for k, c in fixed.items()}
+            k: (c.text, c.finish_reason, c.completion_tokens, c.prompt_tokens) for k, c in fixed.items()
+        }
     backend.hf_model.set_attn_implementation("eager")
     eager = run(backend, jobs, config)
     assert {k: c.text for k, c in eager.items()} == {k: c.text for k, c in ragged.items()}

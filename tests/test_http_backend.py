@@ -21,6 +21,7 @@ from transferlab.backends.base import PromptJob, SampleSlot
 from transferlab.backends.http_pool import BackendError, PoolSettings, backoff_delay, retry_after_seconds
 from transferlab.backends.openai_http import OpenAIBackend, chat_prompt, continuation_logprob, parse_completion, sampling_payload
 from transferlab.commands import eval as eval_cmd
+from transferlab.commands.common import backend_from_args
 from transferlab.errors import ConfigError, TransferlabError
 from transferlab.spec import GenerationConfig
 
@@ -49,7 +50,13 @@ def test_sampling_payload_sends_the_seed_only_when_sampling():
 def test_reasoning_fields_are_kept_as_thinking_and_finish_reasons_mapped():
     usage = {"prompt_tokens": 11, "completion_tokens": 7}
     vllm_style = parse_completion({"message": {"content": "4", "reasoning_content": "2+2 is 4"}, "finish_reason": "stop"}, usage, chat=True)
-    assert (vllm_style.text, vllm_style.thinking, vllm_style.finish_reason, vllm_style.prompt_tokens, vllm_style.completion_tokens) == ("4", "2+2 is 4", "stop", 11, 7)
+    assert (vllm_style.text, vllm_style.thinking, vllm_style.finish_reason, vllm_style.prompt_tokens, vllm_style.completion_tokens) == (
+        "4",
+        "2+2 is 4",
+        "stop",
+        11,
+        7,
+    )
     newer = parse_completion({"message": {"content": None, "reasoning": "still thinking"}, "finish_reason": "length"}, usage, chat=True)
     assert (newer.text, newer.thinking, newer.finish_reason) == ("", "still thinking", "length")
     plain = parse_completion({"text": "abc", "finish_reason": "eos"}, None, chat=False)
@@ -58,8 +65,11 @@ def test_reasoning_fields_are_kept_as_thinking_and_finish_reasons_mapped():
 
 def test_continuation_logprob_sums_the_tokens_past_the_context():
     # "The sky is" + " blue": tokens The|_sky|_is|_blue|<generated>; echo offsets in characters.
-    block = {"text_offset": [0, 3, 7, 10, 15], "token_logprobs": [None, -2.0, -1.0, -0.5, -3.0],
-             "top_logprobs": [None, {" sky": -2.0}, {" is": -1.0}, {" red": -0.25, " blue": -0.5}, {"!": -3.0}]}
+    block = {
+        "text_offset": [0, 3, 7, 10, 15],
+        "token_logprobs": [None, -2.0, -1.0, -0.5, -3.0],
+        "top_logprobs": [None, {" sky": -2.0}, {" is": -1.0}, {" red": -0.25, " blue": -0.5}, {"!": -3.0}],
+    }
     # The generated token (offset 15) is past the prompt too; callers send max_tokens=1, so drop it:
     block = {k: v[:-1] for k, v in block.items()}
     scored = continuation_logprob(block, len("The sky is"))
@@ -86,21 +96,24 @@ def parse_eval(*argv: str) -> argparse.Namespace:
 
 
 def test_cli_options_build_the_openai_backend_and_name_the_fix():
-    args = parse_eval("--backend", "openai", "--model", "m", "--endpoint", "http://a:1/v1/", "--endpoint", "http://b:2/v1", "--concurrency", "3", "--api-key", "k")
-    backend = eval_cmd.load_backend(args)
+    args = parse_eval(
+        "--backend", "openai", "--model", "m", "--endpoint", "http://a:1/v1/", "--endpoint", "http://b:2/v1", "--concurrency", "3", "--api-key", "k"
+    )
+    backend = backend_from_args(args)
     assert backend.pool.urls == ["http://a:1/v1", "http://b:2/v1"] and backend.pool.settings.concurrency == 3 and backend.pool.settings.api_key == "k"
     assert backend.model.key == "m@unversioned"
     with pytest.raises(ConfigError, match="--endpoint"):
-        eval_cmd.load_backend(parse_eval("--backend", "openai", "--model", "m"))
+        backend_from_args(parse_eval("--backend", "openai", "--model", "m"))
     with pytest.raises(ConfigError, match="--api completions"):
         backend.render([{"role": "user", "content": "hi"}], GenerationConfig(chat_template=False))
-    completions = eval_cmd.load_backend(parse_eval("--backend", "openai", "--model", "m", "--endpoint", "http://a:1/v1", "--api", "completions"))
+    completions = backend_from_args(parse_eval("--backend", "openai", "--model", "m", "--endpoint", "http://a:1/v1", "--api", "completions"))
     with pytest.raises(ConfigError, match="--tokenizer"):
         completions.render([{"role": "user", "content": "hi"}], GenerationConfig())
     with pytest.raises(ConfigError, match="--api completions"):
         backend.loglikelihood([("a", "b")])
 
 
+@pytest.mark.timeout(60)
 def test_no_endpoint_left_is_one_clear_error():
     backend = OpenAIBackend("m", [f"http://127.0.0.1:{llama_server.free_port()}/v1"], settings=PoolSettings(concurrency=2, backoff_base=0.01))
     job = PromptJob(chat_prompt([{"role": "user", "content": "hi"}], SAMPLED), (SampleSlot("k0", 0, 1), SampleSlot("k1", 1, 2)))
@@ -111,14 +124,6 @@ def test_no_endpoint_left_is_one_clear_error():
 
 # -- against the real server ---------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def server_python() -> Path:
-    try:
-        return llama_server.server_python()
-    except llama_server.BuildImpossible as err:
-        pytest.skip(f"llama-cpp-python's server cannot be built here: {err}")
-
-
-@pytest.fixture(scope="session")
 def gguf() -> Path:
     from transferlab.models import smollm2_gguf
 
@@ -126,10 +131,30 @@ def gguf() -> Path:
 
 
 @pytest.fixture(scope="session")
-def server(server_python, gguf):
-    proc, url = llama_server.start_llama_server(server_python, gguf)
-    with llama_server.running(proc):
-        yield url
+def server_python(gguf) -> Path:
+    """The server venv (its build has its own deadline, llama_server.BUILD_TIMEOUT_S)."""
+    try:
+        return llama_server.server_python(gguf)
+    except llama_server.BuildImpossible as err:
+        pytest.skip(f"llama-cpp-python's server cannot be built here: {err}")
+    except llama_server.ServerBroken as err:
+        pytest.fail(f"llama-cpp-python's server was built but cannot serve on this machine: {err}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def session_server(server_python, gguf):
+    shared = llama_server.SessionServer(server_python, gguf)
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def server(session_server) -> str:
+    """The shared server's URL, checked before each test: restarted once if it died, then a fast failure."""
+    try:
+        return session_server.url()
+    except llama_server.ServerBroken as err:
+        pytest.fail(str(err), pytrace=False)
 
 
 def jobs_for(n_prompts: int, k: int) -> list[PromptJob]:
@@ -151,12 +176,38 @@ def store_rows(path: Path) -> dict[str, tuple[str, str, int, int]]:
 
 def eval_args(store: Path, data: Path, *endpoints: str, limit: int = 4, tokens: int = 12) -> list[str]:
     eps = [a for e in endpoints for a in ("--endpoint", e)]
-    return ["eval", "--backend", "openai", "--model", "smollm2", *eps, "--benchmarks", "gsm8k", "--limit", str(limit), "--samples", "2",
-            "--temperature", "0.7", "--max-new-tokens", str(tokens), "--seed", "3", "--store", str(store), "--data-dir", str(data), "--quiet", "--no-score",
-            "--concurrency", "2"]
+    return [
+        "eval",
+        "--backend",
+        "openai",
+        "--model",
+        "smollm2",
+        *eps,
+        "--benchmarks",
+        "gsm8k",
+        "--limit",
+        str(limit),
+        "--samples",
+        "2",
+        "--temperature",
+        "0.7",
+        "--max-new-tokens",
+        str(tokens),
+        "--seed",
+        "3",
+        "--store",
+        str(store),
+        "--data-dir",
+        str(data),
+        "--quiet",
+        "--no-score",
+        "--concurrency",
+        "2",
+    ]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)
 def test_eval_through_a_real_server_stores_reproducible_samples_and_resumes(server, shared_data, tmp_path, capsys):
     from transferlab.cli import main
 
@@ -177,6 +228,7 @@ def test_eval_through_a_real_server_stores_reproducible_samples_and_resumes(serv
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)
 def test_completions_api_renders_and_scores_like_the_hf_backend(server, smollm2):
     from transferlab.backends.hf import HFBackend
 
@@ -185,7 +237,7 @@ def test_completions_api_renders_and_scores_like_the_hf_backend(server, smollm2)
     greedy = GenerationConfig(max_new_tokens=8)
     prompt = backend.render([{"role": "user", "content": "Say hello."}], greedy)
     assert prompt == hf.render([{"role": "user", "content": "Say hello."}], greedy)
-    (slot, completion), = [pair for group in backend.generate([PromptJob(prompt, (SampleSlot("g", 0, 0),))], greedy) for pair in group]
+    ((slot, completion),) = [pair for group in backend.generate([PromptJob(prompt, (SampleSlot("g", 0, 0),))], greedy) for pair in group]
     assert slot.key == "g" and completion.text and completion.finish_reason in ("stop", "length") and 0 < completion.completion_tokens <= 8
     question = "Question: What is the capital of France?\nAnswer:"
     requests = [(question, " Paris"), (question, " a banana"), ("The opposite of hot is", " cold")]
@@ -198,8 +250,11 @@ def test_completions_api_renders_and_scores_like_the_hf_backend(server, smollm2)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(180)
 def test_faults_between_client_and_server_lose_and_repeat_nothing(server, tmp_path):
-    proxy, url = llama_server.start_fault_proxy(server.removesuffix("/v1"), seed=7, each_first=True, drop=0.1, drop_after=0.1, error=0.1, throttle=0.1, delay_rate=0.1, delay=0.3)
+    proxy, url = llama_server.start_fault_proxy(
+        server.removesuffix("/v1"), seed=7, each_first=True, drop=0.1, drop_after=0.1, error=0.1, throttle=0.1, delay_rate=0.1, delay=0.3
+    )
     with llama_server.running(proxy):
         backend = OpenAIBackend("smollm2", [url], settings=PoolSettings(concurrency=3, backoff_base=0.05, max_attempts=30))
         jobs = jobs_for(6, 2)
@@ -210,6 +265,7 @@ def test_faults_between_client_and_server_lose_and_repeat_nothing(server, tmp_pa
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_a_stalled_replica_never_holds_the_run_back(server, tmp_path):
     # Every answer through the proxy is held back for 10 minutes: its requests are duplicated on the
     # healthy replica once the queue is empty, so the run ends while the stalled one still sits on them.
@@ -224,6 +280,7 @@ def test_a_stalled_replica_never_holds_the_run_back(server, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(480)
 def test_losing_a_replica_moves_its_work_and_losing_all_stops_cleanly_then_resumes(server_python, gguf, shared_data, tmp_path, capsys):
     from transferlab.cli import main
 
@@ -231,8 +288,12 @@ def test_losing_a_replica_moves_its_work_and_losing_all_stops_cleanly_then_resum
     b, url_b = llama_server.start_llama_server(server_python, gguf)
     store = tmp_path / "kill.db"
     with llama_server.running(a), llama_server.running(b):
-        cli = subprocess.Popen([sys.executable, "-m", "transferlab.cli", *eval_args(store, shared_data, url_a, url_b, limit=6, tokens=16)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "transferlab.cli", *eval_args(store, shared_data, url_a, url_b, limit=6, tokens=16)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         wait_for(lambda: len(store_rows(store)) >= 1 or cli.poll() is not None)
         assert cli.poll() is None, "the run ended before a replica could be killed"
         b.send_signal(signal.SIGKILL)  # one replica dies mid-run: the other finishes the work
@@ -243,8 +304,12 @@ def test_losing_a_replica_moves_its_work_and_losing_all_stops_cleanly_then_resum
 
         # Now the only endpoint dies mid-run: a one-line error, a non-zero exit, nothing lost.
         second = tmp_path / "all.db"
-        cli = subprocess.Popen([sys.executable, "-m", "transferlab.cli", *eval_args(second, shared_data, url_a, limit=6, tokens=16)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "transferlab.cli", *eval_args(second, shared_data, url_a, limit=6, tokens=16)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         wait_for(lambda: len(store_rows(second)) >= 1 or cli.poll() is not None)
         assert cli.poll() is None, "the run ended before its server could be killed"
         a.send_signal(signal.SIGKILL)
@@ -267,3 +332,42 @@ def wait_for(condition, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+# -- the test servers themselves: a server that cannot serve fails fast, never hangs ---------------
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_server_that_cannot_start_fails_at_once_with_its_status_and_output(server_python, tmp_path):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + bytes(range(256)) * 4)
+    started = time.monotonic()
+    with pytest.raises(llama_server.ServerBroken) as err:
+        llama_server.start_llama_server(server_python, broken)
+    assert time.monotonic() - started < 60
+    message = str(err.value)
+    assert "did not start (exited with status" in message and "last output:" in message
+    assert len(message.split("last output:", 1)[1].strip()) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_dead_session_server_is_restarted_once_then_fails_fast(server_python, gguf):
+    shared = llama_server.SessionServer(server_python, gguf)
+    try:
+        first = shared.url()
+        first_proc = shared.server.proc
+        first_proc.send_signal(signal.SIGSEGV)  # what the native build did on its first completion
+        first_proc.wait(timeout=30)
+        second = shared.url()  # detected before the next test: restarted, and it serves
+        assert shared.restarts == 1 and shared.server.proc is not first_proc and shared.server.proc.poll() is None
+        assert llama_server.models(second) == ["smollm2"] and second != first
+        shared.server.proc.send_signal(signal.SIGSEGV)
+        shared.server.proc.wait(timeout=30)
+        with pytest.raises(llama_server.ServerBroken, match=r"failed again after a restart.*died \(exited with status -11\)"):
+            shared.url()
+        started = time.monotonic()
+        with pytest.raises(llama_server.ServerBroken):  # every later test fails at once
+            shared.url()
+        assert time.monotonic() - started < 1
+    finally:
+        shared.close()

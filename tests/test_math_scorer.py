@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from transferlab.scoring.agreement import AGREEMENT_FILES, FileAgreement, grade_file
-from transferlab.scoring.math import MathGrader, MathTask, MathVerdict, answers_equivalent, grade_math
+from transferlab.scoring.math import MathTask, MathVerdict, answers_equivalent, grade_math
+from transferlab.scoring.math_pool import MathGradingPool
 
 # (reference, answer, unit, answer_type)
 MUST_MATCH = [
@@ -102,8 +103,8 @@ class CrashingGold:
 def test_pool_timeout_and_crash_only_hit_their_task() -> None:
     good = MathTask(r"\boxed{\frac{1}{2}}", "0.5")
     bad = MathTask(r"\boxed{3}", "2")
-    tasks = [good, MathTask(PATHOLOGICAL, "5"), bad, MathTask(r"\boxed{1}", CrashingGold()), good]  # type: ignore[arg-type]
-    with MathGrader(workers=2, timeout_s=2.0) as grader:
+    tasks = [good, MathTask(PATHOLOGICAL, "5"), bad, MathTask(r"\boxed{1}", CrashingGold()), good]  # type: ignore[arg-type]  # a gold that breaks the worker on purpose
+    with MathGradingPool(workers=2, timeout_s=2.0) as grader:
         started = time.monotonic()
         verdicts = grader.grade(tasks)
         elapsed = time.monotonic() - started
@@ -115,8 +116,7 @@ def test_pool_timeout_and_crash_only_hit_their_task() -> None:
 
 @pytest.mark.slow
 def test_pool_hard_kill_without_soft_timer() -> None:
-    with MathGrader(workers=1, timeout_s=1.5) as grader:
-        grader._soft_fraction = None  # only the parent's kill can stop the worker now
+    with MathGradingPool(workers=1, timeout_s=1.5, soft_timeout_fraction=None) as grader:  # only the parent's kill can stop the worker
         started = time.monotonic()
         verdicts = grader.grade([MathTask(PATHOLOGICAL, "5"), MathTask(r"\boxed{7}", "7")])
         assert [v.status for v in verdicts] == ["timeout", "ok"]
@@ -126,11 +126,11 @@ def test_pool_hard_kill_without_soft_timer() -> None:
 
 @pytest.fixture(scope="module")
 def grader():
-    with MathGrader(workers=2, timeout_s=5.0) as pool:
+    with MathGradingPool(workers=2, timeout_s=5.0) as pool:
         yield pool
 
 
-def test_pool_from_four_threads_matches_serial(grader: MathGrader) -> None:
+def test_pool_from_four_threads_matches_serial(grader: MathGradingPool) -> None:
     tasks = [MathTask(rf"\boxed{{{i % 7}/{i % 5 + 1}}}", f"{i % 7}/{i % 5 + 1}" if i % 3 else "0.123") for i in range(240)]
     serial = [grade_math(t) for t in tasks]
     slices = [tasks[i::4] for i in range(4)]
@@ -214,7 +214,7 @@ THRESHOLDS = {
 
 
 @pytest.fixture(scope="module")
-def agreement(shared_data: Path, grader: MathGrader) -> dict[str, FileAgreement]:
+def agreement(shared_data: Path, grader: MathGradingPool) -> dict[str, FileAgreement]:
     return {r.name: r for r in (grade_file(shared_data / name, grader) for name in AGREEMENT_FILES)}
 
 

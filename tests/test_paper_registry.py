@@ -6,9 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from transferlab.benchmarks.groups import BENCHMARK_GROUPS, GROUPS
-from transferlab.paper import AUDIT, CONTROLLED, PAPER_BENCHMARKS, pair_by_name, study_dict
-from transferlab.study import load_spec
+from transferlab.groups import BENCHMARK_GROUPS, GROUPS
+from transferlab.study.paper import AUDIT, CONTROLLED, PAPER_BENCHMARKS, pair_by_name, study_dict
+from transferlab.study.spec import load_spec
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

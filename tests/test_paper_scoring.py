@@ -1,7 +1,6 @@
 """The study's own scorers stay reachable (``score --paper-scoring``) and are stored apart."""
 
 from conftest import store_answers
-
 from transferlab.benchmarks import get_benchmark
 from transferlab.cli import main
 from transferlab.store import Store

@@ -8,13 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import store_answers
 
+from conftest import store_answers
 from transferlab.benchmarks import get_benchmark
 from transferlab.cli import main
-from transferlab.results import results
+from transferlab.pipeline.results import results
 from transferlab.scoring.agreement import AGREEMENT_FILES, grade_file
-from transferlab.scoring.math import MathGrader, MathTask, answers_equivalent, grade_math
+from transferlab.scoring.math import MathTask, answers_equivalent, grade_math
+from transferlab.scoring.math_pool import MathGradingPool
 from transferlab.scoring.qwen_compat import qwen_equal, qwen_extract, qwen_normalize
 from transferlab.store import Store
 
@@ -89,7 +90,7 @@ def test_olympiadbench_references_are_normalised_as_the_harness_did(shared_data:
 
 @pytest.fixture(scope="module")
 def compat_agreement(shared_data: Path):
-    with MathGrader(workers=2, timeout_s=5.0) as pool:
+    with MathGradingPool(workers=2, timeout_s=5.0) as pool:
         return {name: grade_file(shared_data / name, pool, math_grader="qwen25-math") for name in AGREEMENT_FILES}
 
 
@@ -129,8 +130,11 @@ def test_score_and_results_keep_the_graders_apart(shared_data: Path, tmp_path: P
     assert main(["results", "--store", str(path), "--json", "--math-grader", "qwen25-math"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["accuracy"] == 0.0
     # export: one line per completion, with the same choice of scorer; every verdict on request.
-    for flags, expected in (([], ["math", "math"]), (["--math-grader", "qwen25-math"], ["math_qwen25"] * 2),
-                            (["--all-scorers"], ["math", "math", "math_qwen25", "math_qwen25"])):
+    for flags, expected in (
+        ([], ["math", "math"]),
+        (["--math-grader", "qwen25-math"], ["math_qwen25"] * 2),
+        (["--all-scorers"], ["math", "math", "math_qwen25", "math_qwen25"]),
+    ):
         out = tmp_path / "export.jsonl"
         assert main(["export", "--store", str(path), "--out", str(out), *flags]) == 0
         lines = [json.loads(line) for line in out.read_text().splitlines()]
@@ -140,7 +144,9 @@ def test_score_and_results_keep_the_graders_apart(shared_data: Path, tmp_path: P
 
 def test_grade_math_command_takes_the_grader(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
-    src.write_text(json.dumps({"gold": "5,1", "response": r"$\boxed{1 \text{ and } 5}$"}) + "\n" + json.dumps({"gold": "10", "response": r"$\boxed{1000}$"}) + "\n")
+    src.write_text(
+        json.dumps({"gold": "5,1", "response": r"$\boxed{1 \text{ and } 5}$"}) + "\n" + json.dumps({"gold": "10", "response": r"$\boxed{1000}$"}) + "\n"
+    )
     for grader, expected in (("transferlab", [True, False]), ("qwen25-math", [False, True])):
         out = tmp_path / f"{grader}.jsonl"
         assert main(["grade", "math", "--in", str(src), "--out", str(out), "--grader", grader, "--workers", "1"]) == 0

@@ -14,14 +14,14 @@ import pytest
 from transferlab.benchmarks import get_benchmark
 from transferlab.commands import report as report_command
 from transferlab.commands import ti as ti_command
-from transferlab.report.analysis import analyse_store
 from transferlab.report.build import build_report
 from transferlab.report.figures import FigureFile
 from transferlab.report.html import Section
 from transferlab.store import CompletionRecord, ModelInfo, ScoreRecord, Store, completion_key
-from transferlab.study import parse_spec
-from transferlab.study_run import expected_gen_key, record_model_key, record_study, study_for_store
-from transferlab.ti import population_sigma, transfer_index
+from transferlab.study.run import expected_gen_key, record_model_key, record_study, study_for_store
+from transferlab.study.spec import parse_spec
+from transferlab.transfer.analysis import analyse_store
+from transferlab.transfer.ti import population_sigma, transfer_index
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BENCHES = ["math500", "gsm8k", "aime24", "aime25"]
@@ -36,8 +36,13 @@ RATES = {  # percent correct per benchmark: RL transfers, SFT forgets on "non"
 def spec_dict(k=2, temperature=0.7):
     models = [{"name": "base", "path": "/nowhere/base"}]
     models += [{"name": n, "path": f"/nowhere/{n}", "base": "base", "training": t} for n, (t, _) in RATES.items() if n != "base"]
-    return {"name": "synth", "models": models, "benchmarks": BENCHES, "groups": GROUPS,
-            "generation": {"samples": k, "temperature": temperature, "max_new_tokens": 64}}
+    return {
+        "name": "synth",
+        "models": models,
+        "benchmarks": BENCHES,
+        "groups": GROUPS,
+        "generation": {"samples": k, "temperature": temperature, "max_new_tokens": 64},
+    }
 
 
 def fill_store(path, *, n_items=150, k=2, seed=0):
@@ -173,7 +178,23 @@ def test_ti_store_command_gives_intervals(filled, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["ti"]["non"] < 0 and out["ti_ci"]["non"][1] < 0 and out["sigma_source"]
     # Outside a study: the model keys work too, σ from the pair's own deltas.
-    assert run_cli(ti_command, "ti", "--store", str(filled), "--base", "base@0123456789abcdef", "--tuned", "rl@0123456789abcdef", "--version", "v1", "--resamples", "300") == 0
+    assert (
+        run_cli(
+            ti_command,
+            "ti",
+            "--store",
+            str(filled),
+            "--base",
+            "base@0123456789abcdef",
+            "--tuned",
+            "rl@0123456789abcdef",
+            "--version",
+            "v1",
+            "--resamples",
+            "300",
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "TI_other 95% CI" in text and "Δ math500" in text
 
@@ -184,6 +205,8 @@ def test_report_from_csv_scores(tmp_path):
     assert run_cli(report_command, "report", "--scores", str(tmp_path / "s.csv"), "--pairs", "rl:base,sft:base", "--out", str(tmp_path / "r")) == 0
     md = (tmp_path / "r" / "report.md").read_text()
     assert "points only, no intervals" in md
-    expected = transfer_index(RATES["base"][1], RATES["sft"][1], GROUPS, sigma=population_sigma({m: r for m, (_, r) in RATES.items()}, [("rl", "base"), ("sft", "base")], GROUPS))
+    expected = transfer_index(
+        RATES["base"][1], RATES["sft"][1], GROUPS, sigma=population_sigma({m: r for m, (_, r) in RATES.items()}, [("rl", "base"), ("sft", "base")], GROUPS)
+    )
     assert f"{expected.ti['non']:+.0f}" in md
     assert_png((tmp_path / "r" / "figures" / "ti_scatter.png").read_bytes())

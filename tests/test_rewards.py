@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from transferlab.benchmarks.base import Item
 from transferlab.errors import ConfigError
-from transferlab.scoring.pipeline import LazyScoringContext, score_completions
+from transferlab.items import Item
+from transferlab.pipeline.score import LazyScoringContext, score_completions
 from transferlab.store import CompletionRecord, Store
 from transferlab.train.rewards import MathReward, overlong_penalty
 
@@ -24,9 +24,23 @@ def evaluation_verdicts(tmp_path, answers):
     with Store(tmp_path / "eval.db") as store:
         store.add_items("math500", [Item(i, {"question": q}, gold) for i, q, gold in dict.fromkeys(a[:3] for a in answers)])
         hashes = store.add_prompts([q for _, q, _, _ in answers])
-        records = [CompletionRecord(key=f"k{n}", model_key="qwen", benchmark="math500", item_id=i, prompt_hash=hashes[q], gen_key="g",
-                                    seed=0, sample_index=n % 8, text=text, finish_reason="stop", prompt_tokens=None, completion_tokens=None)
-                   for n, (i, q, _, text) in enumerate(answers)]
+        records = [
+            CompletionRecord(
+                key=f"k{n}",
+                model_key="qwen",
+                benchmark="math500",
+                item_id=i,
+                prompt_hash=hashes[q],
+                gen_key="g",
+                seed=0,
+                sample_index=n % 8,
+                text=text,
+                finish_reason="stop",
+                prompt_tokens=None,
+                completion_tokens=None,
+            )
+            for n, (i, q, _, text) in enumerate(answers)
+        ]
         with LazyScoringContext(workers=1) as context:
             scores = score_completions(store, records, "math500", context)
     return [s.score for s in scores]
@@ -38,9 +52,11 @@ def test_reward_agrees_with_the_evaluation_scorer_on_real_answers(shared_data, t
     expected = evaluation_verdicts(tmp_path, answers)
     reward = MathReward("think", workers=1)
     try:
-        got = reward(prompts=[[{"role": "user", "content": q}] for _, q, _, _ in answers],
-                     completions=[[{"role": "assistant", "content": text}] for *_, text in answers],
-                     answer=[gold for _, _, gold, _ in answers])
+        got = reward(
+            prompts=[[{"role": "user", "content": q}] for _, q, _, _ in answers],
+            completions=[[{"role": "assistant", "content": text}] for *_, text in answers],
+            answer=[gold for _, _, gold, _ in answers],
+        )
     finally:
         reward.close()
     assert got == expected

@@ -24,9 +24,15 @@ from pathlib import Path
 
 import pytest
 
+from transferlab import sandbox
 from transferlab.errors import TransferlabError
-from transferlab.scoring import sandbox
-from transferlab.scoring.sandbox import SandboxLimits, SandboxResult, run_many, run_python
+from transferlab.sandbox import (
+    SandboxLimits,
+    SandboxResult,
+    run_many,
+    run_python,
+    runner,
+)
 
 try:
     sandbox.check_available()
@@ -103,7 +109,9 @@ def test_exit_codes_tracebacks_and_exit_builtin() -> None:
 
 def test_fork_bomb_is_contained_and_leaves_nothing_behind() -> None:
     mark = f"tl-forkbomb-{uuid.uuid4().hex}"
-    result, seen = while_watching(mark, f"""
+    result, seen = while_watching(
+        mark,
+        f"""
         import os, sys, time
         CHILD = ("import os, time\\nwhile True:\\n"
                  "    try: os.fork()\\n    except OSError: time.sleep(0.01)")
@@ -122,20 +130,25 @@ def test_fork_bomb_is_contained_and_leaves_nothing_behind() -> None:
                     os.execv(sys.executable, [sys.executable, "-S", "-c", CHILD, "{mark}"])
                 finally:
                     os._exit(0)
-        """, SandboxLimits(timeout_s=2.0))
+        """,
+        SandboxLimits(timeout_s=2.0),
+    )
     assert result.status == "timeout" and seen  # the scan did see the bomb while it ran
     assert "Resource temporarily unavailable" in result.stderr_tail  # RLIMIT_NPROC said no
     assert processes_with(mark) == []  # nothing from the sandbox survives
-    assert subprocess.run(["true"]).returncode == 0  # the machine can still fork
+    assert subprocess.run(["true"], check=False).returncode == 0  # the machine can still fork
     assert run_python("print(1)").ok
 
 
 def test_memory_bomb_fails_as_memory() -> None:
-    result = hostile("""
+    result = hostile(
+        """
         hog = []
         while True:
             hog.append(bytearray(50 * 2**20))
-        """, SandboxLimits(timeout_s=10, memory_mb=256))
+        """,
+        SandboxLimits(timeout_s=10, memory_mb=256),
+    )
     assert result.status == "memory" and "MemoryError" in result.stderr_tail
 
 
@@ -146,7 +159,8 @@ def test_one_huge_allocation_fails_as_memory() -> None:
 
 @pytest.mark.skipif(not AS_ROOT, reason="the total-memory watchdog needs a per-sandbox uid (root)")
 def test_memory_spread_over_processes_is_caught_by_the_watchdog() -> None:
-    result = hostile("""
+    result = hostile(
+        """
         import os, time
         for _ in range(6):
             if os.fork() == 0:
@@ -154,7 +168,9 @@ def test_memory_spread_over_processes_is_caught_by_the_watchdog() -> None:
                 block[::4096] = b"1" * len(block[::4096])  # touch every page
                 time.sleep(30)
         time.sleep(30)
-        """, SandboxLimits(timeout_s=8, memory_mb=512))
+        """,
+        SandboxLimits(timeout_s=8, memory_mb=512),
+    )
     assert result.status == "memory" and "in total" in result.detail
 
 
@@ -164,22 +180,28 @@ def test_infinite_loop_times_out_on_the_wall_clock() -> None:
 
 
 def test_sleeper_ignoring_signals_is_still_killed() -> None:
-    result = hostile("""
+    result = hostile(
+        """
         import signal, time
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
         time.sleep(1000)
-        """, SandboxLimits(timeout_s=1.0))
+        """,
+        SandboxLimits(timeout_s=1.0),
+    )
     assert result.status == "timeout"
 
 
 def test_cpu_limit_stops_a_spinner_that_ignores_sigxcpu() -> None:
-    result = hostile("""
+    result = hostile(
+        """
         import signal
         signal.signal(signal.SIGXCPU, signal.SIG_IGN)
         while True:
             pass
-        """, SandboxLimits(timeout_s=30.0, cpu_s=1.0))
+        """,
+        SandboxLimits(timeout_s=30.0, cpu_s=1.0),
+    )
     assert result.status == "timeout" and "CPU" in result.detail
 
 
@@ -239,9 +261,15 @@ def test_no_route_out_and_no_name_resolution() -> None:
 
 def test_writing_outside_its_directory_fails(open_dir: Path) -> None:
     mark = uuid.uuid4().hex
-    targets = [open_dir / "escape.txt", Path("/usr/tl-escape"), Path(f"/tl-escape-{mark}"),
-               Path.home() / f"tl-escape-{mark}", Path(__file__).parent / f"tl-escape-{mark}"]
-    result = run_python(textwrap.dedent(f"""
+    targets = [
+        open_dir / "escape.txt",
+        Path("/usr/tl-escape"),
+        Path(f"/tl-escape-{mark}"),
+        Path.home() / f"tl-escape-{mark}",
+        Path(__file__).parent / f"tl-escape-{mark}",
+    ]
+    result = run_python(
+        textwrap.dedent(f"""
         import os
         for path in {[str(t) for t in targets]!r}:
             try:
@@ -254,7 +282,9 @@ def test_writing_outside_its_directory_fails(open_dir: Path) -> None:
         with open("/tmp/tl-escape-{mark}", "w") as f:  # its own tmpfs: allowed, and private
             f.write("mine")
         raise SystemExit(1)
-        """), limits=QUICK)
+        """),
+        limits=QUICK,
+    )
     assert result.status == "failed", result
     # A target under /tmp (the repository may be checked out there) lands, at most, in the
     # sandbox's own private /tmp: what matters is that nothing appears on the host.
@@ -270,8 +300,7 @@ def test_files_planted_outside_cannot_be_read(open_dir: Path) -> None:
     secret = open_dir / "secret.txt"
     secret.write_text("s3cret-value")
     secret.chmod(0o644)
-    paths = [str(secret), str(Path(__file__).resolve()), "/root/.bashrc", "/etc/passwd",
-             "/etc/shadow", "/home", "/work"]
+    paths = [str(secret), str(Path(__file__).resolve()), "/root/.bashrc", "/etc/passwd", "/etc/shadow", "/home", "/work"]
     result = hostile(f"""
         import os
         for path in {paths!r}:
@@ -287,8 +316,7 @@ def test_files_planted_outside_cannot_be_read(open_dir: Path) -> None:
 
 
 def test_environment_holds_no_keys_or_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
-    planted = {"HF_TOKEN": "hf_planted", "OPENAI_API_KEY": "sk-planted",
-               "AWS_SECRET_ACCESS_KEY": "aws-planted"}
+    planted = {"HF_TOKEN": "hf_planted", "OPENAI_API_KEY": "sk-planted", "AWS_SECRET_ACCESS_KEY": "aws-planted"}
     for key, value in planted.items():
         monkeypatch.setenv(key, value)
     result = hostile("""
@@ -366,7 +394,8 @@ def test_huge_stderr_is_cut_off_quickly() -> None:
 
 
 def test_disk_filling_stops_at_file_size_and_tmpfs_size() -> None:
-    result = hostile("""
+    result = hostile(
+        """
         import os
         try:
             with open("big", "wb") as f:
@@ -381,17 +410,22 @@ def test_disk_filling_stops_at_file_size_and_tmpfs_size() -> None:
         except OSError as err:
             print("many files:", err.strerror)
         raise SystemExit(1)
-        """, SandboxLimits(timeout_s=10.0, max_file_mb=8))
+        """,
+        SandboxLimits(timeout_s=10.0, max_file_mb=8),
+    )
     assert "one file: File too large" in result.stdout
     assert "many files: No space left on device" in result.stdout
 
 
 def test_thread_bomb_and_fd_exhaustion_hit_their_limits() -> None:
-    threads = hostile("""
+    threads = hostile(
+        """
         import threading, time
         while True:
             threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
-        """, SandboxLimits(timeout_s=5.0))
+        """,
+        SandboxLimits(timeout_s=5.0),
+    )
     assert threads.status == "failed" and "can't start new thread" in threads.stderr_tail
     files = hostile("handles = [open('/dev/null') for _ in range(100000)]")
     assert files.status == "failed" and "Too many open files" in files.stderr_tail
@@ -399,7 +433,9 @@ def test_thread_bomb_and_fd_exhaustion_hit_their_limits() -> None:
 
 def test_background_daemon_does_not_outlive_the_run() -> None:
     mark = f"tl-daemon-{uuid.uuid4().hex}"
-    result, seen = while_watching(mark, f"""
+    result, seen = while_watching(
+        mark,
+        f"""
         import os, sys
         if os.fork() == 0:
             os.setsid()
@@ -410,18 +446,23 @@ def test_background_daemon_does_not_outlive_the_run() -> None:
         import time
         time.sleep(1.0)
         raise SystemExit(1)
-        """)
+        """,
+    )
     assert result.status == "failed" and seen  # ended on its own: the run did not wait for the daemon
     assert processes_with(mark) == []
 
 
 def test_a_killed_grader_takes_its_sandbox_with_it() -> None:
     mark = f"tl-orphan-{uuid.uuid4().hex}"
-    program = ("import os, sys\nos.execv(sys.executable, [sys.executable, '-S', '-c', "
-               f"'import time; time.sleep(1000)', '{mark}'])\n")
-    grader = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from transferlab.scoring.sandbox import run_python, SandboxLimits\n"
-        "run_python(sys.argv[1], limits=SandboxLimits(timeout_s=60))"), program])
+    program = f"import os, sys\nos.execv(sys.executable, [sys.executable, '-S', '-c', 'import time; time.sleep(1000)', '{mark}'])\n"
+    grader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            ("import sys, time; from transferlab.sandbox import run_python, SandboxLimits\nrun_python(sys.argv[1], limits=SandboxLimits(timeout_s=60))"),
+            program,
+        ]
+    )
     try:
         deadline = time.monotonic() + 20
         while not set(processes_with(mark)) - {grader.pid} and time.monotonic() < deadline:
@@ -463,9 +504,13 @@ def test_segfault_is_reported_as_killed() -> None:
 
 
 def test_hostile_programs_side_by_side_leave_the_run_going() -> None:
-    programs = ["while True: pass", "print(6 * 7)", "x = bytearray(64 * 2**30)",
-                "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass",
-                "import sys\nwhile True: sys.stdout.write('y' * 10**6)"]
+    programs = [
+        "while True: pass",
+        "print(6 * 7)",
+        "x = bytearray(64 * 2**30)",
+        "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass",
+        "import sys\nwhile True: sys.stdout.write('y' * 10**6)",
+    ]
     limits = SandboxLimits(timeout_s=5.0, max_output_bytes=2**20)
     results = run_many(programs, limits=limits)
     assert [r.status for r in results] == ["timeout", "ok", "memory", "timeout", "output_limit"]
@@ -476,8 +521,8 @@ def test_hostile_programs_side_by_side_leave_the_run_going() -> None:
 
 
 def test_refuses_to_run_without_bubblewrap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "_available", False)
-    monkeypatch.setattr(sandbox.shutil, "which", lambda name, *a, **k: None)
+    monkeypatch.setattr(runner, "_available", False)
+    monkeypatch.setattr(runner.shutil, "which", lambda name, *a, **k: None)
     with pytest.raises(TransferlabError, match="apt-get install bubblewrap"):
         run_python("print('must not run')")
 

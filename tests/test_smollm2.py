@@ -10,13 +10,32 @@ from transferlab.cli import main
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.timeout(900)
 def test_smollm2_gsm8k_greedy(smollm2, shared_data, tmp_path, capsys):
     import torch
 
     torch.set_num_threads(2)  # a real model: use both cores (the suite runs on one thread otherwise)
     store = tmp_path / "runs.db"
-    argv = ["eval", "--model", str(smollm2), "--benchmarks", "gsm8k", "--limit", "20", "--max-new-tokens", "128",
-            "--temperature", "0", "--batch-size", "20", "--store", str(store), "--data-dir", str(shared_data), "--quiet"]
+    argv = [
+        "eval",
+        "--model",
+        str(smollm2),
+        "--benchmarks",
+        "gsm8k",
+        "--limit",
+        "20",
+        "--max-new-tokens",
+        "128",
+        "--temperature",
+        "0",
+        "--batch-size",
+        "20",
+        "--store",
+        str(store),
+        "--data-dir",
+        str(shared_data),
+        "--quiet",
+    ]
     assert main(argv) == 0
     capsys.readouterr()
     assert main(["results", "--store", str(store), "--json"]) == 0
@@ -41,10 +60,10 @@ def test_smollm2_gsm8k_greedy(smollm2, shared_data, tmp_path, capsys):
 
     tok = AutoTokenizer.from_pretrained(smollm2)
     model = AutoModelForCausalLM.from_pretrained(smollm2)
-    for prompt, text, reason, n, _ in rows[:2]:
+    for prompt, text, _reason, _n, _ in rows[:2]:
         ids = tok(prompt, add_special_tokens=False, return_tensors="pt")
         out = model.generate(**ids, max_new_tokens=128, do_sample=False)
-        assert tok.decode(out[0, ids.input_ids.shape[1]:], skip_special_tokens=True) == text
+        assert tok.decode(out[0, ids.input_ids.shape[1] :], skip_special_tokens=True) == text
     # A rerun generates nothing: every completion is already stored.
     assert main(argv + ["--no-score"]) == 0
     assert "20 already stored, 0 generated" in capsys.readouterr().err

@@ -65,7 +65,9 @@ def test_packed_gqa_attention_matches_repeated_heads():
     key, value = torch.randn(rows, heads // groups, width, dim), torch.randn(rows, heads // groups, width, dim)
     mask = RaggedCache(1, rows).plan_step(torch.tensor([2, 4]), q=q)
     module = SimpleNamespace(num_key_value_groups=groups)
-    ref = torch.nn.functional.scaled_dot_product_attention(query, key.repeat_interleave(groups, 1), value.repeat_interleave(groups, 1), attn_mask=mask).transpose(1, 2)
+    ref = torch.nn.functional.scaled_dot_product_attention(
+        query, key.repeat_interleave(groups, 1), value.repeat_interleave(groups, 1), attn_mask=mask
+    ).transpose(1, 2)
     out, _ = packed_gqa_sdpa(module, query, key, value, mask)
     assert torch.allclose(out, ref, atol=1e-6)
     index = torch.tensor([0, 3, 4, 5])  # row 0: its first token; row 1: all three
@@ -91,7 +93,9 @@ def generate_reference(backend, config):
     tok, ref = backend.tokenizer, {}
     for job in make_jobs(backend, config):
         ids = tok(job.prompt, add_special_tokens=False, return_tensors="pt")
-        new = backend.hf_model.generate(**ids, max_new_tokens=config.max_new_tokens, do_sample=False, pad_token_id=backend.pad_id)[0, ids.input_ids.shape[1] :].tolist()
+        new = backend.hf_model.generate(**ids, max_new_tokens=config.max_new_tokens, do_sample=False, pad_token_id=backend.pad_id)[
+            0, ids.input_ids.shape[1] :
+        ].tolist()
         eos = [j for j, t in enumerate(new) if t in backend.eos_ids]
         new = new[: eos[0]] if eos else new
         ref[job.slots[0].key] = (tok.decode(new, skip_special_tokens=True), "stop" if eos else "length", len(new))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from transferlab.errors import ConfigError, DataError
-from transferlab.stats import paired_bootstrap_delta, paired_permutation_test, ti_bootstrap
-from transferlab.ti import STATUS_UNDEFINED, transfer_index
+from transferlab.transfer.stats import paired_bootstrap_delta, paired_permutation_test, ti_bootstrap
+from transferlab.transfer.ti import STATUS_UNDEFINED, transfer_index
 
 
 def simulate(n_items: int, effect: float, k: int = 4, seed: int = 1, spread=(0.2, 0.8)):
@@ -61,9 +61,7 @@ def test_item_sets_must_overlap():
     with pytest.raises(DataError, match="share no item"):
         paired_bootstrap_delta({"a": [1.0]}, {"b": [1.0]})
     with pytest.warns(UserWarning, match="1 item\\(s\\) only in base and 2 only in tuned"):
-        r = paired_bootstrap_delta(
-            {"a": [1.0], "b": [0.0], "c": [1.0]}, {"a": [1.0], "b": [1.0], "x": [0.0], "y": [1.0]}
-        )
+        r = paired_bootstrap_delta({"a": [1.0], "b": [0.0], "c": [1.0]}, {"a": [1.0], "b": [1.0], "x": [0.0], "y": [1.0]})
     assert (r.n_items, r.n_only_base, r.n_only_tuned) == (2, 1, 2)
     assert r.base == 50.0 and r.tuned == 100.0 and r.delta == 50.0
     with pytest.raises(DataError, match="in \\[0, 1\\]"):
@@ -97,9 +95,12 @@ def test_permutation_p_small_for_effect_large_for_none():
 
 
 BENCHES = {
-    "math500": 0.30, "aime24": 0.25,          # math: large gains (fractions)
-    "gpqa_diamond": 0.08, "headqa": 0.06,      # other: small gains
-    "ifeval": -0.12, "coqa": -0.10,            # non: losses
+    "math500": 0.30,
+    "aime24": 0.25,  # math: large gains (fractions)
+    "gpqa_diamond": 0.08,
+    "headqa": 0.06,  # other: small gains
+    "ifeval": -0.12,
+    "coqa": -0.10,  # non: losses
 }
 
 

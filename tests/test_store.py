@@ -1,5 +1,6 @@
 import sqlite3
 import threading
+from contextlib import closing
 
 import pytest
 
@@ -38,7 +39,8 @@ def test_generated_token_ids_are_kept_beside_the_text(tmp_path):
     old = tmp_path / "old.db"
     with Store(old) as s:
         s.add_completions([record(1)])
-        s._write("DROP TABLE completion_ids", [()])
+    with closing(sqlite3.connect(old)) as db, db:  # outside the store: as an older version left it
+        db.execute("DROP TABLE completion_ids")
     with Store(old, readonly=True) as s:
         assert s.token_ids([record(1).key]) == {} and s.count_completions() == 1
     with Store(old) as s:
@@ -50,7 +52,10 @@ def test_scores_are_replaced_not_duplicated(tmp_path):
     with Store(tmp_path / "s.db") as s:
         s.add_prompts(["p"])
         s.add_completions([record(1)])
-        s._write("UPDATE completions SET prompt_hash = ?", [(list(s.add_prompts(["p"]).values())[0],)])
+        prompt_hash = list(s.add_prompts(["p"]).values())[0]
+    with closing(sqlite3.connect(tmp_path / "s.db")) as db, db:
+        db.execute("UPDATE completions SET prompt_hash = ?", (prompt_hash,))
+    with Store(tmp_path / "s.db") as s:
         s.put_scores([ScoreRecord(record(1).key, "math", 0.0, "ok")])
         s.put_scores([ScoreRecord(record(1).key, "math", 1.0, "ok", extracted="4")])
         rows = list(s.rows())
@@ -102,9 +107,11 @@ def test_full_disk_is_one_clear_error_and_nothing_is_lost(tmp_path):
 
 def test_many_threads_write_safely(tmp_path):
     with Store(tmp_path / "s.db") as s:
+
         def work(offset: int) -> None:
             for i in range(50):
                 s.add_completions([record(offset + i)])
+
         threads = [threading.Thread(target=work, args=(k * 1000,)) for k in range(4)]
         for t in threads:
             t.start()

@@ -16,8 +16,8 @@ from transferlab.commands import study as study_command
 from transferlab.commands import ti as ti_command
 from transferlab.errors import ConfigError, DataError
 from transferlab.store import Store
-from transferlab.study import load_spec, parse_spec
-from transferlab.study_run import stored_model_keys, stored_studies
+from transferlab.study.run import stored_model_keys, stored_studies
+from transferlab.study.spec import load_spec, parse_spec
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -39,10 +39,12 @@ def test_a_benchmark_can_have_its_own_generation_settings():
     assert [names for _, names in groups] == [["math500"], ["aime24", "aime25"]]
     assert parse_spec(json.loads(json.dumps(spec.to_dict()))) == spec
     assert parse_spec(GOOD).generation_groups() == [(parse_spec(GOOD).generation, ["math500", "aime24", "aime25"])]
-    for overrides, words in (({"gsm8k": {"samples": 1}}, "'gsm8k', which is not one of the study's benchmarks"),
-                             ({"aime24": {"temperatur": 1}}, "unknown setting(s) temperatur"),
-                             ({"aime24": {"samples": 0}}, "bad generation_overrides.aime24"),
-                             ({"aime24": {}}, "non-empty mapping")):
+    for overrides, words in (
+        ({"gsm8k": {"samples": 1}}, "'gsm8k', which is not one of the study's benchmarks"),
+        ({"aime24": {"temperatur": 1}}, "unknown setting(s) temperatur"),
+        ({"aime24": {"samples": 0}}, "bad generation_overrides.aime24"),
+        ({"aime24": {}}, "non-empty mapping"),
+    ):
         with pytest.raises(ConfigError) as err:
             parse_spec({**GOOD, "generation_overrides": overrides})
         assert words in str(err.value) and "\n" not in str(err.value)
@@ -202,7 +204,7 @@ def test_served_and_vllm_backends_in_a_spec():
     import copy
 
     from transferlab.errors import ConfigError, TransferlabError
-    from transferlab.study_run import make_backend
+    from transferlab.study.run import study_backend
 
     data = copy.deepcopy(GOOD)
     data["backend"] = {"kind": "openai", "api": "completions", "concurrency": 4}
@@ -211,7 +213,7 @@ def test_served_and_vllm_backends_in_a_spec():
     assert spec.backend.api == "completions" and spec.models[0].endpoints == ("http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1")
     assert parse_spec(json.loads(json.dumps(spec.to_dict()))) == spec
     with pytest.raises(ConfigError, match="no endpoints"):
-        make_backend(spec.models[1], spec.backend)
+        study_backend(spec.models[1], spec.backend)
     data["models"][0]["endpoints"] = "http://127.0.0.1:9/v1"
     with pytest.raises(ConfigError, match="not a list of URLs"):
         parse_spec(data)
@@ -220,7 +222,7 @@ def test_served_and_vllm_backends_in_a_spec():
     spec = parse_spec(data)
     assert spec.backend.tensor_parallel == 2
     try:
-        import vllm  # noqa: F401
+        import vllm  # noqa: F401 - only whether it is installed
     except ImportError:
         with pytest.raises(TransferlabError, match="vllm"):
-            make_backend(spec.models[0], spec.backend)
+            study_backend(spec.models[0], spec.backend)

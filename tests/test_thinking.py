@@ -1,6 +1,6 @@
-from transferlab.scoring.thinking import parser_for_prompt, split_thinking
-
 import pytest
+
+from transferlab.scoring.thinking import parser_for_prompt, split_thinking
 
 
 def test_closed_block_is_split():
@@ -23,7 +23,7 @@ def test_unclosed_thinking_is_never_the_answer():
 
 
 def test_no_thinking():
-    assert split_thinking("plain \\boxed{1}", "think") .status == "none"
+    assert split_thinking("plain \\boxed{1}", "think").status == "none"
     s = split_thinking("<think>x</think>y", "none")
     assert (s.answer, s.status) == ("<think>x</think>y", "none")
 

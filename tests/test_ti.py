@@ -7,7 +7,7 @@ import math
 import pytest
 
 from transferlab.errors import ConfigError, DataError
-from transferlab.ti import (
+from transferlab.transfer.ti import (
     STATUS_MATH_FELL,
     STATUS_OK,
     STATUS_UNDEFINED,

@@ -13,12 +13,24 @@ from transferlab.errors import ConfigError, DataError
 
 # Same numbers as tests/test_ti.py: base/tuned per benchmark, hand-computed there.
 ROWS = [
-    ("base", "math500", 60), ("base", "aime24", 20), ("base", "gpqa_diamond", 30),
-    ("base", "headqa", 70), ("base", "ifeval", 80), ("base", "coqa", 60),
-    ("rl", "math500", 76), ("rl", "aime24", 56), ("rl", "gpqa_diamond", 34),
-    ("rl", "headqa", 69), ("rl", "ifeval", 71), ("rl", "coqa", 61),
-    ("sft", "math500", 66), ("sft", "aime24", 22), ("sft", "gpqa_diamond", 31),
-    ("sft", "headqa", 71), ("sft", "ifeval", 80), ("sft", "coqa", 62),
+    ("base", "math500", 60),
+    ("base", "aime24", 20),
+    ("base", "gpqa_diamond", 30),
+    ("base", "headqa", 70),
+    ("base", "ifeval", 80),
+    ("base", "coqa", 60),
+    ("rl", "math500", 76),
+    ("rl", "aime24", 56),
+    ("rl", "gpqa_diamond", 34),
+    ("rl", "headqa", 69),
+    ("rl", "ifeval", 71),
+    ("rl", "coqa", 61),
+    ("sft", "math500", 66),
+    ("sft", "aime24", 22),
+    ("sft", "gpqa_diamond", 31),
+    ("sft", "headqa", 71),
+    ("sft", "ifeval", 80),
+    ("sft", "coqa", 62),
 ]
 
 
@@ -42,8 +54,7 @@ def run_json(capsys, *argv):
 
 def test_json_v2_with_explicit_sigma(tmp_path, capsys):
     path = write_csv(tmp_path)
-    out = run_json(capsys, "--scores", str(path), "--base", "base", "--tuned", "rl",
-                   "--sigma", "math=4,other=1,non=1")
+    out = run_json(capsys, "--scores", str(path), "--base", "base", "--tuned", "rl", "--sigma", "math=4,other=1,non=1")
     # DI_math = 8/3, DI_other = 1.1, DI_non = -1/3 -> TI 41.25 and -12.5 (see test_ti.py)
     assert out["math_gain"] == pytest.approx(8 / 3, abs=1e-9)
     assert out["ti"]["other"] == pytest.approx(41.25, abs=1e-9)
@@ -58,19 +69,16 @@ def test_json_v2_sigma_from_pair_and_from_population(tmp_path, capsys):
     assert one["sigma"]["math"] == pytest.approx(math.sqrt(200), abs=1e-9)
     assert one["ti"]["non"] == pytest.approx(-6.25 * math.sqrt(2), abs=1e-9)
     # Population rl + sft: math deltas {16, 36, 6, 2} -> σ = √(692/3) with ddof 1
-    both = run_json(capsys, "--scores", str(path), "--base", "base", "--tuned", "rl",
-                    "--pairs", "sft:base")
+    both = run_json(capsys, "--scores", str(path), "--base", "base", "--tuned", "rl", "--pairs", "sft:base")
     assert both["sigma"]["math"] == pytest.approx(math.sqrt(692 / 3), abs=1e-9)
     assert "2 pair(s)" in both["sigma_source"]
-    mixed = run_json(capsys, "--scores", str(path), "--base", "base", "--tuned", "rl",
-                     "--pairs", "sft:base", "--sigma", "non=2", "--ddof", "0")
+    mixed = run_json(capsys, "--scores", str(path), "--base", "base", "--tuned", "rl", "--pairs", "sft:base", "--sigma", "non=2", "--ddof", "0")
     assert mixed["sigma"]["non"] == 2.0
     assert mixed["sigma"]["math"] == pytest.approx(math.sqrt(173), abs=1e-9)
 
 
 def test_json_v1(tmp_path, capsys):
-    out = run_json(capsys, "--scores", str(write_csv(tmp_path)), "--base", "base", "--tuned", "rl",
-                   "--version", "v1")
+    out = run_json(capsys, "--scores", str(write_csv(tmp_path)), "--base", "base", "--tuned", "rl", "--version", "v1")
     # ΔR_math = (16/60 + 36/20)/2 = (0.26667 + 1.8)/2 = 1.0333…; ΔR_other = (4/30 - 1/70)/2
     d_math = (16 / 60 + 36 / 20) / 2
     d_other = (4 / 30 - 1 / 70) / 2
@@ -89,8 +97,7 @@ def test_table_output(tmp_path, capsys):
 def test_group_column_extends_known_names(tmp_path, capsys):
     rows = [r + ("",) for r in ROWS] + [("base", "mybench", 50, "non"), ("rl", "mybench", 40, "non")]
     path = write_csv(tmp_path, rows, header="model,benchmark,score,group")
-    out = run_json(capsys, "--scores", str(path), "--base", "base", "--tuned", "rl",
-                   "--sigma", "math=4,other=1,non=1")
+    out = run_json(capsys, "--scores", str(path), "--base", "base", "--tuned", "rl", "--sigma", "math=4,other=1,non=1")
     rows = {b["benchmark"]: b for b in out["benchmarks"]}
     assert rows["mybench"]["group"] == "non"
     # non: ifeval s=-3 (w 20), coqa s=1 (w 40), mybench Δ=-10 -> s=-√10 (w 50); Σw = 110
@@ -124,13 +131,11 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(ConfigError, match="bad --sigma"):
         run("--scores", str(write_csv(tmp_path)), "--base", "base", "--tuned", "rl", "--sigma", "math=-1")
     with pytest.raises(ConfigError, match="v2 only"):
-        run("--scores", str(write_csv(tmp_path)), "--base", "base", "--tuned", "rl",
-            "--version", "v1", "--sigma", "math=1")
+        run("--scores", str(write_csv(tmp_path)), "--base", "base", "--tuned", "rl", "--version", "v1", "--sigma", "math=1")
 
 
 def test_benchmark_only_one_model_has_is_left_out_with_a_note(tmp_path, capsys):
     path = write_csv(tmp_path, ROWS + [("rl", "gsm8k", 90)])
-    out = run_json(capsys, "--scores", str(path), "--base", "base", "--tuned", "rl",
-                   "--sigma", "math=4,other=1,non=1")
+    out = run_json(capsys, "--scores", str(path), "--base", "base", "--tuned", "rl", "--sigma", "math=4,other=1,non=1")
     assert out["ti"]["other"] == pytest.approx(41.25, abs=1e-9)
     assert any("gsm8k" in n for n in out["notes"])

@@ -30,7 +30,9 @@ def test_sft_and_grpo_configs_carry_the_presets_checkpointing(tmp_path, on):
     from transferlab.train.grpo import grpo_config
     from transferlab.train.sft import sft_config
 
-    for config in (sft_config(replace(TINY_SFT, gradient_checkpointing=on), tmp_path, processes=1),
-                   grpo_config(replace(TINY_GRPO, gradient_checkpointing=on), tmp_path, processes=1)):
+    for config in (
+        sft_config(replace(TINY_SFT, gradient_checkpointing=on), tmp_path, processes=1),
+        grpo_config(replace(TINY_GRPO, gradient_checkpointing=on), tmp_path, processes=1),
+    ):
         assert config.gradient_checkpointing is on  # the field both versions have, set either way
         assert getattr(config, "activation_checkpointing", on) is on

@@ -30,10 +30,33 @@ def one_torch_thread():
     yield
     torch.set_num_threads(before)
 
-QUESTIONS = ("what is the total?", "find the sum of the number", "how many eggs?", "what is the product?",
-             "how many apples?", "find the cost", "solve the problem", "what is the answer?")
-STEP_FIELDS = ("reward_mean", "reward_std", "accuracy", "zero_spread_share", "clipped_share", "completion_length_mean",
-               "truncated_share", "entropy", "kl_to_base", "generate_s", "reward_s", "update_s", "step_s", "loss")
+
+QUESTIONS = (
+    "what is the total?",
+    "find the sum of the number",
+    "how many eggs?",
+    "what is the product?",
+    "how many apples?",
+    "find the cost",
+    "solve the problem",
+    "what is the answer?",
+)
+STEP_FIELDS = (
+    "reward_mean",
+    "reward_std",
+    "accuracy",
+    "zero_spread_share",
+    "clipped_share",
+    "completion_length_mean",
+    "truncated_share",
+    "entropy",
+    "kl_to_base",
+    "generate_s",
+    "reward_s",
+    "update_s",
+    "step_s",
+    "loss",
+)
 
 
 def learnable_prompts(path):

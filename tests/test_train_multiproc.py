@@ -26,8 +26,19 @@ def free_port() -> int:
 
 
 def launch(*argv: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(CONFIG), "--main_process_port", str(free_port()),
-           "-m", "transferlab.commands.train", *argv, "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(CONFIG),
+        "--main_process_port",
+        str(free_port()),
+        "-m",
+        "transferlab.commands.train",
+        *argv,
+        "--quiet",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=REPO)
 
@@ -36,8 +47,12 @@ def test_sft_and_grpo_under_accelerate_with_two_processes(tiny_model, tmp_path):
     from transferlab.backends.hf import HFBackend
 
     data = tmp_path / "sft.jsonl"
-    data.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"what is {a} plus 2?"},
-                                                     {"role": "assistant", "content": f"\\boxed{{{a + 2}}}"}]}) + "\n" for a in range(16)))
+    data.write_text(
+        "".join(
+            json.dumps({"messages": [{"role": "user", "content": f"what is {a} plus 2?"}, {"role": "assistant", "content": f"\\boxed{{{a + 2}}}"}]}) + "\n"
+            for a in range(16)
+        )
+    )
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"problem": f"what is {a} plus 2?", "answer": str(a + 2)}) + "\n" for a in range(8)))
     runs = {

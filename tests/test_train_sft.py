@@ -28,8 +28,10 @@ def one_torch_thread():
 
 def sft_file(shared_data, path, n=32):
     """Real MATH training problems, each answered by its reference in a box (chat format)."""
-    rows = [{"prompt": p.messages(), "completion": [{"role": "assistant", "content": f"The answer is \\boxed{{{p.answer}}}."}]}
-            for p in load_prompts("math_train", shared_data, limit=n)]
+    rows = [
+        {"prompt": p.messages(), "completion": [{"role": "assistant", "content": f"The answer is \\boxed{{{p.answer}}}."}]}
+        for p in load_prompts("math_train", shared_data, limit=n)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
@@ -58,7 +60,7 @@ def test_sft_learns_logs_saves_and_resumes(tiny_model, shared_data, tmp_path):
     assert any(not torch.equal(base[k], tuned[k]) for k in base)
 
     backend = HFBackend(str(out), device="cpu")  # a plain Hugging Face folder, as `transferlab eval` loads it
-    (_, completion), = next(backend.generate([_job(backend)], GenerationConfig(max_new_tokens=4)))
+    ((_, completion),) = next(backend.generate([_job(backend)], GenerationConfig(max_new_tokens=4)))
     assert completion.completion_tokens >= 1
 
     # A crash after step 4: only checkpoint-4 survives. The same command resumes from it, runs
@@ -109,7 +111,10 @@ def test_bad_inputs_fail_before_training(tiny_model, shared_data, tmp_path, caps
         (("sft", "--base", str(tiny_model), "--data", str(good), "--out", str(out), "--set", "per_device_batch_size=3"), "not divisible"),
         (("sft", "--base", str(tiny_model), "--data", str(good), "--out", str(out), "--set", "learning_rate=fast"), "not a valid float"),
         (("grpo", "--base", str(tiny_model), "--prompts", str(no_answer), "--out", str(out)), "row 2 has no reference answer"),
-        (("grpo", "--base", str(tiny_model), "--prompts", str(no_answer), "--out", str(out), "--set", "num_generations=0"), "num_generations must be at least 2"),
+        (
+            ("grpo", "--base", str(tiny_model), "--prompts", str(no_answer), "--out", str(out), "--set", "num_generations=0"),
+            "num_generations must be at least 2",
+        ),
         (("grpo", "--base", str(tiny_model), "--prompts", str(prompts), "--out", str(out), "--set", "per_device_batch_size=24"), "not divisible"),
         (("grpo", "--base", str(tiny_model), "--prompts", str(prompts), "--out", str(out), "--set", "temperature=0"), "temperature must be positive"),
     ]

@@ -22,7 +22,16 @@ ENGINE_CHECKS_TIMEOUT_S = 900  # measured about 4 minutes on 2 cores (docs/vllm.
 
 def test_each_sample_slot_gets_its_own_seed_and_greedy_none():
     sampled = GenerationConfig(temperature=0.7, top_p=0.9, max_new_tokens=64, stop=("</answer>",), extra=(("top_k", 20),))
-    assert sampling_kwargs(sampled, 123) == {"n": 1, "max_tokens": 64, "temperature": 0.7, "top_p": 0.9, "seed": 123, "stop": ["</answer>"], "skip_special_tokens": False, "top_k": 20}
+    assert sampling_kwargs(sampled, 123) == {
+        "n": 1,
+        "max_tokens": 64,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "seed": 123,
+        "stop": ["</answer>"],
+        "skip_special_tokens": False,
+        "top_k": 20,
+    }
     greedy = sampling_kwargs(GenerationConfig(max_new_tokens=8), 123)
     assert "seed" not in greedy and greedy["detokenize"] is False  # no stop strings: the ids are decoded here
 
@@ -49,8 +58,11 @@ def test_records_become_completions_and_loglikelihoods(tiny_model):
 
 def test_prompt_logprobs_are_selected_by_token_id():
     entry = lambda lp, rank: SimpleNamespace(logprob=lp, rank=rank)  # noqa: E731
-    out = SimpleNamespace(prompt_token_ids=[7, 8, 9, 4], outputs=[SimpleNamespace(token_ids=[5], finish_reason="length", stop_reason=None)],
-                          prompt_logprobs=[None, {8: entry(-0.1, 1)}, {3: entry(-0.2, 1), 9: entry(-2.5, 4)}, {4: entry(-0.3, 1)}])
+    out = SimpleNamespace(
+        prompt_token_ids=[7, 8, 9, 4],
+        outputs=[SimpleNamespace(token_ids=[5], finish_reason="length", stop_reason=None)],
+        prompt_logprobs=[None, {8: entry(-0.1, 1)}, {3: entry(-0.2, 1), 9: entry(-2.5, 4)}, {4: entry(-0.3, 1)}],
+    )
     record = output_record(out, want_prompt_logprobs=True)  # the realised 9 is not its position's first entry
     assert record["prompt_logprobs"] == [(-0.1, 1), (-2.5, 4), (-0.3, 1)] and record["prompt_tokens"] == 4
 

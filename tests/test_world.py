@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 
 from transferlab.benchmarks import REGISTRY, get_benchmark
-from transferlab.benchmarks.base import Item
-from transferlab.benchmarks.groups import BENCHMARK_GROUPS
-from transferlab.scoring.pipeline import LazyScoringContext
+from transferlab.groups import BENCHMARK_GROUPS
+from transferlab.items import Item
+from transferlab.pipeline.score import LazyScoringContext
 from transferlab.scoring.thinking import split_thinking
 from transferlab.world import FAMILIES, MATH_FAMILIES, teacher_trace, train_items
 from transferlab.world import test_items as held_out
@@ -51,7 +51,8 @@ HAND_MADE = {  # (item index 0 of a hand-written item's fields) right answers an
     "world_time": (Item("s", {}, "no", {}), ["no", "No, it is not."], ["yes", "none"]),
     "world_format": (
         Item("f", {}, "CAT, CAT", {"kind": "repeat", "words": ["cat", "cat"], "sep": ", ", "upper": True}),
-        ["CAT, CAT"], ["cat, cat", "CAT CAT", "CAT, CAT, CAT", "CAT,CAT"],
+        ["CAT, CAT"],
+        ["cat, cat", "CAT CAT", "CAT, CAT, CAT", "CAT,CAT"],
     ),
 }
 
@@ -101,7 +102,7 @@ def test_teacher_trace_steps_are_worked_operations():
     item = held_out("world_arith", 50)[[len(i.meta["steps"]) for i in held_out("world_arith", 50)].index(3)]
     trace = teacher_trace(item)
     lines = trace.removeprefix("<think>").split("</think>")[0].split("\n")
-    assert len(lines) == 3 and all(eval(line.split("=")[0]) == int(line.split("=")[1]) for line in lines)  # noqa: S307
+    assert len(lines) == 3 and all(eval(line.split("=")[0]) == int(line.split("=")[1]) for line in lines)  # eval of the drills' own arithmetic
     with pytest.raises(Exception, match="no worked steps"):
         teacher_trace(held_out("world_read", 1)[0])
 

@@ -10,10 +10,10 @@ import pytest
 
 from transferlab.backends.hf import HFBackend
 from transferlab.benchmarks import get_benchmark
-from transferlab.evaluate import run_eval
 from transferlab.models import load_tokenizer
-from transferlab.results import results
-from transferlab.scoring.pipeline import score_store
+from transferlab.pipeline.generate import run_eval
+from transferlab.pipeline.results import results
+from transferlab.pipeline.score import score_store
 from transferlab.scoring.thinking import parser_for_prompt
 from transferlab.spec import GenerationConfig
 from transferlab.store import Store
@@ -125,7 +125,9 @@ def test_pretraining_stream_mixes_drills_and_a_share_of_worked_math_never_test_i
     from transferlab.world.families import is_test_question
     from transferlab.world.pretrain import example_stream
 
-    math_questions = lambda recipe: [(q, r) for q, r in itertools.islice(example_stream(recipe), 4000) if r.startswith(("\\boxed", "<think>"))]
+    def math_questions(recipe: Recipe) -> list[tuple[str, str]]:
+        return [(q, r) for q, r in itertools.islice(example_stream(recipe), 4000) if r.startswith(("\\boxed", "<think>"))]
+
     traced = math_questions(Recipe(trace_share=0.25))
     share = sum(r.startswith("<think>") for _, r in traced) / len(traced)
     assert 0.2 < share < 0.3 and len(traced) > 1500

@@ -80,9 +80,20 @@ def bootstrap_ci(
         return float(x[0]), float(x[0])
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(n_resamples, x.size))
-    means = x[idx].mean(axis=1)
+    return percentile_interval(x[idx].mean(axis=1), confidence)
+
+
+def percentile_interval(replicates: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """The two-sided percentile interval of bootstrap ``replicates`` (shape ``(n_resamples,)``): the
+    ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles; ``(nan, nan)`` for none.
+
+    Every bootstrap interval of the project (accuracies here, paired deltas and TI in
+    :mod:`transferlab.transfer.stats`) is read off its replicates by this function."""
+    values = np.asarray(replicates, dtype=float)
+    if values.size == 0:
+        return float("nan"), float("nan")
     alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    low, high = np.quantile(values, [alpha, 1.0 - alpha])
     return float(low), float(high)
 
 

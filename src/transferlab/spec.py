@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from transferlab.errors import ConfigError
+from transferlab.options import THINKING_REQUESTS, ThinkingRequest
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class GenerationConfig:
     enable_thinking: bool | None = None
     system_prompt: str | None = None
     prompt_style: str = "default"
-    thinking_parser: str = "auto"
+    thinking_parser: ThinkingRequest = "auto"
     extra: tuple[tuple[str, Any], ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -54,13 +55,9 @@ class GenerationConfig:
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}", "use 1.0 to keep every token")
         if self.max_new_tokens < 1:
-            raise ConfigError(
-                f"max_new_tokens must be at least 1, got {self.max_new_tokens}", "pass --max-new-tokens 1 or more"
-            )
-        if self.thinking_parser not in ("auto", "think", "think-end", "none"):
-            raise ConfigError(
-                f"unknown thinking parser {self.thinking_parser!r}", "choose auto, think, think-end or none"
-            )
+            raise ConfigError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}", "pass --max-new-tokens 1 or more")
+        if self.thinking_parser not in THINKING_REQUESTS:
+            raise ConfigError(f"unknown thinking parser {self.thinking_parser!r}", "choose auto, think, think-end or none")
 
     @property
     def greedy(self) -> bool:
@@ -102,9 +99,7 @@ class GenerationConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(
-                f"unknown generation setting(s): {', '.join(unknown)}", f"use only {', '.join(sorted(known))}"
-            )
+            raise ConfigError(f"unknown generation setting(s): {', '.join(unknown)}", f"use only {', '.join(sorted(known))}")
         values = dict(data)
         if "stop" in values:
             values["stop"] = tuple(values["stop"] or ())

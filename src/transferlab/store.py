@@ -65,9 +65,7 @@ def sha(text: str, n: int = 16) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
-def completion_key(
-    model_key: str, benchmark: str, item_id: str, prompt_hash: str, gen_key: str, sample_index: int
-) -> str:
+def completion_key(model_key: str, benchmark: str, item_id: str, prompt_hash: str, gen_key: str, sample_index: int) -> str:
     """The identity of one completion (32 hex digits). ``gen_key`` already covers the seed."""
     return sha("\x1f".join([model_key, benchmark, item_id, prompt_hash, gen_key, str(sample_index)]), 32)
 
@@ -269,11 +267,23 @@ class Store:
         rows = self._query("SELECT item_id, reference, meta FROM items WHERE benchmark = ?", (benchmark,))
         return {r["item_id"]: (json.loads(r["reference"]), json.loads(r["meta"])) for r in rows}
 
-    def add_run(self, run_id: str, model_key: str, benchmarks: Sequence[str], settings: dict[str, Any], versions: dict[str, str], argv: Sequence[str] | None) -> None:
+    def add_run(
+        self, run_id: str, model_key: str, benchmarks: Sequence[str], settings: dict[str, Any], versions: dict[str, str], argv: Sequence[str] | None
+    ) -> None:
         """Record one invocation: its settings and the library versions it ran with."""
         self._write(
             "INSERT OR IGNORE INTO runs (run_id, model_key, benchmarks, settings, versions, argv, started) VALUES (?,?,?,?,?,?,?)",
-            [(run_id, model_key, json.dumps(list(benchmarks)), json.dumps(settings, sort_keys=True), json.dumps(versions, sort_keys=True), json.dumps(list(argv or [])), time.time())],
+            [
+                (
+                    run_id,
+                    model_key,
+                    json.dumps(list(benchmarks)),
+                    json.dumps(settings, sort_keys=True),
+                    json.dumps(versions, sort_keys=True),
+                    json.dumps(list(argv or [])),
+                    time.time(),
+                )
+            ],
         )
 
     def add_completions(self, records: Sequence[CompletionRecord]) -> int:
@@ -283,7 +293,22 @@ class Store:
         """
         now = time.time()
         rows = [
-            (r.key, r.model_key, r.benchmark, r.item_id, r.prompt_hash, r.gen_key, r.seed, r.sample_index, r.text, r.finish_reason, r.prompt_tokens, r.completion_tokens, r.run_id, r.created or now)
+            (
+                r.key,
+                r.model_key,
+                r.benchmark,
+                r.item_id,
+                r.prompt_hash,
+                r.gen_key,
+                r.seed,
+                r.sample_index,
+                r.text,
+                r.finish_reason,
+                r.prompt_tokens,
+                r.completion_tokens,
+                r.run_id,
+                r.created or now,
+            )
             for r in records
         ]
         ids = [(r.key, np.asarray(r.token_ids, dtype="<u4").tobytes()) for r in records if r.token_ids is not None]
@@ -315,7 +340,18 @@ class Store:
         """Write scores, replacing an earlier verdict of the same scorer on the same completion."""
         now = time.time()
         rows = [
-            (r.completion_key, r.scorer, float(r.score), r.extracted, r.thinking, r.answer, r.thinking_status, r.status, json.dumps(r.details) if r.details is not None else None, now)
+            (
+                r.completion_key,
+                r.scorer,
+                float(r.score),
+                r.extracted,
+                r.thinking,
+                r.answer,
+                r.thinking_status,
+                r.status,
+                json.dumps(r.details) if r.details is not None else None,
+                now,
+            )
             for r in records
         ]
         self._write("INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?,?,?,?)", rows)

@@ -29,9 +29,38 @@ LIMIT = 24
 def eval_args(model, store, data, *extra):
     """Sampled, and cut at a stop string the tiny model writes now and then: completions end at
     every step, so the store fills gradually and the run can be killed in the middle."""
-    return ["eval", "--backend", "vllm", "--model", str(model), "--dtype", "float32", "--benchmarks", "gsm8k", "--limit", str(LIMIT),
-            "--samples", "8", "--temperature", "1.0", "--top-p", "1.0", "--max-new-tokens", "64", "--seed", "3", "--stop", "7",
-            "--store", str(store), "--data-dir", str(data), "--quiet", "--no-score", *extra]
+    return [
+        "eval",
+        "--backend",
+        "vllm",
+        "--model",
+        str(model),
+        "--dtype",
+        "float32",
+        "--benchmarks",
+        "gsm8k",
+        "--limit",
+        str(LIMIT),
+        "--samples",
+        "8",
+        "--temperature",
+        "1.0",
+        "--top-p",
+        "1.0",
+        "--max-new-tokens",
+        "64",
+        "--seed",
+        "3",
+        "--stop",
+        "7",
+        "--store",
+        str(store),
+        "--data-dir",
+        str(data),
+        "--quiet",
+        "--no-score",
+        *extra,
+    ]
 
 
 def cli(*args, multiprocessing: bool = False) -> subprocess.CompletedProcess[str]:
@@ -91,8 +120,27 @@ def drift_json(out: Path) -> dict:
 def test_drift_tokens_on_vllm_matches_the_hf_backend(tiny32, shared_data, tmp_path):
     tuned = build_tiny_model(tmp_path / "tuned-h128", seed=1, hidden_size=128)  # other weights, the same tokenizer
     store = tmp_path / "drift.db"
-    common = ["drift", "tokens", "--base", str(tiny32), "--tuned", str(tuned), "--benchmarks", "gsm8k", "--n", "6", "--max-new-tokens", "24",
-              "--dtype", "float32", "--store", str(store), "--data-dir", str(shared_data), "--quiet"]
+    common = [
+        "drift",
+        "tokens",
+        "--base",
+        str(tiny32),
+        "--tuned",
+        str(tuned),
+        "--benchmarks",
+        "gsm8k",
+        "--n",
+        "6",
+        "--max-new-tokens",
+        "24",
+        "--dtype",
+        "float32",
+        "--store",
+        str(store),
+        "--data-dir",
+        str(shared_data),
+        "--quiet",
+    ]
     assert main([*common, "--backend", "vllm", "--out", str(tmp_path / "vllm")]) == 0
     assert main([*common, "--backend", "hf", "--out", str(tmp_path / "hf")]) == 0  # scores the answers vLLM generated
     ours, theirs = drift_json(tmp_path / "vllm"), drift_json(tmp_path / "hf")

@@ -12,7 +12,7 @@ import pytest
 from transferlab.backends.base import PromptJob, SampleSlot, sample_seed
 from transferlab.backends.hf import HFBackend
 from transferlab.benchmarks import parse_benchmarks
-from transferlab.evaluate import run_eval
+from transferlab.pipeline.generate import run_eval
 from transferlab.spec import GenerationConfig
 from transferlab.store import Store
 

@@ -17,8 +17,16 @@ from transferlab.train.presets import TINY_GRPO
 
 pytestmark = pytest.mark.slow
 
-QUESTIONS = ("what is the total?", "find the sum of the number", "how many eggs?", "what is the product?",
-             "how many apples?", "find the cost", "solve the problem", "what is the answer?")
+QUESTIONS = (
+    "what is the total?",
+    "find the sum of the number",
+    "how many eggs?",
+    "what is the product?",
+    "how many apples?",
+    "find the cost",
+    "solve the problem",
+    "what is the answer?",
+)
 
 
 def test_grpo_with_colocated_vllm_raises_the_reward_and_saves_a_loadable_model(tiny32, tmp_path, monkeypatch):

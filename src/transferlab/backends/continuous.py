@@ -121,19 +121,20 @@ class ContinuousDecoder:
             if not pending.slots:
                 waiting.popleft()
         prompts = [p.ids for p, _ in batch]
-        ids, mask = self.b._left_pad(prompts)
+        ids, mask = self.b.left_pad(prompts)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         from transformers import DynamicCache
 
         dyn = DynamicCache(config=self.model.config)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1, **{self.b._cache_arg: dyn})
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1, **{self.b.cache_arg: dyn})
         width = ids.shape[1]
+        prefilled: list[Any] = dyn.layers  # DynamicLayer s: their keys and values are set by the forward pass
         placed: list[int] = []
         rows_logits: list[int] = []
         free_iter = iter(free)
         for j, (pending, slots) in enumerate(batch):
             n = len(pending.ids)
-            per_layer = [(layer.keys[j, :, width - n :, :], layer.values[j, :, width - n :, :]) for layer in dyn.layers]
+            per_layer = [(layer.keys[j, :, width - n :, :], layer.values[j, :, width - n :, :]) for layer in prefilled]
             for slot in slots:
                 r = next(free_iter)
                 self.cache.put(r, per_layer)
@@ -175,7 +176,7 @@ class ContinuousDecoder:
         if q > 1 and self.packed:
             config._attn_implementation = self.packed
         try:
-            out = self.model(input_ids=tokens, attention_mask=mask, position_ids=positions, use_cache=True, **{self.b._cache_arg: self.cache}, **extra)
+            out = self.model(input_ids=tokens, attention_mask=mask, position_ids=positions, use_cache=True, **{self.b.cache_arg: self.cache}, **extra)
         finally:
             config._attn_implementation = impl
         self.stats["steps"] += 1
@@ -242,12 +243,15 @@ class ContinuousDecoder:
 
     def _advance(self, row_ids: list[int], logits: torch.Tensor) -> list[tuple[SampleSlot, Completion]]:
         """Sample one token for each of ``row_ids`` (logits in that order); finish the rows that end."""
-        rows = [self.rows[r] for r in row_ids]
-        steps = [len(row.tokens) for row in rows]  # type: ignore[union-attr]
-        picked = select_tokens(logits, temperature=self.config.temperature, top_p=self.config.top_p, seeds=[row.slot.seed for row in rows], step=steps)  # type: ignore[union-attr]
+        rows: list[Row] = []
+        for r in row_ids:
+            row = self.rows[r]
+            assert row is not None  # every row asked for is decoding
+            rows.append(row)
+        steps = [len(row.tokens) for row in rows]
+        picked = select_tokens(logits, temperature=self.config.temperature, top_p=self.config.top_p, seeds=[row.slot.seed for row in rows], step=steps)
         finished = []
         for r, row, token, step in zip(row_ids, rows, picked.tolist(), steps):
-            assert row is not None
             reason = self.finish(row, token, step)
             if reason is not None:
                 finished.append((row.slot, self.complete(row, reason)))

@@ -57,7 +57,7 @@ def vocab_blocked_head(model: Any, rows: int = DEFAULT_HEAD_BLOCK_ROWS) -> Itera
     have their own ``forward``, as accelerate's hooks give them). The module is restored on exit.
     """
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    usable = (
+    if not (
         rows > 0
         and rows % 64 == 0
         and isinstance(head, torch.nn.Linear)
@@ -65,11 +65,11 @@ def vocab_blocked_head(model: Any, rows: int = DEFAULT_HEAD_BLOCK_ROWS) -> Itera
         and head.weight.device.type == "cpu"
         and head.weight.shape[0] > 2 * rows
         and "forward" not in vars(head)
-    )
-    if not usable:
+    ):
         yield False
         return
-    head.forward = lambda x: blocked_linear(x, head.weight, head.bias, rows)  # type: ignore[method-assign]
+    weight, bias = head.weight, head.bias
+    head.forward = lambda x: blocked_linear(x, weight, bias, rows)  # type: ignore[assignment]  # an instance attribute: `del` restores the class's
     try:
         yield True
     finally:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -21,34 +21,9 @@ from transferlab.backends.base import Completion, Loglikelihood, PromptJob, Samp
 from transferlab.backends.head import DEFAULT_HEAD_BLOCK_ROWS, vocab_blocked_head
 from transferlab.backends.sampling import select_tokens
 from transferlab.errors import ModelError
-from transferlab.models import load_tokenizer, model_fingerprint
+from transferlab.models import load_tokenizer, model_fingerprint, resolve_model
 from transferlab.spec import GenerationConfig
 from transferlab.store import ModelInfo
-
-
-def _looks_like_hub_id(name: str) -> bool:
-    parts = name.split("/")
-    return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
-
-
-def resolve_model(name_or_path: str) -> tuple[str, Path | None]:
-    """Split a model argument into (display name, local folder or None for a hub id).
-
-    A ``.gguf`` file is converted once into a cached folder. A path that does not exist and is
-    not a hub id (``org/name``) is a :class:`ModelError`.
-    """
-    path = Path(name_or_path).expanduser()
-    if path.is_file() and path.suffix == ".gguf":
-        from transferlab.models import gguf_to_hf
-
-        return path.stem, gguf_to_hf(path)
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ModelError(f"{path} has no config.json, so it is not a model folder", "point --model at a Hugging Face checkpoint folder")
-        return path.resolve().name, path
-    if path.exists() or not _looks_like_hub_id(name_or_path):
-        raise ModelError(f"model {name_or_path!r} not found: no such folder and not a hub id", "give a local checkpoint folder, a .gguf file, or a hub id like Qwen/Qwen3-8B")
-    return name_or_path, None
 
 
 class HFBackend:
@@ -70,16 +45,33 @@ class HFBackend:
             :mod:`transferlab.backends.head`); 0: the model's own projection.
     """
 
-    def __init__(self, model: str, *, revision: str | None = None, device: str | None = None, dtype: str = "auto", batch_size: int = 16, continuous: bool | None = None, lookup_tokens: int = 4, head_block_rows: int = DEFAULT_HEAD_BLOCK_ROWS) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        revision: str | None = None,
+        device: str | None = None,
+        dtype: str = "auto",
+        batch_size: int = 16,
+        continuous: bool | None = None,
+        lookup_tokens: int = 4,
+        head_block_rows: int = DEFAULT_HEAD_BLOCK_ROWS,
+    ) -> None:
         from transformers import AutoModelForCausalLM
 
         name, folder = resolve_model(model)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        torch_dtype = {"auto": torch.bfloat16 if self.device.type == "cuda" else torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+        torch_dtype = {
+            "auto": torch.bfloat16 if self.device.type == "cuda" else torch.float32,
+            "float32": torch.float32,
+            "bfloat16": torch.bfloat16,
+            "float16": torch.float16,
+        }[dtype]
         source = str(folder) if folder is not None else model
         try:
             self.tokenizer = load_tokenizer(source, revision=revision)
-            self.hf_model = AutoModelForCausalLM.from_pretrained(source, revision=revision, dtype=torch_dtype).to(self.device)
+            loaded: Any = AutoModelForCausalLM.from_pretrained(source, revision=revision, dtype=torch_dtype)
+            self.hf_model = loaded.to(self.device)
         except (OSError, ValueError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ModelError(f"could not load model {model!r}: {first}", "check the path or hub id (and network access or HF_HUB_OFFLINE for the hub)") from err
@@ -87,12 +79,17 @@ class HFBackend:
         self.batch_size = max(1, batch_size)
         commit = getattr(self.hf_model.config, "_commit_hash", None)
         fingerprint = model_fingerprint(folder) if folder is not None else None
-        self.model = ModelInfo(name=name, revision=revision or (commit if folder is None else None), fingerprint=fingerprint, info={"source": source, "dtype": str(torch_dtype), "class": type(self.hf_model).__name__})
+        self.model = ModelInfo(
+            name=name,
+            revision=revision or (commit if folder is None else None),
+            fingerprint=fingerprint,
+            info={"source": source, "dtype": str(torch_dtype), "class": type(self.hf_model).__name__},
+        )
         self.pad_id = self._pad_id()
         self.eos_ids = self._eos_ids()
         # transformers 5.x renamed the cache argument of forward from past_key_values to cache.
         params = inspect.signature(self.hf_model.forward).parameters
-        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self.cache_arg = "cache" if "cache" in params else "past_key_values"
         from transferlab.backends.ragged import supports_ragged
 
         self.continuous = supports_ragged(self.hf_model) if continuous is None else continuous
@@ -124,7 +121,7 @@ class HFBackend:
     def _encode(self, texts: Sequence[str], add_special_tokens: bool) -> list[list[int]]:
         return [list(ids) for ids in self.tokenizer(list(texts), add_special_tokens=add_special_tokens)["input_ids"]]
 
-    def _left_pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def left_pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -146,7 +143,9 @@ class HFBackend:
             else:
                 yield from self._generate_fixed(jobs, encoded, config)
 
-    def _generate_fixed(self, jobs: Sequence[PromptJob], encoded: Sequence[list[int]], config: GenerationConfig) -> Iterator[list[tuple[SampleSlot, Completion]]]:
+    def _generate_fixed(
+        self, jobs: Sequence[PromptJob], encoded: Sequence[list[int]], config: GenerationConfig
+    ) -> Iterator[list[tuple[SampleSlot, Completion]]]:
         """Fixed batches of prompts grouped by length (rows only leave as they finish)."""
         order = sorted(range(len(jobs)), key=lambda i: -len(encoded[i]))
         batch: list[int] = []
@@ -161,13 +160,15 @@ class HFBackend:
             yield from self._generate_batch([jobs[j] for j in batch], [encoded[j] for j in batch], config)
 
     @torch.inference_mode()
-    def _generate_batch(self, jobs: Sequence[PromptJob], prompts: Sequence[list[int]], config: GenerationConfig) -> Iterator[list[tuple[SampleSlot, Completion]]]:
+    def _generate_batch(
+        self, jobs: Sequence[PromptJob], prompts: Sequence[list[int]], config: GenerationConfig
+    ) -> Iterator[list[tuple[SampleSlot, Completion]]]:
         from transformers import DynamicCache
 
-        ids, mask = self._left_pad(prompts)
+        ids, mask = self.left_pad(prompts)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache(config=self.hf_model.config)
-        out = self.hf_model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1, **{self._cache_arg: cache})
+        out = self.hf_model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1, **{self.cache_arg: cache})
         # Share the prefill: repeat each prompt's cache row once per sample slot.
         counts = torch.tensor([len(j.slots) for j in jobs], device=self.device)
         expand = torch.repeat_interleave(torch.arange(len(jobs), device=self.device), counts)
@@ -205,12 +206,16 @@ class HFBackend:
                 cache.batch_select_indices(index)
                 tokens, mask, next_pos = tokens[index], mask[index], next_pos[index]
             mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
-            out = self.hf_model(input_ids=tokens.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1), use_cache=True, **{self._cache_arg: cache})
+            out = self.hf_model(
+                input_ids=tokens.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1), use_cache=True, **{self.cache_arg: cache}
+            )
             logits = out.logits[:, -1, :]
             next_pos = next_pos + 1
 
     @torch.inference_mode()
-    def _generate_continuous(self, jobs: Sequence[PromptJob], encoded: Sequence[list[int]], config: GenerationConfig) -> Iterator[list[tuple[SampleSlot, Completion]]]:
+    def _generate_continuous(
+        self, jobs: Sequence[PromptJob], encoded: Sequence[list[int]], config: GenerationConfig
+    ) -> Iterator[list[tuple[SampleSlot, Completion]]]:
         from transferlab.backends.continuous import ContinuousDecoder, Row
 
         stops = tuple(config.stop)
@@ -255,7 +260,7 @@ class HFBackend:
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
             rows = [whole[i][:-1] for i in chunk]  # inputs predict whole[1:]
-            ids, mask = self._left_pad(rows)
+            ids, mask = self.left_pad(rows)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             keep = max(n_cont[i] for i in chunk)
             logits = self.hf_model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits.float()
@@ -268,4 +273,3 @@ class HFBackend:
                 greedy = bool((lp.argmax(-1) == target).all())
                 results[i] = Loglikelihood(float(token_lp.sum()), greedy, n)
         return [r for r in results if r is not None]
-

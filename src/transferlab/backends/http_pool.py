@@ -222,9 +222,15 @@ class _Runner:
             self.out.put(("error", self.fatal))
         elif self.remaining:
             n = len(self.endpoints)
-            self.out.put(("error", BackendError(
-                f"all {n} endpoint(s) failed with {self.remaining} request(s) left (last error: {self.last_error})",
-                "check the servers, then run the same command again to resume: finished completions are stored")))
+            self.out.put(
+                (
+                    "error",
+                    BackendError(
+                        f"all {n} endpoint(s) failed with {self.remaining} request(s) left (last error: {self.last_error})",
+                        "check the servers, then run the same command again to resume: finished completions are stored",
+                    ),
+                )
+            )
         else:
             self.out.put(("end", None))
 
@@ -321,8 +327,10 @@ class _Runner:
                         raise _Retry(f"{ep.url}: invalid JSON in the answer") from err
                 if resp.status in RETRY_STATUS or resp.status >= 500:
                     raise _Retry(f"{ep.url}: HTTP {resp.status}", delay=retry_after_seconds(resp.headers.get("Retry-After")))
-                raise BackendError(f"{ep.url} rejected a request with HTTP {resp.status}: {_one_line(text)}",
-                                   "fix the request settings (model name, context length, sampling options) and run again to resume")
+                raise BackendError(
+                    f"{ep.url} rejected a request with HTTP {resp.status}: {_one_line(text)}",
+                    "fix the request settings (model name, context length, sampling options) and run again to resume",
+                )
         except aiohttp.ClientConnectorError as err:
             raise _Retry(f"{ep.url}: cannot connect ({_one_line(str(err), 80)})", refused=True) from err
         except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as err:
@@ -341,8 +349,9 @@ class _Runner:
             return
         task.attempts += 0 if err.refused else 1
         if task.attempts >= s.max_attempts:
-            self.fatal = self.fatal or BackendError(f"a request failed {task.attempts} times (last error: {err})",
-                                                    "check the servers, then run the same command again to resume")
+            self.fatal = self.fatal or BackendError(
+                f"a request failed {task.attempts} times (last error: {err})", "check the servers, then run the same command again to resume"
+            )
             self._signal()
             return
         delay = err.delay if err.delay is not None else backoff_delay(task.attempts, s.backoff_base, s.backoff_max, self.rng)

@@ -77,7 +77,13 @@ def parse_completion(choice: dict[str, Any], usage: dict[str, Any] | None, *, ch
     reason = choice.get("finish_reason")
     finish = "length" if reason == "length" else "stop" if reason in ("stop", "eos", "eos_token", "stop_sequence", None) else str(reason)
     usage = usage or {}
-    return Completion(text=text, finish_reason=finish, prompt_tokens=_int(usage.get("prompt_tokens")), completion_tokens=_int(usage.get("completion_tokens")), thinking=thinking)
+    return Completion(
+        text=text,
+        finish_reason=finish,
+        prompt_tokens=_int(usage.get("prompt_tokens")),
+        completion_tokens=_int(usage.get("completion_tokens")),
+        thinking=thinking,
+    )
 
 
 def _int(value: Any) -> int:
@@ -121,7 +127,16 @@ class OpenAIBackend:
         settings: concurrency, timeouts, retries (see :class:`PoolSettings`).
     """
 
-    def __init__(self, model: str, endpoints: Sequence[str], *, api: str = "chat", tokenizer: str | None = None, revision: str | None = None, settings: PoolSettings = PoolSettings()) -> None:
+    def __init__(
+        self,
+        model: str,
+        endpoints: Sequence[str],
+        *,
+        api: str = "chat",
+        tokenizer: str | None = None,
+        revision: str | None = None,
+        settings: PoolSettings = PoolSettings(),
+    ) -> None:
         if api not in APIS:
             raise ConfigError(f"unknown API {api!r}", f"use one of {', '.join(APIS)}")
         self.api, self.served_name = api, model
@@ -143,7 +158,10 @@ class OpenAIBackend:
                 raise ConfigError("--no-chat-template sends raw text, which the chat API cannot", "add --api completions")
             return chat_prompt(messages, config)
         if config.chat_template and self.tokenizer is None:
-            raise ConfigError("the completions API needs the model's chat template rendered here", "pass --tokenizer PATH (the served model's tokenizer), or --no-chat-template")
+            raise ConfigError(
+                "the completions API needs the model's chat template rendered here",
+                "pass --tokenizer PATH (the served model's tokenizer), or --no-chat-template",
+            )
         return render_chat(self.tokenizer, messages, config)
 
     def _request(self, prompt: str, config: GenerationConfig, seed: int) -> tuple[str, dict[str, Any]]:
@@ -176,15 +194,22 @@ class OpenAIBackend:
         log-likelihood benchmarks through that server.
         """
         if self.api != "completions":
-            raise ConfigError("log-likelihood benchmarks cannot run on the chat API of the openai backend", "add --api completions (with a server that returns prompt logprobs, e.g. vLLM serve)")
-        payloads = [("completions", {"model": self.served_name, "prompt": c + x, "max_tokens": 1, "temperature": 0.0, "echo": True, "logprobs": 1}) for c, x in requests]
+            raise ConfigError(
+                "log-likelihood benchmarks cannot run on the chat API of the openai backend",
+                "add --api completions (with a server that returns prompt logprobs, e.g. vLLM serve)",
+            )
+        payloads = [
+            ("completions", {"model": self.served_name, "prompt": c + x, "max_tokens": 1, "temperature": 0.0, "echo": True, "logprobs": 1}) for c, x in requests
+        ]
         results: list[Loglikelihood | None] = [None] * len(requests)
         for group in self.pool.run(payloads):
             for i, body in group:
                 logprobs = first_choice(body, self.pool.urls[0]).get("logprobs") or {}
                 if not logprobs.get("text_offset") or not logprobs.get("token_logprobs"):
-                    raise BackendError("the server returned no prompt log-probabilities (echo with logprobs) for the openai backend",
-                                       "serve the model with vLLM (or llama-cpp-python with logits_all), or use --backend hf or vllm")
+                    raise BackendError(
+                        "the server returned no prompt log-probabilities (echo with logprobs) for the openai backend",
+                        "serve the model with vLLM (or llama-cpp-python with logits_all), or use --backend hf or vllm",
+                    )
                 results[i] = continuation_logprob(logprobs, len(requests[i][0]))
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]

@@ -15,7 +15,7 @@ than once per token (the cost of transformers' ``DynamicCache``, which concatena
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
@@ -27,6 +27,8 @@ class RaggedLayer(CacheLayerMixin):
     """One layer's buffers; the positions to write are set by the owning :class:`RaggedCache`."""
 
     is_sliding = False
+    keys: torch.Tensor  # allocated by lazy_initialization before any use
+    values: torch.Tensor
 
     def __init__(self, owner: RaggedCache) -> None:
         super().__init__()
@@ -146,17 +148,22 @@ class RaggedCache(Cache):
         if slots > self.capacity:
             self.capacity = (slots // BLOCK + 1) * BLOCK
 
+    @property
+    def ragged_layers(self) -> list[RaggedLayer]:
+        """The layers, as the :class:`RaggedLayer` s this cache made them."""
+        return cast(list[RaggedLayer], self.layers)
+
     def put(self, row: int, per_layer: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Place one prefilled sequence (per layer ``(kv_heads, length, head_dim)`` keys and values) in ``row``."""
         self._reserve(per_layer[0][0].shape[1] + 1)
-        for layer, (k, v) in zip(self.layers, per_layer):
-            layer.put(row, k, v)  # type: ignore[attr-defined]
+        for layer, (k, v) in zip(self.ragged_layers, per_layer):
+            layer.put(row, k, v)
 
     def select_rows(self, index: torch.Tensor) -> None:
         """Keep only the rows in ``index`` (compaction when no prompt waits to refill them)."""
         self.rows = int(index.shape[0])
-        for layer in self.layers:
-            layer.select_rows(index)  # type: ignore[attr-defined]
+        for layer in self.ragged_layers:
+            layer.select_rows(index)
 
 
 def supports_ragged(model: Any) -> bool:
@@ -179,7 +186,17 @@ def supports_ragged(model: Any) -> bool:
 PACKED_SDPA = "transferlab_packed_gqa_sdpa"
 
 
-def packed_gqa_sdpa(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: torch.Tensor, dropout: float = 0.0, scaling: float | None = None, packed_index: torch.Tensor | None = None, **kwargs: Any) -> tuple[torch.Tensor, None]:
+def packed_gqa_sdpa(
+    module: Any,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    packed_index: torch.Tensor | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
     """SDPA for a multi-token ragged step that folds each key/value head's query heads into its queries.
 
     transformers' SDPA path does this only for one query token; with ``q > 1`` (a speculative verify

@@ -29,9 +29,7 @@ def row_uniforms(seeds: Sequence[int], step: int | Sequence[int]) -> torch.Tenso
     return torch.tensor(values, dtype=torch.float64) / float(1 << 53)
 
 
-def select_tokens(
-    logits: torch.Tensor, *, temperature: float, top_p: float, seeds: Sequence[int], step: int | Sequence[int]
-) -> torch.Tensor:
+def select_tokens(logits: torch.Tensor, *, temperature: float, top_p: float, seeds: Sequence[int], step: int | Sequence[int]) -> torch.Tensor:
     """Pick the next token of every row.
 
     Args:

@@ -55,7 +55,9 @@ def on_cpu() -> bool:
     return bool(current_platform.is_cpu())
 
 
-def engine_arguments(source: str, revision: str | None, tensor_parallel: int, dtype: str, max_model_len: int | None, cpu: bool, extra: dict[str, Any]) -> dict[str, Any]:
+def engine_arguments(
+    source: str, revision: str | None, tensor_parallel: int, dtype: str, max_model_len: int | None, cpu: bool, extra: dict[str, Any]
+) -> dict[str, Any]:
     """The ``vllm.LLM`` keyword arguments: ours, the CPU defaults, then the caller's ``extra``."""
     args: dict[str, Any] = {"model": source, "revision": revision, "tensor_parallel_size": tensor_parallel, "dtype": dtype, "enable_prefix_caching": True}
     if max_model_len is not None:
@@ -113,9 +115,18 @@ class VLLMBackend:
         engine_kwargs: more ``vllm.LLM`` arguments (``gpu_memory_utilization``, ``enforce_eager``...).
     """
 
-    def __init__(self, model: str, *, revision: str | None = None, tensor_parallel: int = 1, data_parallel: int = 1, dtype: str = "auto", max_model_len: int | None = None, **engine_kwargs: Any) -> None:
-        from transferlab.backends.hf import resolve_model
-        from transferlab.models import load_tokenizer, model_fingerprint
+    def __init__(
+        self,
+        model: str,
+        *,
+        revision: str | None = None,
+        tensor_parallel: int = 1,
+        data_parallel: int = 1,
+        dtype: str = "auto",
+        max_model_len: int | None = None,
+        **engine_kwargs: Any,
+    ) -> None:
+        from transferlab.models import load_tokenizer, model_fingerprint, resolve_model
 
         import_vllm()
         if tensor_parallel < 1 or data_parallel < 1:
@@ -128,7 +139,12 @@ class VLLMBackend:
         self.environments = rank_environments(data_parallel, tensor_parallel, cpu) if data_parallel > 1 else []
         self.tensor_parallel, self.data_parallel = tensor_parallel, data_parallel
         fingerprint = model_fingerprint(folder) if folder is not None else None
-        self.model = ModelInfo(name=name, revision=revision, fingerprint=fingerprint, info={"source": source, "backend": "vllm", "dtype": dtype, "tensor_parallel": tensor_parallel})
+        self.model = ModelInfo(
+            name=name,
+            revision=revision,
+            fingerprint=fingerprint,
+            info={"source": source, "backend": "vllm", "dtype": dtype, "tensor_parallel": tensor_parallel},
+        )
         self._engine: Engine | None = None
         self._pool: RankPool | None = None
 

@@ -77,7 +77,12 @@ def output_record(out: Any, want_prompt_logprobs: bool) -> dict[str, Any]:
     """
     first = out.outputs[0]
     stop_reason = first.stop_reason if isinstance(first.stop_reason, (str, int)) else None
-    record: dict[str, Any] = {"token_ids": list(first.token_ids or ()), "finish_reason": first.finish_reason, "stop_reason": stop_reason, "prompt_tokens": len(out.prompt_token_ids or ())}
+    record: dict[str, Any] = {
+        "token_ids": list(first.token_ids or ()),
+        "finish_reason": first.finish_reason,
+        "stop_reason": stop_reason,
+        "prompt_tokens": len(out.prompt_token_ids or ()),
+    }
     if want_prompt_logprobs:
         ids = list(out.prompt_token_ids)
         record["prompt_logprobs"] = [(float(out.prompt_logprobs[j][ids[j]].logprob), int(out.prompt_logprobs[j][ids[j]].rank)) for j in range(1, len(ids))]

@@ -27,14 +27,16 @@ import gzip
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, read_json_list, take
+from transferlab.benchmarks.base import load_hub, take
 from transferlab.benchmarks.choices import choice_verdicts, final_letter, final_yes_no
-from transferlab.benchmarks.groups import Group
 from transferlab.errors import DataError
+from transferlab.groups import Group
+from transferlab.io import read_json_list
+from transferlab.items import Item, ScoringContext, Verdict
 
 TASKS = ("app", "areach", "just", "land", "prog", "reach", "val")
 KINDS = ("mcq", "bool")
@@ -149,5 +151,5 @@ class ACPBench:
                 out += choice_verdicts([answer], [str(item.reference)], final_yes_no)
             else:
                 letters = str(item.meta.get("labels") or "ABCD")
-                out += choice_verdicts([answer], [str(item.reference)], lambda a, ls=letters: final_letter(a, ls))
+                out += choice_verdicts([answer], [str(item.reference)], partial(final_letter, letters=letters))
         return out

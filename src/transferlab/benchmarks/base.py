@@ -1,59 +1,20 @@
-"""The benchmark protocol: items, prompts, scoring; and the readers for local and hub data.
+"""The benchmark protocol: items, prompts, scoring; and the loaders for local and hub data.
 
-A benchmark yields :class:`Item` s (from its Hugging Face id by default, or from a local folder laid
+A benchmark yields :class:`~transferlab.items.Item` s (from its Hugging Face id by default, or from a local folder laid
 out like ``shared/data``), renders each item as chat messages in a named prompt style, and scores a
-batch of answers (thinking already split off) into :class:`Verdict` s.
+batch of answers (thinking already split off) into :class:`~transferlab.items.Verdict` s.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from transferlab.benchmarks.groups import Group
 from transferlab.errors import DataError
-
-
-@dataclass(frozen=True)
-class Item:
-    """One benchmark question.
-
-    ``fields`` holds what prompts are rendered from (question text, options...), ``reference`` the
-    gold answer(s), ``meta`` anything a scorer needs besides (units, answer types...).
-    """
-
-    id: str
-    fields: dict[str, Any]
-    reference: Any
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A scorer's judgement of one answer: ``score`` in [0, 1], the extracted answer, a status.
-
-    ``status`` is ``"ok"`` when the scorer could judge, else why not (``"no_answer"``,
-    ``"truncated"``, ``"timeout"``, ``"error"``); a non-ok answer always scores 0. ``details``
-    holds secondary metrics (acc_norm, IFEval's loose and instruction-level results...), stored
-    with the score.
-    """
-
-    score: float
-    extracted: str | None
-    status: str = "ok"
-    details: dict[str, Any] | None = None
-
-
-class ScoringContext(Protocol):
-    """Shared, lazily started scoring resources (the math worker pool...)."""
-
-    def math_grader(self) -> Any:
-        """The process pool that checks math answers."""
-        ...
+from transferlab.groups import Group
+from transferlab.io import read_jsonl
+from transferlab.items import Item, ScoringContext, Verdict
 
 
 class Benchmark(Protocol):
@@ -66,12 +27,19 @@ class Benchmark(Protocol):
     ``is_greedy`` and ``chars`` lists, and :meth:`score` receives that JSON text as the answer.
     """
 
-    name: str
-    group: Group
-    hf_id: str
-    prompt_styles: tuple[str, ...]
-    scorer: str
-    mode: str
+    # Read-only: the benchmarks are frozen dataclasses.
+    @property
+    def name(self) -> str: ...
+    @property
+    def group(self) -> Group: ...
+    @property
+    def hf_id(self) -> str: ...
+    @property
+    def prompt_styles(self) -> tuple[str, ...]: ...
+    @property
+    def scorer(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
 
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:
         """The items, from ``data_dir`` (a ``shared/data``-like folder) or the hub."""
@@ -90,35 +58,12 @@ class Benchmark(Protocol):
         ...
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of a JSON Lines file (``.gz`` too); a malformed line is a :class:`DataError` naming it."""
-    if not path.is_file():
-        raise DataError(f"data file {path} not found", "check --data-dir (it must be laid out like shared/data) or drop it to load from the hub")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"malformed JSON in {path} at line {number} ({err.msg})", "repair or re-download that file") from err
-            if not isinstance(row, dict):
-                raise DataError(f"line {number} of {path} is not a JSON object", "repair or re-download that file")
-            yield row
+class LoglikelihoodBenchmark(Benchmark, Protocol):
+    """A benchmark of mode ``"loglikelihood"``: its options are scored, not generated."""
 
-
-def read_json_list(path: Path) -> list[dict[str, Any]]:
-    """A file holding one JSON list of objects."""
-    if not path.is_file():
-        raise DataError(f"data file {path} not found", "check --data-dir or drop it to load from the hub")
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataError(f"malformed JSON in {path} at line {err.lineno} ({err.msg})", "repair or re-download that file") from err
-    if not isinstance(rows, list):
-        raise DataError(f"{path} does not hold a JSON list", "repair or re-download that file")
-    return rows
+    def loglikelihood_requests(self, item: Item, style: str = "default") -> list[tuple[str, str]]:
+        """One (context, continuation) pair per option of ``item``."""
+        ...
 
 
 def load_hub(hf_id: str, *, config: str | None = None, split: str = "test") -> list[dict[str, Any]]:
@@ -127,15 +72,23 @@ def load_hub(hf_id: str, *, config: str | None = None, split: str = "test") -> l
         import datasets
 
         ds = datasets.load_dataset(hf_id, config, split=split)
-    except Exception as err:  # noqa: BLE001 - any failure of the hub becomes one actionable line
+    except Exception as err:  # any failure of the hub becomes one actionable line
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"could not load {hf_id} ({config or 'default'}, {split}) from the hub: {first}", "check the network or pass --data-dir with local copies") from err
+        raise DataError(
+            f"could not load {hf_id} ({config or 'default'}, {split}) from the hub: {first}", "check the network or pass --data-dir with local copies"
+        ) from err
     return [dict(row) for row in ds]
 
 
 def load_rows(
-    data_dir: Path | None, local_path: str, hf_id: str, *, split: str, config: str | None = None,
-    fields: Sequence[str] = (), what: str = "items",
+    data_dir: Path | None,
+    local_path: str,
+    hf_id: str,
+    *,
+    split: str,
+    config: str | None = None,
+    fields: Sequence[str] = (),
+    what: str = "items",
 ) -> tuple[list[dict[str, Any]], str]:
     """A benchmark's raw rows, from ``data_dir/local_path`` (JSON Lines) or the hub, checked.
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from transferlab.benchmarks.base import Verdict
+from transferlab.items import Verdict
 from transferlab.scoring.extract import last_boxed
 
 __all__ = [
@@ -117,9 +117,7 @@ def final_yes_no(text: str) -> str | None:
     return matches[-1].group(1).lower() if matches else None
 
 
-def choice_verdicts(
-    answers: Sequence[str], golds: Sequence[str], extract: Callable[[str], str | None]
-) -> list[Verdict]:
+def choice_verdicts(answers: Sequence[str], golds: Sequence[str], extract: Callable[[str], str | None]) -> list[Verdict]:
     """Score each answer 1 when ``extract(answer)`` equals its gold label, else 0.
 
     An answer from which nothing could be extracted gets status ``"no_answer"``.

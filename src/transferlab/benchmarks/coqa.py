@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_rows, take
-from transferlab.benchmarks.groups import Group
+from transferlab.benchmarks.base import load_rows, take
 from transferlab.errors import DataError
+from transferlab.groups import Group
+from transferlab.items import Item, ScoringContext, Verdict
 
 Row = dict[str, Any]
 
@@ -135,7 +136,9 @@ def coqa_item(row: Row, index: int) -> Item:
     questions = [str(q) for q in row["questions"]["input_text"]]
     answers = [str(a) for a in row["answers"]["input_text"]]
     if not questions or len(answers) != len(questions):
-        raise DataError(f"CoQA story {row.get('id', index)} has {len(questions)} questions and {len(answers)} answers", "check that the file is CoQA's published format")
+        raise DataError(
+            f"CoQA story {row.get('id', index)} has {len(questions)} questions and {len(answers)} answers", "check that the file is CoQA's published format"
+        )
     last = len(questions) - 1
     fields = {"story": row["story"], "questions": questions, "history": answers[:last]}
     return Item(str(row.get("id") or index), fields, _turn_references(row, last), {"turn": last + 1, "source": row.get("source")})

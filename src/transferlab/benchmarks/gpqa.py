@@ -38,10 +38,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, take
+from transferlab.benchmarks.base import load_hub, take
 from transferlab.benchmarks.choices import EXTRACTIONS, choice_verdicts, final_letter, paper_last_letter
-from transferlab.benchmarks.groups import Group
 from transferlab.errors import DataError
+from transferlab.groups import Group
+from transferlab.items import Item, ScoringContext, Verdict
 
 ZIP_PASSWORD = b"deserted-untie-orchid"  # published in the GPQA README
 ZIP_MEMBER = "dataset/gpqa_diamond.csv"
@@ -56,7 +57,7 @@ SHUFFLES = ("per_item", "paper")
 Row = dict[str, Any]
 
 
-class SealedText(dict):  # type: ignore[type-arg]
+class SealedText(dict[str, Any]):
     """An item's fields whose ``repr`` hides the text, so a log or a failing test never shows it."""
 
     def __repr__(self) -> str:
@@ -127,7 +128,9 @@ class GPQADiamond:
 
     def __post_init__(self) -> None:
         if self.shuffle not in SHUFFLES or self.extraction not in EXTRACTIONS:
-            raise DataError(f"GPQA has no shuffle {self.shuffle!r} or extraction {self.extraction!r}", f"use shuffle in {SHUFFLES} and extraction in {EXTRACTIONS}")
+            raise DataError(
+                f"GPQA has no shuffle {self.shuffle!r} or extraction {self.extraction!r}", f"use shuffle in {SHUFFLES} and extraction in {EXTRACTIONS}"
+            )
         object.__setattr__(self, "scorer", "choice" if self.extraction == "final" else "choice_paper")
 
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:

@@ -33,10 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, read_jsonl, require_fields, take
+from transferlab.benchmarks.base import load_hub, require_fields, take
 from transferlab.benchmarks.choices import final_yes_no
-from transferlab.benchmarks.groups import Group
 from transferlab.errors import DataError
+from transferlab.groups import Group
+from transferlab.io import read_jsonl
+from transferlab.items import Item, ScoringContext, Verdict
 
 Row = dict[str, Any]
 TASKS = ("qa", "dialogue", "summarization")

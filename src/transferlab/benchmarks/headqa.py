@@ -21,13 +21,15 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, take
+from transferlab.benchmarks.base import load_hub, take
 from transferlab.benchmarks.choices import choice_verdicts, final_letter, letters_for
-from transferlab.benchmarks.groups import Group
 from transferlab.errors import DataError
+from transferlab.groups import Group
+from transferlab.items import Item, ScoringContext, Verdict
 
 CONTEXT_TEMPLATE = "Question: {question}\nAnswer:"
 GEN_INSTRUCTION = "Please reason step by step, and put the letter of your final answer ({letters}) within \\boxed{{}}."
@@ -182,5 +184,5 @@ class HeadQAGen:
         out: list[Verdict] = []
         for item, answer in zip(items, answers, strict=True):
             letters = letters_for(len(item.meta.get("option_chars") or "ABCD"))
-            out += choice_verdicts([answer], [letters[int(item.reference)]], lambda a, ls=letters: final_letter(a, ls))
+            out += choice_verdicts([answer], [letters[int(item.reference)]], partial(final_letter, letters=letters))
         return out

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_rows, take
-from transferlab.benchmarks.groups import Group
+from transferlab.benchmarks.base import load_rows, take
 from transferlab.errors import DataError
+from transferlab.groups import Group
+from transferlab.items import Item, ScoringContext, Verdict
 from transferlab.scoring.ifeval_checks import IFEvalCase, IFEvalCheck, check_response, ifeval_accuracies
 
 Row = dict[str, Any]
@@ -77,7 +78,9 @@ class IFEval:
 
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:
         """The 541 prompts, from ``data_dir/ifeval/input_data.jsonl`` or the hub."""
-        rows, _ = load_rows(data_dir, self.local_path, self.hf_id, split=self.hf_split, fields=("key", "prompt", "instruction_id_list", "kwargs"), what="IFEval prompts")
+        rows, _ = load_rows(
+            data_dir, self.local_path, self.hf_id, split=self.hf_split, fields=("key", "prompt", "instruction_id_list", "kwargs"), what="IFEval prompts"
+        )
         return take([ifeval_item(row) for row in rows], limit)
 
     def messages(self, item: Item, style: str = "default") -> list[dict[str, str]]:

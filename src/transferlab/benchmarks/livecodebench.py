@@ -20,7 +20,7 @@ Prompt styles:
   the given prompt. ..." followed directly by the question (no starter code).
 
 Scoring (scorer ``"code"``): the last fenced Python block of the answer runs against the public
-and the private tests, 6 s per test, only in :mod:`transferlab.scoring.sandbox`; the answer passes
+and the private tests, 6 s per test, only in :mod:`transferlab.sandbox`; the answer passes
 when every test passes. Standard-input problems compare the output line by line (numbers by
 value); functional (LeetCode) problems run through a harness that calls ``Solution().<func_name>``
 (or a top-level function) on the test's JSON arguments and compares the result.
@@ -40,9 +40,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, read_jsonl, take
-from transferlab.benchmarks.groups import Group
+from transferlab.benchmarks.base import take
 from transferlab.errors import DataError
+from transferlab.groups import Group
+from transferlab.io import read_jsonl
+from transferlab.items import Item, ScoringContext, Verdict
 
 FILES = ("test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl", "test5.jsonl", "test6.jsonl")
 SYSTEM_PROMPT = (
@@ -59,18 +61,28 @@ PAPER_STDIN = (
     "Generate an executable Python function generated from the given prompt. The function should take stdin "
     "as input and print the output. Simply call the function after the definition."
 )
-PAPER_FUNCTIONAL = (
-    "Generate an executable Python function generated from the given prompt. Return the function body "
-    "without invoking it at the final solution."
-)
+PAPER_FUNCTIONAL = "Generate an executable Python function generated from the given prompt. Return the function body without invoking it at the final solution."
 # What LiveCodeBench puts before every program: the standard library names solutions assume.
 _HEADER_MODULES = (
-    "string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math", "random",
-    "statistics", "itertools", "functools", "operator", "io", "sys", "json",
+    "string",
+    "re",
+    "datetime",
+    "collections",
+    "heapq",
+    "bisect",
+    "copy",
+    "math",
+    "random",
+    "statistics",
+    "itertools",
+    "functools",
+    "operator",
+    "io",
+    "sys",
+    "json",
 )
 IMPORT_HEADER = (
-    "".join(f"from {m} import *\n" for m in (*_HEADER_MODULES, "builtins", "typing"))
-    + f"import {', '.join(_HEADER_MODULES)}\nsys.setrecursionlimit(50000)\n"
+    "".join(f"from {m} import *\n" for m in (*_HEADER_MODULES, "builtins", "typing")) + f"import {', '.join(_HEADER_MODULES)}\nsys.setrecursionlimit(50000)\n"
 )
 PASSED = "PASSED"
 
@@ -148,7 +160,7 @@ def _hub_rows(hf_id: str, files: Sequence[str]) -> list[Row]:
         import datasets
 
         ds = datasets.load_dataset(hf_id, data_files={"test": list(files)}, split="test")
-    except Exception as err:  # noqa: BLE001 - any failure of the hub becomes one actionable line
+    except Exception as err:  # any failure of the hub becomes one actionable line
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise DataError(f"could not load {hf_id} ({', '.join(files)}) from the hub: {first}", "check the network or pass --data-dir with local copies") from err
     return [dict(row) for row in ds]
@@ -162,8 +174,11 @@ def lcb_item(row: Row) -> Item:
     testtype = public[0].get("testtype", "stdin") if public else ("functional" if metadata.get("func_name") else "stdin")
     fields = {"question": row["question_content"], "starter_code": row.get("starter_code") or "", "title": row.get("question_title", ""), "testtype": testtype}
     meta = {
-        "testtype": testtype, "func_name": metadata.get("func_name"), "difficulty": row.get("difficulty"),
-        "platform": row.get("platform"), "contest_date": str(row.get("contest_date", "")),
+        "testtype": testtype,
+        "func_name": metadata.get("func_name"),
+        "difficulty": row.get("difficulty"),
+        "platform": row.get("platform"),
+        "contest_date": str(row.get("contest_date", "")),
         "public_tests": [{"input": t["input"], "output": t["output"]} for t in public],
         "private_tests": row.get("private_test_cases") or "",
     }
@@ -200,7 +215,9 @@ class LiveCodeBench:
             except (KeyError, TypeError, json.JSONDecodeError) as err:
                 raise DataError(f"LiveCodeBench row {index + 1} is malformed ({err!r})", "check that the files are code_generation_lite's") from err
         if not items:
-            raise DataError(f"no LiveCodeBench problems in {self.release} between {self.start_date} and {self.end_date}", "widen the date window or pick another release")
+            raise DataError(
+                f"no LiveCodeBench problems in {self.release} between {self.start_date} and {self.end_date}", "widen the date window or pick another release"
+            )
         return take(items, limit)
 
     def messages(self, item: Item, style: str = "default") -> list[dict[str, str]]:
@@ -274,11 +291,11 @@ def grade_problem(meta: dict[str, Any], answer: str, timeout_s: float = 6.0) -> 
     Score 1 only when every test passes. ``extracted`` says what happened ("passed 12/12",
     "wrong_answer at test 3 of 12"...); status ``no_answer`` when there is no code block,
     ``error`` when the tests cannot be read or a sandbox failed to start. Where no sandbox can
-    run at all, :func:`~transferlab.scoring.sandbox.check_available` raises its error: code is
+    run at all, :func:`~transferlab.sandbox.check_available` raises its error: code is
     never run outside the sandbox.
     """
+    from transferlab.sandbox import SandboxLimits
     from transferlab.scoring.code import extract_code, run_stdio_tests
-    from transferlab.scoring.sandbox import SandboxLimits
 
     code = extract_code(answer)
     if code is None:

@@ -20,13 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, read_jsonl, take
-from transferlab.benchmarks.groups import Group
+from transferlab.benchmarks.base import load_hub, take
 from transferlab.errors import DataError
+from transferlab.groups import Group
+from transferlab.io import read_jsonl
+from transferlab.items import Item, ScoringContext, Verdict
+from transferlab.options import AnswerStyle, MathGraderName
+from transferlab.scoring.math import MathTask
 
 DEFAULT_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 PAPER_TEMPLATE = "Solve the following math problem. Present the final answer in the format: Final Answer: \\boxed{{your_answer}}.\nProblem: {question}\nAnswer:"
-PAPER_TEMPLATE_MATH500 = "Solve the following math problem and present the final answer in the format: Final Answer: \\boxed{{your_answer}}.\nProblem: {question}\nAnswer:"
+PAPER_TEMPLATE_MATH500 = (
+    "Solve the following math problem and present the final answer in the format: Final Answer: \\boxed{{your_answer}}.\nProblem: {question}\nAnswer:"
+)
 
 Row = dict[str, Any]
 
@@ -52,13 +58,13 @@ class MathBenchmark:
     hf_split: str
     local_path: str
     to_item: Callable[[Row, int], Item]
-    answer_style: str = "boxed"
+    answer_style: AnswerStyle = "boxed"
     paper_template: str = PAPER_TEMPLATE
     group: Group = "math"
     prompt_styles: tuple[str, ...] = ("default", "paper")
     scorer: str = "math"
     mode: str = "generate"
-    math_grader: str = "transferlab"
+    math_grader: MathGraderName = "transferlab"
 
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:
         """The items, from ``data_dir/<local_path>`` or from the hub."""
@@ -96,18 +102,19 @@ class MathBenchmark:
 
     def score(self, items: Sequence[Item], answers: Sequence[str], context: ScoringContext) -> list[Verdict]:
         """Grade every answer with the shared math scorer."""
-        from transferlab.scoring.math import MathTask
-
         tasks = [
-            MathTask(response=a, gold=i.reference, style=self.answer_style, unit=i.meta.get("unit"), answer_type=i.meta.get("answer_type"), grader=self.math_grader)
+            MathTask(
+                response=a, gold=i.reference, style=self.answer_style, unit=i.meta.get("unit"), answer_type=i.meta.get("answer_type"), grader=self.math_grader
+            )
             for i, a in zip(items, answers)
         ]
-        verdicts = context.math_grader().grade(tasks)
-        return [Verdict(1.0 if v.correct else 0.0, v.extracted, v.status) for v in verdicts]
+        return context.math_pool().verdicts(tasks)
 
 
 def _math500_item(row: Row, index: int) -> Item:
-    return Item(str(row.get("unique_id") or index), {"question": row["problem"]}, str(row["answer"]), {"subject": row.get("subject"), "level": row.get("level")})
+    return Item(
+        str(row.get("unique_id") or index), {"question": row["problem"]}, str(row["answer"]), {"subject": row.get("subject"), "level": row.get("level")}
+    )
 
 
 def _aime24_item(row: Row, index: int) -> Item:
@@ -128,7 +135,12 @@ def _olympiad_item(row: Row, index: int) -> Item:
     answers = [str(a) for a in answers] if isinstance(answers, list) else [str(answers)]
     gold: str | list[str] = answers[0] if len(answers) == 1 else answers
     unit = row.get("unit") or None
-    return Item(str(row.get("id", index)), {"question": row["question"]}, gold, {"unit": unit, "answer_type": row.get("answer_type"), "is_multiple_answer": bool(row.get("is_multiple_answer"))})
+    return Item(
+        str(row.get("id", index)),
+        {"question": row["question"]},
+        gold,
+        {"unit": unit, "answer_type": row.get("answer_type"), "is_multiple_answer": bool(row.get("is_multiple_answer"))},
+    )
 
 
 _GSM8K_ANSWER = re.compile(r"####\s*(.+?)\s*$", re.S)
@@ -162,5 +174,3 @@ def matharena_answers(folder: Path) -> dict[str, str]:
     """AIME 2025 answers from MathArena's ``answers.csv`` (id, answer), for cross-checking sources."""
     with (folder / "answers.csv").open(newline="") as f:
         return {row["id"]: row["answer"] for row in csv.DictReader(f)}
-
-

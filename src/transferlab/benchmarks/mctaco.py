@@ -25,17 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict, load_hub, take
+from transferlab.benchmarks.base import load_hub, take
 from transferlab.benchmarks.choices import final_yes_no
-from transferlab.benchmarks.groups import Group
 from transferlab.benchmarks.halueval import sole_yes_no
 from transferlab.errors import DataError
+from transferlab.groups import Group
+from transferlab.items import Item, ScoringContext, Verdict
 
 Row = dict[str, Any]
 CHOICES = ("no", "yes")  # lm-eval's doc_to_choice order: option 0 is "no"
 TSV_FIELDS = ("sentence", "question", "answer", "label", "category")
 LOCAL_FILES = {"test": "mctaco/test_9442.tsv", "validation": "mctaco/dev_3783.tsv"}
-GEN_INSTRUCTION = 'Is this answer plausible? Think about typical durations, orders, frequencies and times of events. End your reply with "Answer: yes" or "Answer: no".'
+GEN_INSTRUCTION = (
+    'Is this answer plausible? Think about typical durations, orders, frequencies and times of events. End your reply with "Answer: yes" or "Answer: no".'
+)
 
 
 def mctaco_context(item: Item) -> str:

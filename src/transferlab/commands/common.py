@@ -1,51 +1,116 @@
-"""Shared command-line helpers."""
+"""Command-line helpers shared by the commands: options defined once, translated into library calls."""
 
 from __future__ import annotations
 
-import json
+import argparse
 import os
-from collections.abc import Iterable
-from pathlib import Path
+import sys
 from typing import Any
 
-from transferlab.errors import DataError, StoreError
+from transferlab.backends import Backend, BackendOptions, load_backend
+from transferlab.options import API_KINDS, BACKEND_KINDS, DTYPES, THINKING_REQUESTS
+from transferlab.spec import GenerationConfig
+
+API_KEY_ENV = ("TRANSFERLAB_API_KEY", "OPENAI_API_KEY")
 
 
-def data_dir_arg(value: str | None) -> Path | None:
-    """``--data-dir`` (or ``$TRANSFERLAB_DATA_DIR``) as a checked folder; None means the hub."""
-    value = value or os.environ.get("TRANSFERLAB_DATA_DIR")
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    if not path.is_dir():
-        raise DataError(f"--data-dir {path} is not a folder", "point it at a folder laid out like shared/data")
-    return path
+def on_off(value: str) -> bool:
+    """``on``/``off`` as a bool (an argparse ``type``)."""
+    if value not in ("on", "off"):
+        raise argparse.ArgumentTypeError("use on or off")
+    return value == "on"
 
 
-def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Write rows as JSON Lines to a temporary file and rename it into place; returns the count."""
-    path = Path(path)
-    if not path.parent.exists():
-        raise DataError(f"the folder {path.parent} does not exist", "create it or choose another --out")
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    count = 0
-    try:
-        with tmp.open("w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                count += 1
-        tmp.replace(path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise StoreError(f"could not write {path}: {err.strerror}", "check the disk space and permissions") from err
-    return count
+def console() -> Any:
+    """A rich console for tables: the terminal's width, or 200 columns when piped to a file."""
+    from rich.console import Console
+
+    c = Console()
+    return c if c.is_terminal else Console(width=200)
+
+
+def add_generation_args(p: argparse.ArgumentParser) -> None:
+    """The sampling and prompt options shared by every command that generates."""
+    g = p.add_argument_group("generation")
+    g.add_argument("--samples", type=int, default=1, help="completions per prompt (k)")
+    g.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    g.add_argument("--top-p", type=float, default=1.0)
+    g.add_argument("--max-new-tokens", type=int, default=2048)
+    g.add_argument("--seed", type=int, default=0, help="reaches every sampler: a rerun reproduces the samples")
+    g.add_argument("--stop", action="append", default=[], help="a stop string (repeatable)")
+    g.add_argument("--no-chat-template", action="store_true", help="send raw prompts instead of the model's chat template")
+    g.add_argument("--enable-thinking", type=on_off, default=None, metavar="on|off", help="passed to templates that read it (Qwen3)")
+    g.add_argument("--system-prompt", default=None)
+    g.add_argument("--prompt-style", default="default", help="a benchmark prompt style: default or paper")
+    g.add_argument("--thinking-parser", default="auto", choices=THINKING_REQUESTS)
+
+
+def generation_config(args: argparse.Namespace) -> GenerationConfig:
+    """The :class:`GenerationConfig` named by the command-line options."""
+    return GenerationConfig(
+        samples=args.samples,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
+        stop=tuple(args.stop),
+        chat_template=not args.no_chat_template,
+        enable_thinking=args.enable_thinking,
+        system_prompt=args.system_prompt,
+        prompt_style=args.prompt_style,
+        thinking_parser=args.thinking_parser,
+    )
+
+
+def add_model_args(p: argparse.ArgumentParser, *, batch_size: int = 16) -> None:
+    """``--backend``, ``--revision``, ``--device``, ``--dtype`` and ``--batch-size``."""
+    p.add_argument("--backend", default="hf", choices=BACKEND_KINDS)
+    p.add_argument("--revision", default=None, help="hub revision (recorded in the store key)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--dtype", default="auto", choices=DTYPES)
+    p.add_argument("--batch-size", type=int, default=batch_size, help="rows (prompt x sample) decoded together")
+
+
+def add_backend_args(p: argparse.ArgumentParser) -> None:
+    """The options of the vllm and openai backends."""
+    g = p.add_argument_group("vllm backend")
+    g.add_argument("--tensor-parallel", type=int, default=1, help="GPUs per vLLM engine")
+    g.add_argument("--data-parallel", type=int, default=1, help="vLLM engines, each on its own --tensor-parallel GPUs")
+    g.add_argument("--max-model-len", type=int, default=None, help="longest prompt + answer in tokens (default: the model's); sizes vLLM's KV cache")
+    g = p.add_argument_group("openai backend (OpenAI-compatible servers: vLLM serve, SGLang, llama.cpp, TGI)")
+    g.add_argument("--endpoint", action="append", default=[], help="a server's base URL, e.g. http://127.0.0.1:8000/v1 (repeatable: replicas share the work)")
+    g.add_argument("--api", default="chat", choices=API_KINDS, help="chat: the server applies the chat template; completions: rendered here with --tokenizer")
+    g.add_argument("--api-key", default=None, help=f"bearer token (default: ${API_KEY_ENV[0]} or ${API_KEY_ENV[1]})")
+    g.add_argument("--concurrency", type=int, default=8, help="requests in flight per endpoint")
+    g.add_argument("--request-timeout", type=float, default=3600.0, help="seconds to wait for one answer (long reasoning)")
+    g.add_argument("--tokenizer", default=None, help="the served model's tokenizer folder or hub id (needed by --api completions)")
+
+
+def backend_options(args: argparse.Namespace) -> BackendOptions:
+    """The :class:`BackendOptions` of the command line; options a command does not define keep their defaults."""
+    defaults = BackendOptions()
+    opt = {
+        name: getattr(args, name, getattr(defaults, name))
+        for name in ("device", "dtype", "batch_size", "tensor_parallel", "data_parallel", "max_model_len", "api", "concurrency")
+    }
+    return BackendOptions(kind=args.backend, request_timeout=getattr(args, "request_timeout", defaults.request_timeout), **opt)
+
+
+def backend_from_args(args: argparse.Namespace) -> Backend:
+    """The backend named by ``--backend`` for ``--model``, built by :func:`transferlab.backends.load_backend`."""
+    api_key = getattr(args, "api_key", None) or next((os.environ[k] for k in API_KEY_ENV if os.environ.get(k)), None)
+    return load_backend(
+        args.model,
+        backend_options(args),
+        revision=getattr(args, "revision", None),
+        endpoints=getattr(args, "endpoint", None) or (),
+        tokenizer=getattr(args, "tokenizer", None),
+        api_key=api_key,
+    )
 
 
 def module_main(register: Any, command: str, argv: list[str] | None) -> int:
     """``python -m transferlab.commands.X ...``: run one command module as ``transferlab COMMAND ...``."""
-    import argparse
-    import sys
-
     from transferlab.errors import TransferlabError
 
     parser = argparse.ArgumentParser(prog="transferlab")

@@ -1,7 +1,7 @@
 """``transferlab demo``: the whole study in the mini-world (see :mod:`transferlab.demo`).
 
-    transferlab demo --out runs/demo            # about 5 minutes on 2 CPU cores
-    transferlab demo --out runs/demo-quick --quick   # every phase on a small budget
+transferlab demo --out runs/demo            # about 5 minutes on 2 CPU cores
+transferlab demo --out runs/demo-quick --quick   # every phase on a small budget
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from transferlab.report.build import build_report
 
     if args.store:
-        from transferlab.report.analysis import analyse_store
-        from transferlab.study_run import study_for_store
+        from transferlab.study.run import study_for_store
+        from transferlab.transfer.analysis import analyse_store
 
         with Store(args.store, readonly=True) as store:
             spec, keys = study_for_store(store, args.spec, args.study)
@@ -44,24 +44,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _from_csv(args: argparse.Namespace) -> Any:
-    from transferlab.commands.ti import parse_pairs, parse_sigma, read_scores_csv
-    from transferlab.report.analysis import analyse_scores
+    from transferlab.commands.ti import parse_pairs, parse_sigma
+    from transferlab.study.spec import load_spec
+    from transferlab.transfer.scores import analyse_scores_csv
 
-    table = read_scores_csv(Path(args.scores))
-    groups, training, version, ddof = dict(table.groups), {}, "v2", 1
-    pairs = parse_pairs(args.pairs) if args.pairs else []
-    if args.spec:
-        from transferlab.study import load_spec
-
-        spec = load_spec(args.spec)
-        groups.update(spec.groups)
-        training = {m.name: m.training for m in spec.models}
-        pairs = pairs or spec.pairs
-        version, ddof = spec.ti.version, spec.ti.ddof
-    if not pairs:
-        raise ConfigError("no pair to compare", "pass --pairs TUNED:BASE,... or a --spec whose models name their base")
-    return analyse_scores(table.scores, pairs, groups, training=training, version=version, ddof=ddof,
-                          sigma=parse_sigma(args.sigma) if args.sigma else None, title=Path(args.scores).stem)
+    return analyse_scores_csv(
+        Path(args.scores),
+        pairs=parse_pairs(args.pairs) if args.pairs else [],
+        sigma=parse_sigma(args.sigma) if args.sigma else None,
+        spec=load_spec(args.spec) if args.spec else None,
+    )
 
 
 def register(subparsers: Any) -> None:

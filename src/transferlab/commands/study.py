@@ -14,20 +14,26 @@ import argparse
 import sys
 from typing import Any
 
-from transferlab.commands.common import data_dir_arg
+from transferlab.io import resolve_data_dir
 from transferlab.store import Store
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from transferlab.study import load_spec
-    from transferlab.study_run import run_study
+    from transferlab.study.run import run_study
+    from transferlab.study.spec import load_spec
 
     spec = load_spec(args.spec)
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     with Store(args.store) as store:
         summaries = run_study(
-            spec, store, only=only, allow_mixed_settings=args.allow_mixed_settings, limit=args.limit,
-            data_dir=data_dir_arg(args.data_dir), show_progress=False if args.quiet else None, argv=sys.argv,
+            spec,
+            store,
+            only=only,
+            allow_mixed_settings=args.allow_mixed_settings,
+            limit=args.limit,
+            data_dir=resolve_data_dir(args.data_dir),
+            show_progress=False if args.quiet else None,
+            argv=sys.argv,
         )
     for s in summaries:
         print(f"{s.model_key}: {s.requested} completions asked, {s.reused} already stored, {s.generated} generated", file=sys.stderr)
@@ -36,7 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from transferlab.study import load_spec
+    from transferlab.study.spec import load_spec
 
     spec = load_spec(args.spec)
     groups = spec.resolved_groups()

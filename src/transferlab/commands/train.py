@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-from transferlab.commands.common import data_dir_arg
+from transferlab.io import resolve_data_dir
+from transferlab.train.common import TrainResult
 
 
 def _on_off(value: str) -> bool:
@@ -32,7 +34,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
 
-def _preset(kind: str, args: argparse.Namespace):  # noqa: ANN202 - a preset dataclass
+def _preset(kind: str, args: argparse.Namespace) -> Any:
     from transferlab.train.presets import get_preset, parse_overrides
 
     overrides = parse_overrides(args.set)
@@ -67,26 +69,34 @@ def cmd_grpo(args: argparse.Namespace) -> int:
     from transferlab.train.data import load_prompts
     from transferlab.train.grpo import train_grpo
 
-    prompts = load_prompts(args.prompts, data_dir_arg(args.data_dir), args.limit)
-    result = train_grpo(args.base, prompts, preset, args.out, prompt_set=args.prompts, enable_thinking=args.thinking,
-                        report=args.report_to, show_progress=False if args.quiet else None)
+    prompts = load_prompts(args.prompts, resolve_data_dir(args.data_dir), args.limit)
+    result = train_grpo(
+        args.base,
+        prompts,
+        preset,
+        args.out,
+        prompt_set=args.prompts,
+        enable_thinking=args.thinking,
+        report=args.report_to,
+        show_progress=False if args.quiet else None,
+    )
     _done(result)
     return 0
 
 
-def _done(result: object) -> None:
+def _done(result: TrainResult) -> None:
     import os
 
     from transferlab.train.common import is_main_process
 
     rank = os.environ.get("RANK", "0")
-    print(f"rank {rank} of {result.processes} finished at step {result.global_step}", file=sys.stderr)  # type: ignore[attr-defined]
+    print(f"rank {rank} of {result.processes} finished at step {result.global_step}", file=sys.stderr)
     if is_main_process():
-        resumed = f" (resumed from {result.resumed_from})" if result.resumed_from else ""  # type: ignore[attr-defined]
-        print(f"trained to step {result.global_step}{resumed}; model in {result.out_dir}, log in {result.log_path}", file=sys.stderr)  # type: ignore[attr-defined]
+        resumed = f" (resumed from {result.resumed_from})" if result.resumed_from else ""
+        print(f"trained to step {result.global_step}{resumed}; model in {result.out_dir}, log in {result.log_path}", file=sys.stderr)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Any) -> None:
     p = subparsers.add_parser("train", help="math-only fine-tuning: rejection-sampled SFT or GRPO (TRL)")
     sub = p.add_subparsers(dest="trainer", metavar="TRAINER", required=True)
 

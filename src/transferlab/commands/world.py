@@ -56,7 +56,14 @@ def run_pretrain(args: argparse.Namespace) -> int:
         if not 0.0 <= args.trace_share <= 1.0:
             raise ConfigError(f"--trace-share {args.trace_share} is not a share", "pass a number from 0 to 1, e.g. --trace-share 0.1")
         recipe = dataclasses.replace(recipe, trace_share=args.trace_share)
-    columns = (TextColumn("pretrain"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"), TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("pretrain"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"),
+        TextColumn("loss {task.fields[loss]:.3f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns) as progress:
         task = progress.add_task("pretrain", total=recipe.steps, loss=float("nan"))
 

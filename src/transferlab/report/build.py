@@ -15,10 +15,10 @@ from pathlib import Path
 
 from transferlab import __version__
 from transferlab.errors import StoreError
-from transferlab.report.analysis import StudyAnalysis
 from transferlab.report.figures import FigureFile, all_figures, delta_bars, generation_bars, ti_scatter
 from transferlab.report.html import Section, render_markdown, render_page
 from transferlab.report.tables import Table, delta_table, generation_table, scores_table, settings_table, ti_table
+from transferlab.transfer.analysis import StudyAnalysis
 
 
 def _tables_section(title: str, tables: Sequence[Table], figures: Sequence[FigureFile] = (), intro: str = "") -> Section:
@@ -39,8 +39,7 @@ def study_sections(a: StudyAnalysis) -> list[Section]:
     sections = [
         _tables_section("Scores", [scores_table(a)]),
         _tables_section("Change against the base", [delta_table(a)], delta_bars(a)),
-        _tables_section("Transferability Index", [ti_table(a)], [ti_scatter(a)],
-                        intro="TI v2 (default) and v1 as PAPER.md section 2 defines them."),
+        _tables_section("Transferability Index", [ti_table(a)], [ti_scatter(a)], intro="TI v2 (default) and v1 as PAPER.md section 2 defines them."),
     ]
     if a.with_intervals:
         sections.append(_tables_section("Generation: truncation and length", [generation_table(a)], [generation_bars(a)]))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
-from transferlab.benchmarks.groups import GROUPS
 from transferlab.errors import missing_extra
-from transferlab.report.analysis import StudyAnalysis, is_finite
+from transferlab.groups import GROUPS
+from transferlab.transfer.analysis import StudyAnalysis, is_finite
 
 TRAINING_COLOURS = {"RL": "#1f77b4", "SFT": "#d62728", "other": "#7f7f7f", "base": "#2ca02c"}
 GROUP_COLOURS = {"math": "#9467bd", "other": "#ff7f0e", "non": "#17becf"}
@@ -28,7 +29,7 @@ class FigureFile:
     caption: str
 
 
-def _new_figure(width: float, height: float):  # noqa: ANN202 - matplotlib types
+def _new_figure(width: float, height: float) -> Any:
     try:
         from matplotlib.figure import Figure
     except ImportError as err:
@@ -36,7 +37,7 @@ def _new_figure(width: float, height: float):  # noqa: ANN202 - matplotlib types
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
-def _png(fig) -> bytes:  # noqa: ANN001
+def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
     return buf.getvalue()
@@ -53,7 +54,7 @@ def ti_scatter(a: StudyAnalysis) -> FigureFile:
         row = p.ti.get(a.primary_version)
         x = row.point.ti.get("other") if row and row.point else None
         y = row.point.ti.get("non") if row and row.point else None
-        if not (is_finite(x) and is_finite(y)):
+        if row is None or not (is_finite(x) and is_finite(y)):
             left_out.append(p.tuned)
             continue
         colour = TRAINING_COLOURS.get(p.training, "#000000")
@@ -92,8 +93,9 @@ def delta_bars(a: StudyAnalysis) -> list[FigureFile]:
         values = [d.delta for d in p.deltas]
         colours = [GROUP_COLOURS[d.group] for d in p.deltas]
         errs = None
-        if all(is_finite(d.low) and is_finite(d.high) for d in p.deltas) and p.deltas:
-            errs = [[max(0.0, d.delta - d.low) for d in p.deltas], [max(0.0, d.high - d.delta) for d in p.deltas]]  # type: ignore[operator]
+        bounds = [(d.delta, d.low, d.high) for d in p.deltas]
+        if bounds and all(is_finite(low) and is_finite(high) for _, low, high in bounds):
+            errs = [[max(0.0, v - (low or 0.0)) for v, low, _ in bounds], [max(0.0, (high or 0.0) - v) for v, _, high in bounds]]
         ax.bar(range(len(names)), values, color=colours, yerr=errs, capsize=3)
         ax.axhline(0, color="#444444", lw=0.8)
         ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)

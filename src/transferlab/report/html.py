@@ -48,12 +48,19 @@ def figure_html(fig: FigureFile) -> str:
 def render_page(title: str, subtitle: str, sections: Sequence[Section]) -> str:
     """The whole page as a string."""
     parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
-        f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(subtitle)}</p>",
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{html.escape(subtitle)}</p>",
     ]
     for s in sections:
-        parts.append(f'<section><h2>{html.escape(s.title)}</h2>{s.html}{"".join(figure_html(f) for f in s.figures)}</section>')
+        parts.append(f"<section><h2>{html.escape(s.title)}</h2>{s.html}{''.join(figure_html(f) for f in s.figures)}</section>")
     parts += ["</body>", "</html>"]
     return "\n".join(parts)
 

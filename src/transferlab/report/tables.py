@@ -8,9 +8,9 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from transferlab.benchmarks.groups import GROUPS
-from transferlab.report.analysis import StudyAnalysis, TIRow, is_finite
-from transferlab.ti import TRANSFER_GROUPS
+from transferlab.groups import GROUPS
+from transferlab.transfer.analysis import StudyAnalysis, TIRow, is_finite
+from transferlab.transfer.ti import TRANSFER_GROUPS
 
 DASH = "—"
 
@@ -78,7 +78,11 @@ def delta_table(a: StudyAnalysis) -> Table:
             cells.append(text)
         groups = [num(*p.group_delta[g], sign=True) if g in p.group_delta else DASH for g in GROUPS]
         rows.append((p.tuned, p.base, *cells, *groups))
-    note = "Δ = tuned − base in points; [CI] paired bootstrap over items (and samples); p: paired sign-flip test" if a.with_intervals else "Δ = tuned − base in points"
+    note = (
+        "Δ = tuned − base in points; [CI] paired bootstrap over items (and samples); p: paired sign-flip test"
+        if a.with_intervals
+        else "Δ = tuned − base in points"
+    )
     return Table("Change against the base (points)", headers, tuple(rows), note)
 
 
@@ -88,8 +92,8 @@ def _ti_cells(row: TIRow | None) -> list[str]:
         return [DASH] * len(TRANSFER_GROUPS) + [reason]
     cells = []
     for g in TRANSFER_GROUPS:
-        ci = row.ci.get(g)
-        cells.append(num(row.point.ti.get(g), *(ci if ci else (None, None)), fmt=".0f", sign=True))
+        low, high = row.ci.get(g) or (None, None)
+        cells.append(num(row.point.ti.get(g), low, high, fmt=".0f", sign=True))
     return cells + [row.status]
 
 

@@ -26,16 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transferlab.scoring.math import MATH_GRADERS, MathGrader, MathTask
+from transferlab.options import MATH_GRADERS, MathGraderName
+from transferlab.scoring.math import MathTask
+from transferlab.scoring.math_pool import MathGradingPool
 
 __all__ = ["AGREEMENT_FILES", "Disagreement", "FileAgreement", "default_data_dir", "grade_file", "main"]
 
 AGREEMENT_FILES = (
     "math_generations/math_cot_100.jsonl",
-    "math_generations/prime_olympiadbench/Meta-Llama-3.1-8B-Instruct/"
-    "test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl",
-    "math_generations/prime_olympiadbench/Qwen2.5-Math-7B-Instruct/"
-    "test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl",
+    "math_generations/prime_olympiadbench/Meta-Llama-3.1-8B-Instruct/test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl",
+    "math_generations/prime_olympiadbench/Qwen2.5-Math-7B-Instruct/test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl",
 )
 
 
@@ -90,7 +90,7 @@ def _rows(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def _tasks(rows: list[dict[str, Any]], math_grader: str) -> list[tuple[dict[str, Any], int, MathTask]]:
+def _tasks(rows: list[dict[str, Any]], math_grader: MathGraderName) -> list[tuple[dict[str, Any], int, MathTask]]:
     out = []
     for row in rows:
         # The harness graded against its own normalised reference, ``gt``.
@@ -107,14 +107,13 @@ def _tasks(rows: list[dict[str, Any]], math_grader: str) -> list[tuple[dict[str,
     return out
 
 
-def grade_file(path: Path, grader: MathGrader, *, math_grader: str = "transferlab") -> FileAgreement:
+def grade_file(path: Path, grader: MathGradingPool, *, math_grader: MathGraderName = "transferlab") -> FileAgreement:
     """Grade every response of one file with ``math_grader`` and compare with its published ``score``."""
     items = _tasks(_rows(path), math_grader)
     started = time.perf_counter()
     verdicts = grader.grade([task for _, _, task in items])
     seconds = time.perf_counter() - started
-    result = FileAgreement(path.name if "olympiad" not in str(path) else path.parent.name, len(items),
-                           0, 0, 0, seconds)
+    result = FileAgreement(path.name if "olympiad" not in str(path) else path.parent.name, len(items), 0, 0, 0, seconds)
     for (row, sample, task), verdict in zip(items, verdicts):
         theirs = bool(row["score"][sample])
         preds = row.get("pred") or []
@@ -151,10 +150,7 @@ def _print(results: Sequence[FileAgreement]) -> None:
     for r in results:
         print(f"\n== {r.name}: {len(r.disagreements)} disagreements")
         for d in r.disagreements:
-            print(
-                f"  idx {d.index} #{d.sample}: gold {d.gold!r} | ours {d.ours_extracted!r} -> {d.ours}"
-                f" ({d.status}) | theirs {d.their_pred!r} -> {d.theirs}"
-            )
+            print(f"  idx {d.index} #{d.sample}: gold {d.gold!r} | ours {d.ours_extracted!r} -> {d.ours} ({d.status}) | theirs {d.their_pred!r} -> {d.theirs}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         parser.error(f"missing data files: {missing}; pass --data-dir or set TRANSFERLAB_SHARED_DATA")
-    with MathGrader(workers=args.workers, timeout_s=args.timeout) as grader:
+    with MathGradingPool(workers=args.workers, timeout_s=args.timeout) as grader:
         _print([grade_file(path, grader, math_grader=args.grader) for path in paths])
     return 0
 

@@ -1,6 +1,6 @@
 """Grading model-written code: pull the code out of a completion and run it against tests.
 
-Every program runs in :mod:`transferlab.scoring.sandbox`; nothing here executes code itself.
+Every program runs in :mod:`transferlab.sandbox`; nothing here executes code itself.
 
     code = extract_code(completion)                      # the last fenced Python block
     verdict = run_stdio_tests(code, [("1 2\\n", "3\\n")])  # LiveCodeBench style
@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
-from transferlab.scoring.sandbox import (
+from transferlab.sandbox import (
     SandboxLimits,
     SandboxResult,
     check_available,
@@ -69,15 +69,10 @@ def extract_code(text: str) -> str | None:
 
 def humaneval_program(problem: Mapping[str, str], completion: str) -> str:
     """The program HumanEval runs: prompt, completion, the test's ``check`` and its call."""
-    return (
-        problem["prompt"] + completion + "\n\n" + problem["test"] + "\n\n"
-        + f"check({problem['entry_point']})\n"
-    )
+    return problem["prompt"] + completion + "\n\n" + problem["test"] + "\n\n" + f"check({problem['entry_point']})\n"
 
 
-def check_humaneval(
-    problem: Mapping[str, str], completion: str, limits: SandboxLimits = HUMANEVAL_LIMITS
-) -> CodeVerdict:
+def check_humaneval(problem: Mapping[str, str], completion: str, limits: SandboxLimits = HUMANEVAL_LIMITS) -> CodeVerdict:
     """Run one HumanEval completion against its tests."""
     return _humaneval_verdict(run_python(humaneval_program(problem, completion), limits=limits))
 
@@ -95,8 +90,13 @@ def check_humaneval_many(
 
 def _humaneval_verdict(result: SandboxResult) -> CodeVerdict:
     return CodeVerdict(
-        passed=result.ok, status="passed" if result.ok else result.status, tests_run=1,
-        tests_total=1, failed_test=None if result.ok else 0, result=result, detail=result.detail,
+        passed=result.ok,
+        status="passed" if result.ok else result.status,
+        tests_run=1,
+        tests_total=1,
+        failed_test=None if result.ok else 0,
+        result=result,
+        detail=result.detail,
     )
 
 
@@ -151,9 +151,7 @@ def run_stdio_tests(
     return CodeVerdict(True, "passed", len(tests), len(tests), result=results[len(tests) - 1])
 
 
-def _run_until_failure(
-    source: str, tests: Sequence[tuple[str, str]], limits: SandboxLimits, workers: int
-) -> dict[int, SandboxResult]:
+def _run_until_failure(source: str, tests: Sequence[tuple[str, str]], limits: SandboxLimits, workers: int) -> dict[int, SandboxResult]:
     """Run tests ``workers`` at a time, starting none after the first failure is seen."""
     results: dict[int, SandboxResult] = {}
     waiting = iter(range(len(tests)))

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 
+from transferlab.options import ANSWER_STYLES, AnswerStyle
+
 __all__ = [
-    "STYLES",
     "answer_phrase",
     "extract_math_answer",
     "gsm8k_hashes",
@@ -28,7 +29,6 @@ __all__ = [
     "split_answers",
 ]
 
-STYLES = ("boxed", "gsm8k")
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\b")
 # A number, possibly negative, possibly with thousands separators or a decimal part.
@@ -156,15 +156,15 @@ def _strip_wrappers(answer: str) -> str:
     return answer
 
 
-def extract_math_answer(text: str, style: str = "boxed") -> str | None:
+def extract_math_answer(text: str, style: AnswerStyle = "boxed") -> str | None:
     """The final answer of a completion under ``style`` ("boxed" or "gsm8k"), or ``None``.
 
     "boxed": last ``\\boxed``/``\\fbox``, else the "final answer is X" / "answer is X" phrase.
     "gsm8k": last boxed, else the last ``#### N``, else the last number in the "answer is X" phrase,
     else the last number in the text (thousands separators removed from these numbers).
     """
-    if style not in STYLES:
-        raise ValueError(f"unknown extraction style {style!r}; expected one of {STYLES}")
+    if style not in ANSWER_STYLES:
+        raise ValueError(f"unknown extraction style {style!r}; expected one of {ANSWER_STYLES}")
     boxed = last_boxed(text)
     if boxed is not None:
         return boxed
@@ -230,9 +230,7 @@ def remove_unit(part: str, unit: str | None = None) -> str:
         if target:
             for i in range(1, len(part)):
                 head = part[:i]
-                if head.count("{") == head.count("}") and head.strip() and (
-                    _canon_unit(part[i:]) in (target, target + "s")
-                ):
+                if head.count("{") == head.count("}") and head.strip() and (_canon_unit(part[i:]) in (target, target + "s")):
                     part = part[:i].rstrip()
                     break
     stripped = _TRAILING_TEXT_RE.sub("", part)

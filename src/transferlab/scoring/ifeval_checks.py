@@ -128,12 +128,12 @@ def _lm_eval_utils() -> Any:
                 from lm_eval.tasks.ifeval import instructions, utils
             except ImportError as err:
                 raise missing_extra("lm-eval", "ifeval") from err
-            instructions.langdetect = _langdetect()
+            instructions.langdetect = language_detector()
             _utils = utils
     return _utils
 
 
-def _langdetect() -> Any:
+def language_detector() -> Any:
     """``langdetect_rs`` (bit-identical results, ~25x faster) when installed, else ``langdetect``;
     seeded, since langdetect's detection is a random walk."""
     try:

@@ -1,7 +1,8 @@
 """The math answer checker: extraction, benchmark-aware clean-up, then math-verify.
 
-``grade_math`` grades one answer in the calling process; ``MathGrader`` grades batches in a pool of
-worker processes with a hard wall-clock limit per answer, so that no answer can hang or crash a run.
+``grade_math`` grades one answer in the calling process;
+:class:`~transferlab.scoring.math_pool.MathGradingPool` grades batches in a pool of worker processes
+with a hard wall-clock limit per answer, so that no answer can hang or crash a run.
 The RL reward and every math benchmark use this one scorer.
 
 How an answer is graded:
@@ -19,7 +20,7 @@ How an answer is graded:
    An Interval answer may be written as an inequality (``x < -5`` for ``(-\\infty, -5)``).
 
 math-verify's own timeout uses ``SIGALRM`` and is switched off everywhere here; the limit is a
-``SIGALRM`` timer of our own in ``grade_math`` (main thread only) and a hard kill in ``MathGrader``.
+``SIGALRM`` timer of our own in ``grade_math`` (main thread only) and a hard kill in ``MathGradingPool``.
 """
 
 from __future__ import annotations
@@ -32,17 +33,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from transferlab.items import Verdict
+from transferlab.options import MATH_GRADERS, AnswerStyle, MathGraderName
 from transferlab.scoring.extract import extract_math_answer, normalize_answer, normalize_part, split_answers
 
-__all__ = ["MATH_GRADERS", "MathGrader", "MathTask", "MathVerdict", "answers_equivalent", "extract_for", "grade_math"]
-
-# "transferlab": the scorer described above (the default everywhere). "qwen25-math": the verdicts of
-# the Qwen2.5-Math evaluation harness, known errors included (``qwen_compat.py``), to compare with
-# numbers that harness produced.
-MATH_GRADERS = ("transferlab", "qwen25-math")
+__all__ = ["MathTask", "MathVerdict", "answers_equivalent", "extract_for", "grade_math", "load_math_verify"]
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -53,16 +50,16 @@ class MathTask:
     reference answer, or a list of references that must all be given. ``style`` picks the extraction
     ("boxed" or "gsm8k"). ``unit`` (OlympiadBench, e.g. "km/h", "^{\\circ}") is removed from both
     sides. ``answer_type`` (OlympiadBench: Numerical / Expression / Tuple / Interval): an Interval
-    reference also accepts the equivalent inequality. ``grader`` is one of :data:`MATH_GRADERS`;
+    reference also accepts the equivalent inequality. ``grader`` is one of :data:`~transferlab.options.MATH_GRADERS`;
     "qwen25-math" ignores ``style``, ``unit`` and ``answer_type`` as that harness does.
     """
 
     response: str
     gold: str | list[str]
-    style: str = "boxed"
+    style: AnswerStyle = "boxed"
     unit: str | None = None
     answer_type: str | None = None
-    grader: str = "transferlab"
+    grader: MathGraderName = "transferlab"
 
     def __post_init__(self) -> None:
         if self.grader not in MATH_GRADERS:
@@ -77,13 +74,18 @@ class MathVerdict:
     extracted: str | None
     status: str
 
+    def to_verdict(self) -> Verdict:
+        """The benchmark verdict: score 1.0 when correct, else 0.0, with the extracted answer and status."""
+        return Verdict(1.0 if self.correct else 0.0, self.extracted, self.status)
+
 
 # --------------------------------------------------------------------------------------------
 # Comparison (math-verify underneath)
 # --------------------------------------------------------------------------------------------
 
 
-def _mv() -> Any:
+def load_math_verify() -> Any:
+    """The ``math_verify`` module, its logger quieted (imported on first use: it is slow to import)."""
     import math_verify
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)
@@ -94,7 +96,7 @@ def _mv() -> Any:
 def _parse(text: str) -> list[Any]:
     """math-verify's parse of one cleaned answer, cached per process (a reference is parsed once
     for all of its k samples; the result is never mutated)."""
-    mv = _mv()
+    mv = load_math_verify()
     config = [mv.LatexExtractionConfig(boxed_match_priority=0), mv.ExprExtractionConfig()]
     return mv.parse(f"${text}$", extraction_config=config, parsing_timeout=None)
 
@@ -106,9 +108,7 @@ def _verify_pair(gold: str, pred: str, answer_type: str | None) -> bool:
     if not gold_parsed or not pred_parsed:
         return False
     interval = (answer_type or "").lower() == "interval"
-    return bool(
-        _mv().verify(gold_parsed, pred_parsed, allow_set_relation_comp=interval, timeout_seconds=None)
-    )
+    return bool(load_math_verify().verify(gold_parsed, pred_parsed, allow_set_relation_comp=interval, timeout_seconds=None))
 
 
 def _match_all(golds: list[str], preds: list[str], answer_type: str | None) -> bool:
@@ -146,9 +146,7 @@ def _sets_match(golds: list[str], preds: list[str], answer_type: str | None) -> 
     return _match_all(_dedupe(golds, answer_type), _dedupe(preds, answer_type), answer_type)
 
 
-def answers_equivalent(
-    gold: str | list[str], answer: str, unit: str | None = None, answer_type: str | None = None
-) -> bool:
+def answers_equivalent(gold: str | list[str], answer: str, unit: str | None = None, answer_type: str | None = None) -> bool:
     """Whether the extracted ``answer`` matches the reference(s), after the clean-up above."""
     gold_list = [gold] if isinstance(gold, str) else list(gold)
     gold_parts = [normalize_part(p, unit) for g in gold_list for p in split_answers(normalize_answer(g))]
@@ -211,7 +209,7 @@ def grade_math(task: MathTask, *, timeout_s: float | None = 5.0) -> MathVerdict:
 
     In the main thread ``timeout_s`` is enforced by a ``SIGALRM`` timer: Python code is interrupted,
     a long computation inside C (a huge integer power) only when it returns. Off the main thread no
-    in-process limit is possible; use :class:`MathGrader` for a hard limit.
+    in-process limit is possible; use :class:`MathGradingPool` for a hard limit.
     """
     usable = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
     if not timeout_s or not usable:
@@ -238,7 +236,3 @@ def grade_math(task: MathTask, *, timeout_s: float | None = 5.0) -> MathVerdict:
         # The alarm may also have been swallowed by a bare ``except`` somewhere underneath.
         verdict = MathVerdict(False, extract_math_answer(task.response, task.style), "timeout")
     return verdict
-
-
-# The worker pool lives in its own module; imported last because it uses the names above.
-from transferlab.scoring.math_pool import MathGrader  # noqa: E402

@@ -1,4 +1,4 @@
-"""The math scorer's worker pool: :class:`MathGrader` grades batches in worker processes with a
+"""The math scorer's worker pool: :class:`MathGradingPool` grades batches in worker processes with a
 hard wall-clock limit per answer, so that no answer can hang or crash a run (see
 :mod:`transferlab.scoring.math` for how one answer is graded).
 """
@@ -15,20 +15,19 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, cast
 
 from transferlab.errors import TransferlabError
-from transferlab.scoring.math import MathTask, MathVerdict, _mv, extract_for, grade_math
+from transferlab.items import Verdict
+from transferlab.scoring.math import MathTask, MathVerdict, extract_for, grade_math, load_math_verify
 
 WORKER_START_TIMEOUT_S = 300.0  # importing math-verify (and the main module, under spawn) may be slow
-
-
 
 
 def _worker_main(conn: Connection, soft_timeout_s: float | None, memory_limit_mb: int | None) -> None:
     """Worker loop: receive a chunk of ``(index, task)``, send one ``(index, verdict)`` per task."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _mv()
+    load_math_verify()
     if memory_limit_mb:
         _limit_memory(memory_limit_mb)
     conn.send("ready")  # the parent starts a task's clock only once the worker can grade
@@ -77,7 +76,7 @@ class _Job:
     done: bool = field(default=False)
 
 
-class MathGrader:
+class MathGradingPool:
     """Grade math answers in a pool of worker processes, with a hard time limit per answer.
 
     Workers are started (forkserver, else spawn: safe when the parent runs torch threads) on the
@@ -92,10 +91,17 @@ class MathGrader:
     """
 
     def __init__(
-        self, workers: int | None = None, timeout_s: float = 5.0, *, memory_limit_mb: int | None = 4096
+        self,
+        workers: int | None = None,
+        timeout_s: float = 5.0,
+        *,
+        memory_limit_mb: int | None = 4096,
+        soft_timeout_fraction: float | None = 0.8,
     ) -> None:
         """``workers``: processes (default: usable CPUs, at most 8); ``timeout_s``: wall-clock
-        limit per answer; ``memory_limit_mb``: address space each worker may add (None: no cap)."""
+        limit per answer; ``memory_limit_mb``: address space each worker may add (None: no cap);
+        ``soft_timeout_fraction``: the worker's own in-process limit as a share of ``timeout_s``
+        (None: only the parent's hard kill stops an answer)."""
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         self.workers = max(1, workers if workers is not None else min(cpus, 8))
         self.timeout_s = float(timeout_s)
@@ -105,10 +111,10 @@ class MathGrader:
         self._all: set[int] = set()
         self._live: dict[int, _Worker] = {}
         self._waiting = 0
-        self._soft_fraction: float | None = 0.8
+        self._soft_fraction = soft_timeout_fraction
         self._started = False
         self._closed = False
-        self._finalizer = weakref.finalize(self, MathGrader._kill_all, self._live)
+        self._finalizer = weakref.finalize(self, MathGradingPool._kill_all, self._live)
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -117,7 +123,7 @@ class MathGrader:
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if ctx.get_start_method() == "forkserver":
-            ctx.set_forkserver_preload(["transferlab.scoring.math", "math_verify"])
+            ctx.set_forkserver_preload(["transferlab.scoring.math_pool", "math_verify"])
         return ctx
 
     def _spawn(self, *, wait: bool = True) -> _Worker:
@@ -126,7 +132,9 @@ class MathGrader:
         # A soft limit inside the worker saves a respawn when Python code can be interrupted.
         soft = None if self._soft_fraction is None else max(0.05, self._soft_fraction * self.timeout_s)
         process = ctx.Process(
-            target=_worker_main, args=(child_conn, soft, self.memory_limit_mb), daemon=True,
+            target=_worker_main,
+            args=(child_conn, soft, self.memory_limit_mb),
+            daemon=True,
             name="transferlab-math",
         )
         process.start()
@@ -150,7 +158,7 @@ class MathGrader:
             self._discard(worker)
             raise TransferlabError(
                 f"a math scorer worker did not start within {WORKER_START_TIMEOUT_S:.0f} s",
-                "check that the main script creates MathGrader under `if __name__ == '__main__':` and that the machine is not out of memory",
+                "check that the main script creates MathGradingPool under `if __name__ == '__main__':` and that the machine is not out of memory",
             )
 
     def _discard(self, worker: _Worker) -> None:
@@ -161,7 +169,7 @@ class MathGrader:
     def _start(self) -> None:
         with self._cond:
             if self._closed:
-                raise RuntimeError("MathGrader is closed")
+                raise RuntimeError("MathGradingPool is closed")
             if self._started:
                 return
             self._started = True
@@ -199,7 +207,7 @@ class MathGrader:
             self._cond.notify_all()
         self._finalizer()
 
-    def __enter__(self) -> MathGrader:
+    def __enter__(self) -> MathGradingPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -217,7 +225,7 @@ class MathGrader:
             try:
                 while not self._idle:
                     if self._closed:
-                        raise RuntimeError("MathGrader is closed")
+                        raise RuntimeError("MathGradingPool is closed")
                     self._cond.wait()
                 return self._idle.pop()
             finally:
@@ -261,8 +269,11 @@ class MathGrader:
             raise
         return [r if r is not None else MathVerdict(False, None, "error") for r in results]
 
-    def _send(self, worker: _Worker, chunk: deque[int], tasks: list[MathTask],
-              jobs: dict[int, _Job], chunks: deque[deque[int]]) -> None:
+    def verdicts(self, tasks: Sequence[MathTask]) -> list[Verdict]:
+        """:meth:`grade` as benchmark verdicts (score 1.0 or 0.0), in the same order."""
+        return [v.to_verdict() for v in self.grade(tasks)]
+
+    def _send(self, worker: _Worker, chunk: deque[int], tasks: list[MathTask], jobs: dict[int, _Job], chunks: deque[deque[int]]) -> None:
         try:
             if not worker.process.is_alive():
                 raise OSError("worker died while idle")
@@ -273,12 +284,12 @@ class MathGrader:
             worker.conn.send([(i, tasks[i]) for i in chunk])
         jobs[id(worker)] = _Job(worker, chunk, time.monotonic() + self.timeout_s)
 
-    def _collect(self, jobs: dict[int, _Job], tasks: list[MathTask],
-                 results: list[MathVerdict | None], chunks: deque[deque[int]]) -> None:
+    def _collect(self, jobs: dict[int, _Job], tasks: list[MathTask], results: list[MathVerdict | None], chunks: deque[deque[int]]) -> None:
         """Wait for results until the nearest deadline; handle deaths and timeouts."""
         conns = {job.worker.conn: key for key, job in jobs.items()}
         timeout = max(0.0, min(job.deadline for job in jobs.values()) - time.monotonic())
-        for conn in wait(list(conns), timeout=timeout):
+        for ready in wait(list(conns), timeout=timeout):
+            conn = cast(Connection, ready)  # wait() returns the connections it was given
             job = jobs[conns[conn]]
             try:
                 while conn.poll():
@@ -293,12 +304,13 @@ class MathGrader:
                 del jobs[conns[conn]]
                 self._release(job.worker)
         now = time.monotonic()
-        for key, job in list(jobs.items()):
+        for job in list(jobs.values()):
             if job.deadline <= now and job.pending:
                 self._replace(job, jobs, results, chunks, "timeout", tasks)
 
-    def _replace(self, job: _Job, jobs: dict[int, _Job], results: list[MathVerdict | None],
-                 chunks: deque[deque[int]], status: str, tasks: list[MathTask]) -> None:
+    def _replace(
+        self, job: _Job, jobs: dict[int, _Job], results: list[MathVerdict | None], chunks: deque[deque[int]], status: str, tasks: list[MathTask]
+    ) -> None:
         """Kill a stuck or dead worker; its current answer gets ``status``; the rest is re-queued."""
         jobs.pop(id(job.worker), None)
         self._discard(job.worker)
@@ -314,5 +326,5 @@ class MathGrader:
 def _safe_extract(task: MathTask) -> str | None:
     try:
         return extract_for(task)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - extraction of an answer that broke a worker may break too: report none
         return None

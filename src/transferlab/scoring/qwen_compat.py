@@ -28,7 +28,7 @@ because the harness's parsers pin an ANTLR runtime that clashes with math-verify
 last fallback, sympy's ``parse_expr`` (which ``eval``s the model's text), is left out. None of
 these changes a verdict on the real outputs but one (``python -m transferlab.scoring.agreement
 --grader qwen25-math``: 100%, 100% and 99.85%). Use it through
-:class:`~transferlab.scoring.math.MathGrader`, which puts a hard time limit on every answer.
+:class:`~transferlab.scoring.math.MathGradingPool`, which puts a hard time limit on every answer.
 """
 
 from __future__ import annotations
@@ -102,16 +102,70 @@ def qwen_extract(text: str) -> str:
 
 # Unit words deleted where they stand alone (between non-word characters), plural forms included.
 _UNIT_WORDS = (
-    "degree", "deg", "mph", "kmph", "kmh", "ft", "feet", "foot", "inch", "inches", "yard", "mile", "km", "cm", "mm",
-    "meter", "metre", "m", "kg", "g", "gm", "lb", "liter", "litre", "gallon", "hour", "hr", "minute", "min", "second",
-    "sec", "day", "week", "month", "year", "yr", "percent", "unit", "square", "sq", "cubic", "cube", "acre",
-    "hectare", "are", "ohm", "rupee", "rs", "am", "pm", "s", "t", "a", "h", "o", "d", "c", "l",
+    "degree",
+    "deg",
+    "mph",
+    "kmph",
+    "kmh",
+    "ft",
+    "feet",
+    "foot",
+    "inch",
+    "inches",
+    "yard",
+    "mile",
+    "km",
+    "cm",
+    "mm",
+    "meter",
+    "metre",
+    "m",
+    "kg",
+    "g",
+    "gm",
+    "lb",
+    "liter",
+    "litre",
+    "gallon",
+    "hour",
+    "hr",
+    "minute",
+    "min",
+    "second",
+    "sec",
+    "day",
+    "week",
+    "month",
+    "year",
+    "yr",
+    "percent",
+    "unit",
+    "square",
+    "sq",
+    "cubic",
+    "cube",
+    "acre",
+    "hectare",
+    "are",
+    "ohm",
+    "rupee",
+    "rs",
+    "am",
+    "pm",
+    "s",
+    "t",
+    "a",
+    "h",
+    "o",
+    "d",
+    "c",
+    "l",
 )
 _UNIT_RES = [re.compile(r"(^|\W)" + re.escape(w) + r"($|\W)") for w in (*_UNIT_WORDS, *(w + "s" for w in _UNIT_WORDS))]
 _NUMBER_WORDS = {
-    w: i for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen seventeen eighteen nineteen twenty".split()
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
     )
 }
 
@@ -318,9 +372,7 @@ def qwen_equal(pred: str | None, ref: str | None) -> bool:
         return len(pred_parts) == len(ref_parts) and all(qwen_equal(a, b) for a, b in zip(pred_parts, ref_parts))
     if _is_matrix(pred) and _is_matrix(ref):
         pm, rm = _matrix_cells(pred), _matrix_cells(ref)
-        return len(pm) == len(rm) and all(
-            len(pr) == len(rr) and all(qwen_equal(a, b) for a, b in zip(pr, rr)) for pr, rr in zip(pm, rm)
-        )
+        return len(pm) == len(rm) and all(len(pr) == len(rr) and all(qwen_equal(a, b) for a, b in zip(pr, rr)) for pr, rr in zip(pm, rm))
     if pred.count("=") == 1 and ref.count("=") == 1:
         lhs_p, rhs_p = pred.split("=")
         lhs_r, rhs_r = ref.split("=")

@@ -16,8 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from transferlab.options import THINKING_PARSERS, ThinkingParser, ThinkingRequest
+
+__all__ = ["CLOSE_TAG", "OPEN_TAG", "ThinkingSplit", "ThinkingStatus", "parser_for_prompt", "split_thinking"]
+
 ThinkingStatus = Literal["none", "closed", "unclosed"]
-PARSERS: Final[tuple[str, ...]] = ("think", "think-end", "none")
 
 OPEN_TAG: Final = "<think>"
 CLOSE_TAG: Final = "</think>"
@@ -41,12 +44,12 @@ class ThinkingSplit:
         return self.status == "unclosed"
 
 
-def split_thinking(text: str, parser: str = "think") -> ThinkingSplit:
+def split_thinking(text: str, parser: ThinkingParser = "think") -> ThinkingSplit:
     """Split ``text`` with the named parser (see module docstring)."""
     if parser == "none":
         return ThinkingSplit("", text.strip(), "none")
-    if parser not in PARSERS:
-        raise ValueError(f"unknown thinking parser {parser!r}; choose one of {', '.join(PARSERS)}")
+    if parser not in THINKING_PARSERS:
+        raise ValueError(f"unknown thinking parser {parser!r}; choose one of {', '.join(THINKING_PARSERS)}")
     close = text.rfind(CLOSE_TAG)
     if close >= 0:
         thinking = text[:close]
@@ -63,7 +66,7 @@ def split_thinking(text: str, parser: str = "think") -> ThinkingSplit:
     return ThinkingSplit("", text.strip(), "none")
 
 
-def parser_for_prompt(rendered_prompt: str, requested: str = "auto") -> str:
+def parser_for_prompt(rendered_prompt: str, requested: ThinkingRequest = "auto") -> ThinkingParser:
     """The parser to use for completions of ``rendered_prompt``.
 
     ``"auto"`` picks ``think-end`` when the rendered prompt itself ends inside an open thinking
@@ -71,8 +74,8 @@ def parser_for_prompt(rendered_prompt: str, requested: str = "auto") -> str:
     Any other value is returned unchanged after validation.
     """
     if requested != "auto":
-        if requested not in PARSERS:
-            raise ValueError(f"unknown thinking parser {requested!r}; choose auto or one of {', '.join(PARSERS)}")
+        if requested not in THINKING_PARSERS:
+            raise ValueError(f"unknown thinking parser {requested!r}; choose auto or one of {', '.join(THINKING_PARSERS)}")
         return requested
     tail = rendered_prompt.rstrip()
     if tail.endswith(OPEN_TAG):

@@ -10,3 +10,5 @@
 
 Modules import TRL lazily: ``import transferlab.train`` is cheap.
 """
+
+__all__: list[str] = []

@@ -30,14 +30,29 @@ from transformers import TrainerCallback
 LOG_NAME = "train_log.jsonl"
 
 GRPO_FIELDS = {
-    "reward_mean": "reward", "reward_std": "reward_std", "accuracy": "rewards/math_correct/mean",
-    "zero_spread_share": "frac_reward_zero_std", "clipped_share": "clip_ratio/region_mean",
-    "clipped_low_share": "clip_ratio/low_mean", "clipped_high_share": "clip_ratio/high_mean",
-    "completion_length_mean": "completions/mean_length", "truncated_share": "completions/clipped_ratio",
-    "entropy": "entropy", "kl_to_base": "kl", "loss": "loss", "learning_rate": "learning_rate", "grad_norm": "grad_norm",
+    "reward_mean": "reward",
+    "reward_std": "reward_std",
+    "accuracy": "rewards/math_correct/mean",
+    "zero_spread_share": "frac_reward_zero_std",
+    "clipped_share": "clip_ratio/region_mean",
+    "clipped_low_share": "clip_ratio/low_mean",
+    "clipped_high_share": "clip_ratio/high_mean",
+    "completion_length_mean": "completions/mean_length",
+    "truncated_share": "completions/clipped_ratio",
+    "entropy": "entropy",
+    "kl_to_base": "kl",
+    "loss": "loss",
+    "learning_rate": "learning_rate",
+    "grad_norm": "grad_norm",
 }
-SFT_FIELDS = {"loss": "loss", "mean_token_accuracy": "mean_token_accuracy", "entropy": "entropy", "tokens": "num_tokens",
-              "learning_rate": "learning_rate", "grad_norm": "grad_norm"}
+SFT_FIELDS = {
+    "loss": "loss",
+    "mean_token_accuracy": "mean_token_accuracy",
+    "entropy": "entropy",
+    "tokens": "num_tokens",
+    "learning_rate": "learning_rate",
+    "grad_norm": "grad_norm",
+}
 
 
 class StepTimer:
@@ -131,7 +146,11 @@ class StepLogger(TrainerCallback):
             f.write(json.dumps(rec, default=float) + "\n")
 
     def _console(self, rec: dict[str, Any]) -> None:
-        keys = ("reward_mean", "zero_spread_share", "completion_length_mean", "kl_to_base", "generate_s", "update_s") if self.kind == "grpo" else ("loss", "tokens_per_s", "step_s")
+        keys = (
+            ("reward_mean", "zero_spread_share", "completion_length_mean", "kl_to_base", "generate_s", "update_s")
+            if self.kind == "grpo"
+            else ("loss", "tokens_per_s", "step_s")
+        )
         summary = " ".join(f"{k}={rec[k]:.4g}" for k in keys if isinstance(rec.get(k), (int, float)))
         if self._progress is not None and not self._progress.disable:
             self._progress.update(self._task, description=f"{self.kind} {summary}")

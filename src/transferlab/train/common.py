@@ -44,7 +44,7 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def checkpointing_args(config_class: type, enabled: bool) -> dict[str, bool]:
+def checkpointing_args(config_class: type, enabled: bool) -> dict[str, Any]:
     """The keyword that turns activation (gradient) checkpointing on or off in ``config_class``.
 
     transformers renamed ``gradient_checkpointing`` to ``activation_checkpointing`` during 5.x
@@ -73,8 +73,7 @@ def load_base(base: str, *, bf16: bool) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from transferlab.backends.hf import resolve_model
-    from transferlab.models import load_tokenizer
+    from transferlab.models import load_tokenizer, resolve_model
 
     _, folder = resolve_model(base)
     source = str(folder) if folder is not None else base
@@ -105,7 +104,9 @@ def prepare_out(out_dir: Path, settings: dict[str, Any]) -> str | None:
         before = json.loads(record.read_text())
         if before != json.loads(json.dumps(settings, default=str)):
             changed = sorted(k for k in set(before) | set(settings) if before.get(k) != json.loads(json.dumps(settings.get(k), default=str)))
-            raise ConfigError(f"{out_dir} holds checkpoints of a run with other settings ({', '.join(changed)})", "resume with the same options, or choose a new --out")
+            raise ConfigError(
+                f"{out_dir} holds checkpoints of a run with other settings ({', '.join(changed)})", "resume with the same options, or choose a new --out"
+            )
     if is_main_process():
         out_dir.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(settings, indent=2, sort_keys=True, default=str))

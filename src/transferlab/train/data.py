@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import load_hub, read_json_list, read_jsonl
+from transferlab.benchmarks.base import load_hub
 from transferlab.benchmarks.math import DEFAULT_INSTRUCTION
 from transferlab.errors import DataError
+from transferlab.io import read_json_list, read_jsonl
 
 MATH_HUB = "EleutherAI/hendrycks_math"
 MATH_CONFIGS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory", "prealgebra", "precalculus")
@@ -70,7 +71,9 @@ def _prompt(row: dict[str, Any], where: str, number: int, source: str) -> MathPr
     if not isinstance(question, str) or not question.strip():
         raise DataError(f"{where}: row {number} has no problem text", "give every row a 'problem' (or 'question') field")
     if answer is None or not str(answer).strip():
-        raise DataError(f"{where}: row {number} has no reference answer", "give every row an 'answer' (rejection sampling and the reward need one) or drop the row")
+        raise DataError(
+            f"{where}: row {number} has no reference answer", "give every row an 'answer' (rejection sampling and the reward need one) or drop the row"
+        )
     style = row.get("answer_style") or "boxed"
     if style not in ("boxed", "gsm8k"):
         raise DataError(f"{where}: row {number} has answer_style {style!r}", "use boxed or gsm8k")
@@ -133,7 +136,10 @@ def load_prompts(name: str, data_dir: Path | None = None, limit: int | None = No
     elif path.is_file():
         prompts = _file(path)
     else:
-        raise DataError(f"unknown prompt set {name!r}: not {' or '.join(PROMPT_SETS)} and no such file", "pass --prompts math_train, deepscaler or a .json/.jsonl file of problem/answer rows")
+        raise DataError(
+            f"unknown prompt set {name!r}: not {' or '.join(PROMPT_SETS)} and no such file",
+            "pass --prompts math_train, deepscaler or a .json/.jsonl file of problem/answer rows",
+        )
     prompts = dedupe(prompts)
     if not prompts:
         raise DataError(f"the prompt set {name!r} is empty", "check the file or --data-dir")
@@ -145,7 +151,7 @@ def load_prompts(name: str, data_dir: Path | None = None, limit: int | None = No
 
 def _check_messages(messages: Any, where: str) -> list[dict[str, str]]:
     if not isinstance(messages, list) or not messages:
-        raise DataError(f"{where}: expected a non-empty list of messages", "write messages as [{\"role\": ..., \"content\": ...}]")
+        raise DataError(f"{where}: expected a non-empty list of messages", 'write messages as [{"role": ..., "content": ...}]')
     for m in messages:
         if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
             raise DataError(f"{where}: a message is not {{role: system|user|assistant, content: text}}", "fix that line of the SFT file")
@@ -159,7 +165,7 @@ def sft_example(row: Any, where: str) -> dict[str, list[dict[str, str]]]:
     is the completion); the completion must be an assistant message.
     """
     if not isinstance(row, dict):
-        raise DataError(f"{where} is not a JSON object", "write one {\"prompt\": [...], \"completion\": [...]} object per line")
+        raise DataError(f"{where} is not a JSON object", 'write one {"prompt": [...], "completion": [...]} object per line')
     if "messages" in row:
         messages = _check_messages(row["messages"], where)
         prompt, completion = messages[:-1], messages[-1:]

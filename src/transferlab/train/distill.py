@@ -5,10 +5,10 @@ Run::
     transferlab distill --teacher MODEL --prompts math_train --samples 4 --out sft.jsonl --thinking on
 
 1. The teacher samples ``k`` solutions per prompt through any backend, with the same machinery as
-   evaluation (:func:`transferlab.evaluate.run_eval`): every completion is committed to the store
+   evaluation (:func:`transferlab.pipeline.generate.run_eval`): every completion is committed to the store
    as it arrives, so a killed run resumes without generating anything twice.
-2. Each stored completion is split into thinking and answer (``scoring.thinking``) and graded by the
-   evaluation's math scorer; verdicts go to the store's score table.
+2. Each stored completion is split into thinking and answer and graded by the evaluation's math
+   scorer (:func:`transferlab.pipeline.score.score_records`); verdicts go to the store's score table.
 3. A trace is kept when the scorer accepts its answer and it ended on its own (finish reason
    "stop": a trace cut by the token budget is never kept). Kept traces are written as chat-format
    prompt/completion pairs (``transferlab train sft --data`` reads them); with thinking on, the
@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transferlab.benchmarks.base import Item, ScoringContext, Verdict
-from transferlab.commands.common import write_jsonl_atomic
-from transferlab.evaluate import plan_benchmark, run_eval
-from transferlab.scoring.thinking import OPEN_TAG, parser_for_prompt, split_thinking
+from transferlab.groups import Group
+from transferlab.io import write_jsonl_atomic
+from transferlab.items import Item, ScoringContext, Verdict
+from transferlab.pipeline.generate import plan_benchmark, run_eval
+from transferlab.pipeline.score import LazyScoringContext, score_records
+from transferlab.scoring.math import MathTask
+from transferlab.scoring.thinking import OPEN_TAG
 from transferlab.spec import GenerationConfig
-from transferlab.store import CompletionRecord, ScoreRecord, Store
+from transferlab.store import CompletionRecord, Store
 from transferlab.train.data import MathPrompt
 
 # One benchmark name for every prompt set: a trace is keyed by (teacher, problem text, rendered
@@ -46,7 +49,7 @@ class PromptSetBenchmark:
 
     name: str
     prompts: tuple[MathPrompt, ...]
-    group: str = "math"
+    group: Group = "math"
     hf_id: str = ""
     prompt_styles: tuple[str, ...] = ("default",)
     scorer: str = "math"
@@ -63,10 +66,8 @@ class PromptSetBenchmark:
         return ()
 
     def score(self, items: Sequence[Item], answers: Sequence[str], context: ScoringContext) -> list[Verdict]:
-        from transferlab.scoring.math import MathTask
-
         tasks = [MathTask(response=a, gold=i.reference, style=i.meta.get("style", "boxed")) for i, a in zip(items, answers)]
-        return [Verdict(1.0 if v.correct else 0.0, v.extracted, v.status) for v in context.math_grader().grade(tasks)]
+        return context.math_pool().verdicts(tasks)
 
 
 @dataclass(frozen=True)
@@ -86,27 +87,6 @@ class DistillSummary:
         return self.accepted / self.requested if self.requested else 0.0
 
 
-def grade_traces(store: Store, bench: PromptSetBenchmark, completions: list[CompletionRecord], context: Any, thinking_parser: str) -> list[ScoreRecord]:
-    """Thinking split then the math scorer, as ``scoring.pipeline`` does; an unclosed thinking block scores 0."""
-    refs = {p.id: p for p in bench.prompts}
-    splits, parsers = [], []
-    for c in completions:
-        parser = parser_for_prompt(store.prompt_text(c.prompt_hash) or "", thinking_parser)
-        parsers.append(parser)
-        splits.append(split_thinking(c.text, parser))
-    todo = [i for i, s in enumerate(splits) if not s.truncated_thinking]
-    items = [Item(completions[i].item_id, {}, refs[completions[i].item_id].answer, {"style": refs[completions[i].item_id].style}) for i in todo]
-    verdicts = [Verdict(0.0, None, "truncated_thinking")] * len(completions)
-    for i, v in zip(todo, bench.score(items, [splits[i].answer for i in todo], context) if todo else []):
-        verdicts[i] = v
-    return [
-        ScoreRecord(completion_key=c.key, scorer=bench.scorer, score=v.score, status=v.status, extracted=v.extracted,
-                    thinking=s.thinking, answer=s.answer, thinking_status=s.status,
-                    details={"finish_reason": c.finish_reason, "thinking_parser": p})
-        for c, s, p, v in zip(completions, splits, parsers, verdicts)
-    ]
-
-
 def sft_row(prompt: MathPrompt, completion: CompletionRecord, parser: str, teacher: str) -> dict[str, Any]:
     """One kept trace as a chat-format SFT example; the thinking block is made whole when the
     teacher's template had opened ``<think>`` in the prompt."""
@@ -116,26 +96,39 @@ def sft_row(prompt: MathPrompt, completion: CompletionRecord, parser: str, teach
     return {
         "prompt": prompt.messages(),
         "completion": [{"role": "assistant", "content": text}],
-        "meta": {"item_id": prompt.id, "source": prompt.source, "reference": prompt.answer, "teacher": teacher,
-                 "sample_index": completion.sample_index, "completion_tokens": completion.completion_tokens},
+        "meta": {
+            "item_id": prompt.id,
+            "source": prompt.source,
+            "reference": prompt.answer,
+            "teacher": teacher,
+            "sample_index": completion.sample_index,
+            "completion_tokens": completion.completion_tokens,
+        },
     }
 
 
-def distill(backend: Any, prompts: list[MathPrompt], config: GenerationConfig, store: Store, out: Path, *,
-            show_progress: bool | None = None, scorer_workers: int | None = None) -> DistillSummary:
+def distill(
+    backend: Any,
+    prompts: list[MathPrompt],
+    config: GenerationConfig,
+    store: Store,
+    out: Path,
+    *,
+    show_progress: bool | None = None,
+    scorer_workers: int | None = None,
+) -> DistillSummary:
     """Sample the teacher into ``store``, grade every trace, write the accepted ones to ``out``."""
-    from transferlab.scoring.pipeline import LazyScoringContext
-
     bench = PromptSetBenchmark(DISTILL_BENCHMARK, tuple(prompts))
-    summary = run_eval(backend, [bench], config, store, show_progress=show_progress)  # type: ignore[list-item]
-    keys = set(plan_benchmark(backend, store, bench, config, data_dir=None, limit=None).meta)  # type: ignore[arg-type]
+    summary = run_eval(backend, [bench], config, store, show_progress=show_progress)
+    keys = set(plan_benchmark(backend, store, bench, config, data_dir=None, limit=None).meta)
     completions = [c for c in store.completions(model_key=summary.model_key, benchmark=bench.name) if c.key in keys]
+    references = {p.id: (p.answer, {"style": p.style}) for p in prompts}
     with LazyScoringContext(workers=scorer_workers) as context:
-        scores = grade_traces(store, bench, completions, context, config.thinking_parser)
+        scores = score_records(store, completions, bench, context, thinking_parser=config.thinking_parser, references=references)
     store.put_scores(scores)
     by_id = {p.id: p for p in prompts}
     rows = [
-        sft_row(by_id[c.item_id], c, s.details["thinking_parser"], summary.model_key)
+        sft_row(by_id[c.item_id], c, (s.details or {})["thinking_parser"], summary.model_key)
         for c, s in zip(completions, scores)
         if s.score == 1.0 and c.finish_reason == "stop"
     ]

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from transferlab.options import ThinkingParser
 from transferlab.train.callbacks import LOG_NAME, StepLogger, StepTimer
 from transferlab.train.common import TrainResult, checkpointing_args, load_base, plain_callbacks, prepare_out, report_to, save_final, world_size
 from transferlab.train.data import MathPrompt
@@ -52,28 +54,59 @@ def grpo_config(preset: GRPOPreset, out_dir: Path, *, processes: int, report: li
         steps_per_generation=accumulation,
         num_generations=preset.num_generations,
         max_completion_length=preset.max_completion_length,
-        temperature=preset.temperature, top_p=preset.top_p, top_k=0, min_p=None, repetition_penalty=1.0,
+        temperature=preset.temperature,
+        top_p=preset.top_p,
+        top_k=0,
+        min_p=None,
+        repetition_penalty=1.0,
         generation_kwargs=None,
         chat_template_kwargs=None if enable_thinking is None else {"enable_thinking": enable_thinking},
-        beta=preset.beta, epsilon=preset.epsilon, epsilon_high=preset.epsilon_high, delta=None,
-        loss_type=preset.loss_type, scale_rewards=preset.scale_rewards, num_iterations=preset.num_iterations,
-        importance_sampling_level="token", mask_truncated_completions=preset.mask_truncated_completions,
-        top_entropy_quantile=1.0, entropy_coef=preset.entropy_coef, use_adaptive_entropy=False,
+        beta=preset.beta,
+        epsilon=preset.epsilon,
+        epsilon_high=preset.epsilon_high,
+        delta=None,
+        loss_type=preset.loss_type,
+        scale_rewards=preset.scale_rewards,
+        num_iterations=preset.num_iterations,
+        importance_sampling_level="token",
+        mask_truncated_completions=preset.mask_truncated_completions,
+        top_entropy_quantile=1.0,
+        entropy_coef=preset.entropy_coef,
+        use_adaptive_entropy=False,
         multi_objective_aggregation="sum_then_normalize",
         reward_weights=[1.0, 1.0] if preset.overlong_cache else [1.0],
-        learning_rate=preset.learning_rate, lr_scheduler_type=preset.lr_scheduler, warmup_steps=preset.warmup_ratio,
-        max_steps=preset.max_steps, weight_decay=preset.weight_decay, adam_beta1=preset.adam_beta1,
-        adam_beta2=preset.adam_beta2, adam_epsilon=preset.adam_epsilon, max_grad_norm=preset.max_grad_norm,
+        learning_rate=preset.learning_rate,
+        lr_scheduler_type=preset.lr_scheduler,
+        warmup_steps=preset.warmup_ratio,
+        max_steps=preset.max_steps,
+        weight_decay=preset.weight_decay,
+        adam_beta1=preset.adam_beta1,
+        adam_beta2=preset.adam_beta2,
+        adam_epsilon=preset.adam_epsilon,
+        max_grad_norm=preset.max_grad_norm,
         optim="adamw_torch",
-        bf16=preset.bf16 and torch.cuda.is_available(), fp16=False,
+        bf16=preset.bf16 and torch.cuda.is_available(),
+        fp16=False,
         use_cpu=not torch.cuda.is_available(),  # also makes torchrun-launched CPU processes use gloo
         **checkpointing_args(GRPOConfig, preset.gradient_checkpointing),
-        disable_dropout=True, seed=preset.seed, data_seed=preset.seed, shuffle_dataset=True,
-        use_vllm=preset.use_vllm, vllm_mode=preset.vllm_mode, vllm_gpu_memory_utilization=preset.vllm_gpu_memory_utilization,
+        disable_dropout=True,
+        seed=preset.seed,
+        data_seed=preset.seed,
+        shuffle_dataset=True,
+        use_vllm=preset.use_vllm,
+        vllm_mode=preset.vllm_mode,
+        vllm_gpu_memory_utilization=preset.vllm_gpu_memory_utilization,
         use_transformers_continuous_batching=False,
-        remove_unused_columns=False, log_completions=False,
-        logging_strategy="steps", logging_steps=1, save_strategy="steps", save_steps=preset.save_steps,
-        save_total_limit=preset.save_total_limit, eval_strategy="no", report_to=report or ["none"], disable_tqdm=True,
+        remove_unused_columns=False,
+        log_completions=False,
+        logging_strategy="steps",
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=preset.save_steps,
+        save_total_limit=preset.save_total_limit,
+        eval_strategy="no",
+        report_to=report or ["none"],
+        disable_tqdm=True,
     )
 
 
@@ -128,7 +161,7 @@ def _trainer_class() -> type:
             started = time.perf_counter()
             output = super()._generate_and_score_completions(inputs)
             self.timer.add("generate", time.perf_counter() - started)
-            if self.base_copy is not None and self.model.training:
+            if self.base_copy is not None and self.model is not None and self.model.training:
                 self._metrics["train"]["kl"].append(self._kl_to_base(output))
             return output
 
@@ -152,14 +185,14 @@ def _trainer_class() -> type:
     return TimedGRPOTrainer
 
 
-def prompt_dataset(prompts: list[MathPrompt]) -> Any:
+def prompt_dataset(prompts: Sequence[MathPrompt]) -> Any:
     """The TRL dataset: a conversational ``prompt`` and its reference ``answer`` per row."""
     from datasets import Dataset
 
     return Dataset.from_list([{"prompt": p.messages(), "answer": p.answer, "answer_style": p.style} for p in prompts])
 
 
-def resolve_parser(tokenizer: Any, prompt: MathPrompt, enable_thinking: bool | None) -> str:
+def resolve_parser(tokenizer: Any, prompt: MathPrompt, enable_thinking: bool | None) -> ThinkingParser:
     """The thinking parser for rollouts, from the rendered prompt as the scoring pipeline does."""
     from transferlab.scoring.thinking import parser_for_prompt
 
@@ -168,8 +201,17 @@ def resolve_parser(tokenizer: Any, prompt: MathPrompt, enable_thinking: bool | N
     return parser_for_prompt(rendered, "auto")
 
 
-def train_grpo(base: str, prompts: list[MathPrompt], preset: GRPOPreset, out_dir: str | Path, *, prompt_set: str = "custom",
-               enable_thinking: bool | None = None, report: list[str] | None = None, show_progress: bool | None = None) -> TrainResult:
+def train_grpo(
+    base: str,
+    prompts: Sequence[MathPrompt],
+    preset: GRPOPreset,
+    out_dir: str | Path,
+    *,
+    prompt_set: str = "custom",
+    enable_thinking: bool | None = None,
+    report: list[str] | None = None,
+    show_progress: bool | None = None,
+) -> TrainResult:
     """Train ``base`` with GRPO on ``prompts``; resumes from the last checkpoint in ``out_dir``.
 
     Bad inputs (no prompts, an unloadable base, a batch that does not split into whole groups over
@@ -178,7 +220,14 @@ def train_grpo(base: str, prompts: list[MathPrompt], preset: GRPOPreset, out_dir
     out_dir = Path(out_dir)
     processes = world_size()
     config = grpo_config(preset, out_dir, processes=processes, report=report_to(report), enable_thinking=enable_thinking)
-    settings = {"kind": "grpo", "base": str(base), "prompts": prompt_set, "n_prompts": len(prompts), "enable_thinking": enable_thinking, "preset": to_dict(preset)}
+    settings = {
+        "kind": "grpo",
+        "base": str(base),
+        "prompts": prompt_set,
+        "n_prompts": len(prompts),
+        "enable_thinking": enable_thinking,
+        "preset": to_dict(preset),
+    }
     model, tokenizer = load_base(base, bf16=preset.bf16 and config.bf16)
     resume = prepare_out(out_dir, settings)
     timer = StepTimer()
@@ -186,8 +235,14 @@ def train_grpo(base: str, prompts: list[MathPrompt], preset: GRPOPreset, out_dir
     rewards: list[Any] = [reward] + ([overlong_penalty(preset.max_completion_length, preset.overlong_cache)] if preset.overlong_cache else [])
     base_copy = copy.deepcopy(model) if preset.kl_to_base else None
     trainer = _trainer_class()(
-        model=model, reward_funcs=rewards, args=config, train_dataset=prompt_dataset(prompts), processing_class=tokenizer,
-        callbacks=[StepLogger(out_dir / LOG_NAME, "grpo", timer, show_progress=show_progress)], timer=timer, base_copy=base_copy,
+        model=model,
+        reward_funcs=rewards,
+        args=config,
+        train_dataset=prompt_dataset(prompts),
+        processing_class=tokenizer,
+        callbacks=[StepLogger(out_dir / LOG_NAME, "grpo", timer, show_progress=show_progress)],
+        timer=timer,
+        base_copy=base_copy,
     )
     plain_callbacks(trainer)
     reward.warm_up()
@@ -197,4 +252,3 @@ def train_grpo(base: str, prompts: list[MathPrompt], preset: GRPOPreset, out_dir
         reward.close()
     save_final(trainer, tokenizer, out_dir)
     return TrainResult(out_dir, trainer.state.global_step, resume, out_dir / LOG_NAME, trainer.accelerator.num_processes)
-

@@ -107,8 +107,21 @@ class GRPOPreset:
     save_total_limit: int = _f(2, "checkpoints kept on disk")
 
     def __post_init__(self) -> None:
-        _positive(self, ("learning_rate", "max_steps", "prompts_per_step", "per_device_batch_size", "max_completion_length",
-                         "num_iterations", "save_steps", "save_total_limit", "scorer_workers", "scorer_timeout_s"))
+        _positive(
+            self,
+            (
+                "learning_rate",
+                "max_steps",
+                "prompts_per_step",
+                "per_device_batch_size",
+                "max_completion_length",
+                "num_iterations",
+                "save_steps",
+                "save_total_limit",
+                "scorer_workers",
+                "scorer_timeout_s",
+            ),
+        )
         _unit(self, ("warmup_ratio", "vllm_gpu_memory_utilization"))
         if self.num_generations < 2:
             raise ConfigError(f"num_generations must be at least 2, got {self.num_generations}", "GRPO compares rollouts within a group: use 2 or more")
@@ -117,7 +130,10 @@ class GRPOPreset:
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}", "use 1.0")
         if self.beta < 0 or self.epsilon <= 0 or self.epsilon_high < self.epsilon:
-            raise ConfigError(f"need beta >= 0 and 0 < epsilon <= epsilon_high, got beta={self.beta}, epsilon={self.epsilon}, epsilon_high={self.epsilon_high}", "use beta=0, epsilon=0.2, epsilon_high=0.28")
+            raise ConfigError(
+                f"need beta >= 0 and 0 < epsilon <= epsilon_high, got beta={self.beta}, epsilon={self.epsilon}, epsilon_high={self.epsilon_high}",
+                "use beta=0, epsilon=0.2, epsilon_high=0.28",
+            )
         if self.loss_type not in ("dapo", "grpo", "dr_grpo", "bnpo"):
             raise ConfigError(f"unknown loss_type {self.loss_type!r}", "use dapo (token-mean), grpo, dr_grpo or bnpo")
         if self.scale_rewards not in ("group", "batch", "none"):
@@ -163,14 +179,33 @@ def _accumulation(global_batch: int, per_device: int, world_size: int, what: str
 
 PAPER_SFT = SFTPreset()
 TINY_SFT = SFTPreset(
-    learning_rate=3e-3, lr_scheduler="constant", warmup_ratio=0.0, num_epochs=1.0, max_steps=8, global_batch_size=8,
-    per_device_batch_size=4, max_length=256, bf16=False, gradient_checkpointing=False, save_steps=4, save_total_limit=3,
+    learning_rate=3e-3,
+    lr_scheduler="constant",
+    warmup_ratio=0.0,
+    num_epochs=1.0,
+    max_steps=8,
+    global_batch_size=8,
+    per_device_batch_size=4,
+    max_length=256,
+    bf16=False,
+    gradient_checkpointing=False,
+    save_steps=4,
+    save_total_limit=3,
 )
 PAPER_GRPO = GRPOPreset()
 TINY_GRPO = GRPOPreset(
-    learning_rate=5e-3, max_steps=16, prompts_per_step=4, num_generations=8, per_device_batch_size=16,
-    max_completion_length=8, overlong_cache=2, bf16=False, gradient_checkpointing=False, scorer_workers=1,
-    save_steps=8, save_total_limit=3,
+    learning_rate=5e-3,
+    max_steps=16,
+    prompts_per_step=4,
+    num_generations=8,
+    per_device_batch_size=16,
+    max_completion_length=8,
+    overlong_cache=2,
+    bf16=False,
+    gradient_checkpointing=False,
+    scorer_workers=1,
+    save_steps=8,
+    save_total_limit=3,
 )
 
 PRESETS: dict[str, dict[str, Any]] = {"sft": {"paper": PAPER_SFT, "tiny": TINY_SFT}, "grpo": {"paper": PAPER_GRPO, "tiny": TINY_GRPO}}

@@ -1,20 +1,24 @@
 """GRPO rewards: the evaluation's own math scorer, and DAPO's soft overlong penalty.
 
-There is no second grader: :class:`MathReward` splits the thinking off a rollout exactly as the
-scoring pipeline does (``scoring.thinking``; a thinking block that never closed scores 0, as in
-evaluation) and grades the answer with :class:`~transferlab.scoring.math.MathGrader` (math-verify
-in worker processes with a hard time limit per answer), as every math benchmark does.
+There is no second grader: :class:`MathReward` splits the thinking off a rollout and grades the
+answer exactly as the scoring pipeline does (:func:`transferlab.scoring.graded.split_and_grade`; a
+thinking block that never closed scores 0, as in evaluation), with
+:class:`~transferlab.scoring.math_pool.MathGradingPool` (math-verify in worker processes with a hard
+time limit per answer), as every math benchmark does.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from transferlab.errors import ConfigError, TransferlabError
-from transferlab.scoring.math import MathGrader, MathTask
-from transferlab.scoring.thinking import PARSERS, split_thinking
+from transferlab.items import Verdict
+from transferlab.options import THINKING_PARSERS, AnswerStyle, ThinkingParser
+from transferlab.scoring.graded import split_and_grade
+from transferlab.scoring.math import MathTask
+from transferlab.scoring.math_pool import MathGradingPool
 
 
 def completion_text(completion: Any) -> str:
@@ -42,29 +46,28 @@ class MathReward:
 
     __name__ = "math_correct"  # TRL names the reward's metrics after it
 
-    def __init__(self, thinking_parser: str = "think", *, workers: int = 1, timeout_s: float = 5.0, timer: Any = None) -> None:
-        if thinking_parser not in PARSERS:
-            raise ConfigError(f"unknown thinking parser {thinking_parser!r}", f"use one of {', '.join(PARSERS)}")
-        self.thinking_parser = thinking_parser
+    def __init__(self, thinking_parser: ThinkingParser = "think", *, workers: int = 1, timeout_s: float = 5.0, timer: Any = None) -> None:
+        if thinking_parser not in THINKING_PARSERS:
+            raise ConfigError(f"unknown thinking parser {thinking_parser!r}", f"use one of {', '.join(THINKING_PARSERS)}")
+        self.thinking_parser: ThinkingParser = thinking_parser
         self.workers = workers
         self.timeout_s = timeout_s
         self.seconds = 0.0  # wall time spent grading
         self.timer = timer
-        self._grader: MathGrader | None = None
+        self._pool: MathGradingPool | None = None
 
     def grade(self, texts: Sequence[str], golds: Sequence[Any], styles: Sequence[str] | None = None) -> list[float]:
         """Rewards of raw completion texts against their references, in order."""
         started = time.perf_counter()
-        splits = [split_thinking(t, self.thinking_parser) for t in texts]
         styles = list(styles) if styles is not None else ["boxed"] * len(texts)
-        todo = [i for i, s in enumerate(splits) if not s.truncated_thinking]
-        tasks = [MathTask(response=splits[i].answer, gold=golds[i], style=styles[i] or "boxed") for i in todo]
-        rewards = [0.0] * len(texts)
-        if tasks:
-            if self._grader is None:
-                self._grader = MathGrader(workers=self.workers, timeout_s=self.timeout_s)
-            for i, verdict in zip(todo, self._grader.grade(tasks)):
-                rewards[i] = 1.0 if verdict.correct else 0.0
+
+        def grade(indices: list[int], answers: list[str]) -> list[Verdict]:
+            if self._pool is None:
+                self._pool = MathGradingPool(workers=self.workers, timeout_s=self.timeout_s)
+            return self._pool.verdicts([MathTask(response=a, gold=golds[i], style=cast(AnswerStyle, styles[i] or "boxed")) for i, a in zip(indices, answers)])
+
+        _, verdicts = split_and_grade(texts, [self.thinking_parser] * len(texts), grade)
+        rewards = [v.score for v in verdicts]
         elapsed = time.perf_counter() - started
         self.seconds += elapsed
         if self.timer is not None:
@@ -96,13 +99,13 @@ class MathReward:
 
     def close(self) -> None:
         """Stop the scorer's worker processes."""
-        if self._grader is not None:
-            self._grader.close()
-            self._grader = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def __getstate__(self) -> dict[str, Any]:  # picklable without its worker pool
         state = dict(self.__dict__)
-        state["_grader"] = None
+        state["_pool"] = None
         return state
 
 
@@ -113,7 +116,9 @@ def overlong_penalty(max_completion_length: int, cache: int) -> Callable[..., li
     (from 0 down to -1) inside the last ``L_cache`` tokens of the budget; -1 beyond ``L_max``.
     """
     if not 0 < cache < max_completion_length:
-        raise ConfigError(f"the overlong window must be in (0, {max_completion_length}), got {cache}", "set overlong_cache below max_completion_length, or 0 to switch it off")
+        raise ConfigError(
+            f"the overlong window must be in (0, {max_completion_length}), got {cache}", "set overlong_cache below max_completion_length, or 0 to switch it off"
+        )
     from trl.rewards import get_soft_overlong_punishment
 
     return get_soft_overlong_punishment(max_completion_len=max_completion_length, soft_punish_cache=cache)

@@ -71,7 +71,9 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def train_sft(base: str, data: str | Path, preset: SFTPreset, out_dir: str | Path, *, report: list[str] | None = None, show_progress: bool | None = None) -> TrainResult:
+def train_sft(
+    base: str, data: str | Path, preset: SFTPreset, out_dir: str | Path, *, report: list[str] | None = None, show_progress: bool | None = None
+) -> TrainResult:
     """Fine-tune ``base`` on the SFT file ``data``; resumes from the last checkpoint in ``out_dir``.
 
     Everything that can be wrong with the inputs (a malformed line, an unloadable base, a batch

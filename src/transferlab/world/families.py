@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from transferlab.benchmarks.base import Item
-from transferlab.benchmarks.groups import Group
 from transferlab.errors import DataError
+from transferlab.groups import Group
+from transferlab.items import Item
 
 TEST_SHARE = 0.1  # share of the question space that is held out for testing
 TEST_SEED = 8_000  # the seed of the held-out test items

@@ -30,11 +30,19 @@ def build_model(tokenizer: Any, shape: ModelShape = ModelShape(), seed: int = 0)
     eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
     pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     config = Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=shape.hidden_size, intermediate_size=shape.intermediate_size,
-        num_hidden_layers=shape.num_hidden_layers, num_attention_heads=shape.num_attention_heads,
-        num_key_value_heads=shape.num_key_value_heads, max_position_embeddings=shape.max_position_embeddings,
-        tie_word_embeddings=True, eos_token_id=eos, pad_token_id=pad, bos_token_id=None, initializer_range=0.02,
-        rope_theta=10000.0,
+        vocab_size=len(tokenizer),
+        hidden_size=shape.hidden_size,
+        intermediate_size=shape.intermediate_size,
+        num_hidden_layers=shape.num_hidden_layers,
+        num_attention_heads=shape.num_attention_heads,
+        num_key_value_heads=shape.num_key_value_heads,
+        max_position_embeddings=shape.max_position_embeddings,
+        tie_word_embeddings=True,
+        eos_token_id=eos,
+        pad_token_id=pad,
+        bos_token_id=None,
+        initializer_range=0.02,
+        rope_theta=10000.0,  # type: ignore[call-arg]  # accepted at run time and kept on the config; not in the typed signature
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)

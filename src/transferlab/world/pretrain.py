@@ -144,7 +144,8 @@ def train_loop(model: Any, tokenizer: Any, recipe: Recipe, *, minutes: float | N
     torch.manual_seed(recipe.seed)
     optimizer = _optimizer(model, recipe)
     stream = example_stream(recipe)
-    total, start, recent = recipe.steps, time.monotonic(), []
+    total, start = recipe.steps, time.monotonic()
+    recent: list[float] = []
     model.train()
     step = 0
     batches: list[list[tuple[str, str]]] = []
@@ -187,9 +188,14 @@ def pretrain(out_dir: Path, recipe: Recipe = Recipe(), *, minutes: float | None 
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     record = {
-        "recipe": {**asdict(recipe), "steps": steps}, "requested_steps": recipe.steps, "minutes_cap": minutes,
-        "final_loss": round(loss, 4), "wall_seconds": round(wall, 1), "parameters": parameter_count(model),
-        "greedy_accuracy_test": {k: round(v, 4) for k, v in accuracy.items()}, "torch": torch.__version__,
+        "recipe": {**asdict(recipe), "steps": steps},
+        "requested_steps": recipe.steps,
+        "minutes_cap": minutes,
+        "final_loss": round(loss, 4),
+        "wall_seconds": round(wall, 1),
+        "parameters": parameter_count(model),
+        "greedy_accuracy_test": {k: round(v, 4) for k, v in accuracy.items()},
+        "torch": torch.__version__,
     }
     (out_dir / "recipe.json").write_text(json.dumps(record, indent=2) + "\n")
     return record

@@ -83,17 +83,23 @@ def numtheory(rng: random.Random) -> Task:
     kind = rng.choice(("remainder", "digitsum", "multiples"))
     if kind == "digitsum":
         n = rng.randint(10, 999)
-        d = [int(c) for c in str(n)]
-        steps = [f"{d[0]}+{d[1]}={d[0] + d[1]}"] + ([f"{d[0] + d[1]}+{d[2]}={sum(d)}"] if n > 99 else [])
+        digits = [int(c) for c in str(n)]
+        steps = [f"{digits[0]}+{digits[1]}={digits[0] + digits[1]}"] + ([f"{digits[0] + digits[1]}+{digits[2]}={sum(digits)}"] if n > 99 else [])
         form = rng.choice(("What is the sum of the digits of {n}?", "Find the digit sum of {n}.", "Add up the digits of {n}."))
-        return _task(form.format(n=n), str(sum(d)), steps, kind)
+        return _task(form.format(n=n), str(sum(digits)), steps, kind)
     n, d = rng.randint(10, 50), rng.randint(2, 6)
     q, r = divmod(n, d)
     steps = [f"{n}={d}*{q}+{r}"]
     if kind == "remainder":
         form = rng.choice(("What is the remainder when {n} is divided by {d}?", "Find the remainder of {n} divided by {d}.", "What is {n} mod {d}?"))
         return _task(form.format(n=n, d=d), str(r), steps, kind)
-    form = rng.choice(("How many multiples of {d} are there from 1 to {n}?", "Count the multiples of {d} from 1 to {n}.", "How many numbers from 1 to {n} are divisible by {d}?"))
+    form = rng.choice(
+        (
+            "How many multiples of {d} are there from 1 to {n}?",
+            "Count the multiples of {d} from 1 to {n}.",
+            "How many numbers from 1 to {n} are divisible by {d}?",
+        )
+    )
     return _task(form.format(n=n, d=d), str(q), steps, kind)
 
 

@@ -1,0 +1,374 @@
+"""A study: model pairs (tuned <- base), benchmarks and their groups, generation settings.
+
+    transferlab study run configs/paper-controlled.yaml --store runs.db
+
+The spec is YAML (see ``configs/``)::
+
+    name: tiny
+    models:
+      - {name: base, path: models/base}                      # or hf: org/name, revision: ...
+      - {name: rl, path: models/rl, base: base, training: RL}
+    benchmarks: [math500, gsm8k, aime24, aime25]
+    groups: {aime24: other}          # optional: override a benchmark's group
+    generation: {temperature: 0.0, max_new_tokens: 2048}    # one GenerationConfig for every model
+    generation_overrides:            # optional: a benchmark's own settings, on top of generation
+      aime24: {temperature: 0.7, samples: 10, max_new_tokens: 32768}
+    backend: {kind: hf, dtype: auto, batch_size: 16}
+    ti: {version: v2, ddof: 1, population: [rl], sigma: {math: 12.0}}
+
+Paths are relative to the spec file. This module parses and validates specs;
+:mod:`transferlab.study.run` runs them against a store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from transferlab.backends import BackendOptions
+from transferlab.errors import ConfigError
+from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group
+from transferlab.options import BACKEND_KINDS, DTYPES, TI_VERSIONS, TRAINING_METHODS, TIVersion
+from transferlab.spec import GenerationConfig
+
+_TOP_KEYS: Final[frozenset[str]] = frozenset(
+    {"name", "description", "models", "benchmarks", "groups", "generation", "generation_overrides", "backend", "ti", "data_dir", "limit"}
+)
+_MODEL_KEYS: Final[frozenset[str]] = frozenset({"name", "hf", "path", "revision", "training", "base", "note", "endpoints"})
+
+
+@dataclass(frozen=True)
+class StudyModel:
+    """One model of a study: where its weights are (``hf`` id or local ``path``), its hub revision,
+    how it was trained (RL, SFT, other; ``base`` for a checkpoint others are compared with), and the
+    name of the model it was tuned from."""
+
+    name: str
+    hf: str | None = None
+    path: str | None = None
+    revision: str | None = None
+    training: str = "base"
+    base: str | None = None
+    endpoints: tuple[str, ...] = ()  # the servers of this model (backend kind openai)
+
+    @property
+    def source(self) -> str:
+        """What the backend loads: the local path or the hub id."""
+        return self.path if self.path is not None else str(self.hf)
+
+    @property
+    def is_tuned(self) -> bool:
+        """True when the model is compared against a base."""
+        return self.base is not None
+
+
+@dataclass(frozen=True)
+class TISettings:
+    """How TI is computed. ``population``: names of the tuned models whose deltas give σ_g
+    (None: every tuned model of the study); ``sigma``: σ_g in points set explicitly per group."""
+
+    version: TIVersion = "v2"
+    ddof: int = 1
+    population: tuple[str, ...] | None = None
+    sigma: dict[Group, float] = field(default_factory=dict)
+    min_math_gain: float | None = None
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A whole study; build it with :func:`load_spec` or :func:`parse_spec`."""
+
+    name: str
+    models: tuple[StudyModel, ...]
+    benchmarks: tuple[str, ...]
+    groups: dict[str, Group]
+    generation: GenerationConfig
+    backend: BackendOptions = BackendOptions()
+    ti: TISettings = TISettings()
+    data_dir: str | None = None
+    limit: int | None = None
+    description: str = ""
+    generation_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def generation_for(self, benchmark: str) -> GenerationConfig:
+        """The settings ``benchmark`` is generated with: ``generation`` and the benchmark's overrides."""
+        extra = self.generation_overrides.get(benchmark)
+        return GenerationConfig.from_dict({**self.generation.to_dict(), **extra}) if extra else self.generation
+
+    def generation_groups(self) -> list[tuple[GenerationConfig, list[str]]]:
+        """The study's benchmarks grouped by their settings, in spec order."""
+        groups: dict[str, tuple[GenerationConfig, list[str]]] = {}
+        for b in self.benchmarks:
+            config = self.generation_for(b)
+            groups.setdefault(json.dumps(config.to_dict(), sort_keys=True), (config, []))[1].append(b)
+        return list(groups.values())
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """``(tuned, base)`` names, in spec order."""
+        return [(m.name, m.base) for m in self.models if m.base is not None]
+
+    def model(self, name: str) -> StudyModel:
+        """The model called ``name``."""
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise ConfigError(f"no model {name!r} in study {self.name!r}", f"use one of {', '.join(m.name for m in self.models)}")
+
+    def group_of(self, benchmark: str) -> Group:
+        """The benchmark's group in this study (the override, else the built-in group)."""
+        return self.groups.get(benchmark) or BENCHMARK_GROUPS[benchmark]
+
+    def resolved_groups(self) -> dict[str, Group]:
+        """Every benchmark of the study with its group."""
+        return {b: self.group_of(b) for b in self.benchmarks}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON/YAML-ready; :func:`parse_spec` reads it back."""
+        ti = asdict(self.ti)
+        ti["population"] = list(self.ti.population) if self.ti.population is not None else None
+        return {
+            "name": self.name,
+            "description": self.description,
+            "models": [{k: v for k, v in asdict(m).items() if v is not None and v != ()} for m in self.models],
+            "benchmarks": list(self.benchmarks),
+            "groups": dict(self.groups),
+            "generation": self.generation.to_dict(),
+            "generation_overrides": {b: dict(o) for b, o in self.generation_overrides.items()},
+            "backend": asdict(self.backend),
+            "ti": ti,
+            "data_dir": self.data_dir,
+            "limit": self.limit,
+        }
+
+
+# --- YAML in, validation -------------------------------------------------------------------------
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and check a YAML study spec; local model paths and ``data_dir`` are taken relative to it."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read study spec {path}: {err.strerror}", "check the path") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path} is not valid YAML{where}", "fix the syntax (indentation, colons, quotes)") from err
+    return parse_spec(data, base_dir=path.parent, where=str(path))
+
+
+def parse_spec(data: Any, *, base_dir: Path | None = None, where: str = "study spec") -> StudySpec:
+    """Build a :class:`StudySpec` from a mapping; every problem is one :class:`ConfigError` line."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a mapping with name, models, benchmarks, generation", "see configs/tiny.yaml")
+    _no_unknown(data, _TOP_KEYS, where)
+    for key in ("name", "models", "benchmarks"):
+        if not data.get(key):
+            raise ConfigError(f"{where}: {key!r} is missing or empty", "see configs/tiny.yaml for a complete spec")
+    models = _parse_models(data["models"], base_dir, where)
+    benchmarks = _parse_benchmarks(data["benchmarks"], where)
+    groups = _parse_groups(data.get("groups") or {}, benchmarks, where)
+    generation = _section(data, "generation", where)
+    try:
+        config = GenerationConfig.from_dict(generation)
+    except TypeError as err:
+        raise ConfigError(f"{where}: bad generation settings ({err})", "check the types of the values") from err
+    overrides = _parse_overrides(_section(data, "generation_overrides", where), config, benchmarks, where)
+    backend = _parse_backend(_section(data, "backend", where), where)
+    ti = _parse_ti(_section(data, "ti", where), models, where)
+    data_dir = data.get("data_dir")
+    if data_dir is not None and base_dir is not None:
+        data_dir = str((base_dir / str(data_dir)).resolve())
+    limit = data.get("limit")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"{where}: limit must be a positive integer, got {limit!r}", "drop it to use every item")
+    return StudySpec(
+        name=str(data["name"]),
+        models=models,
+        benchmarks=benchmarks,
+        groups=groups,
+        generation=config,
+        backend=backend,
+        ti=ti,
+        data_dir=data_dir,
+        limit=limit,
+        description=str(data.get("description") or ""),
+        generation_overrides=overrides,
+    )
+
+
+def _parse_overrides(data: Mapping[str, Any], config: GenerationConfig, benchmarks: Sequence[str], where: str) -> dict[str, dict[str, Any]]:
+    """``{benchmark: {setting: value}}``, each benchmark one of the study's, each setting valid."""
+    known = set(config.to_dict())
+    overrides: dict[str, dict[str, Any]] = {}
+    for name, values in data.items():
+        if name not in benchmarks:
+            raise ConfigError(
+                f"{where}: generation_overrides names {name!r}, which is not one of the study's benchmarks", f"use one of {', '.join(benchmarks)}"
+            )
+        if not isinstance(values, Mapping) or not values:
+            raise ConfigError(
+                f"{where}: generation_overrides.{name} must be a non-empty mapping of settings", f"write {name}: {{temperature: 0.7, samples: 10}}"
+            )
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"{where}: generation_overrides.{name} has unknown setting(s) {', '.join(map(str, unknown))}", f"use only {', '.join(sorted(known))}"
+            )
+        try:
+            GenerationConfig.from_dict({**config.to_dict(), **values})
+        except ConfigError as err:
+            raise ConfigError(f"{where}: bad generation_overrides.{name}: {err}") from err
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{where}: bad generation_overrides.{name} ({err})", "check the types of the values") from err
+        overrides[str(name)] = dict(values)
+    return overrides
+
+
+def _no_unknown(data: Mapping[str, Any], known: frozenset[str], where: str) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}", f"use only {', '.join(sorted(known))}")
+
+
+def _section(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: {key!r} must be a mapping", f"write {key}: {{...}}")
+    return dict(value)
+
+
+def _parse_models(raw: Any, base_dir: Path | None, where: str) -> tuple[StudyModel, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: 'models' must be a list", "write one '- name: ...' entry per model")
+    models: list[StudyModel] = []
+    for i, entry in enumerate(raw):
+        models.append(_parse_model(entry, i, base_dir, where))
+    names = [m.name for m in models]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{where}: model name(s) {', '.join(dupes)} appear twice", "give every model its own name")
+    for m in models:
+        if m.base is not None and m.base not in names:
+            raise ConfigError(f"{where}: model {m.name!r} names base {m.base!r}, which is not in the study", f"add it or use one of {', '.join(names)}")
+        if m.base == m.name:
+            raise ConfigError(f"{where}: model {m.name!r} is its own base", "name the checkpoint it was tuned from")
+    if not any(m.base for m in models):
+        raise ConfigError(f"{where}: no model names a base, so there is no pair to compare", "add 'base: NAME' to each tuned model")
+    return tuple(models)
+
+
+def _parse_model(entry: Any, index: int, base_dir: Path | None, where: str) -> StudyModel:
+    if not isinstance(entry, Mapping) or not entry.get("name"):
+        raise ConfigError(f"{where}: model #{index + 1} needs a name", "write '- name: NAME' with hf: or path:")
+    name = str(entry["name"])
+    _no_unknown(entry, _MODEL_KEYS, f"{where}: model {name!r}")
+    hf, path = entry.get("hf"), entry.get("path")
+    if (hf is None) == (path is None):
+        raise ConfigError(f"{where}: model {name!r} needs exactly one of hf: (a hub id) or path: (a folder)", "keep one of the two")
+    if hf is not None and (str(hf).count("/") != 1 or str(hf).startswith(("/", "."))):
+        raise ConfigError(f"{where}: model {name!r} has hf: {hf!r}, not a hub id like org/name", "use path: for a local folder")
+    if path is not None and base_dir is not None:
+        path = str((base_dir / str(path)).resolve())
+    base = entry.get("base")
+    training = _training(entry.get("training"), tuned=base is not None, name=name, where=where)
+    endpoints = entry.get("endpoints") or ()
+    if isinstance(endpoints, str) or not all(isinstance(e, str) for e in endpoints):
+        raise ConfigError(f"{where}: model {name!r} has endpoints {endpoints!r}, not a list of URLs", "write endpoints: [http://127.0.0.1:8000/v1]")
+    return StudyModel(
+        name=name,
+        hf=None if hf is None else str(hf),
+        path=None if path is None else str(path),
+        revision=None if entry.get("revision") is None else str(entry["revision"]),
+        training=training,
+        base=None if base is None else str(base),
+        endpoints=tuple(endpoints),
+    )
+
+
+def _training(value: Any, *, tuned: bool, name: str, where: str) -> str:
+    if value is None:
+        return "other" if tuned else "base"
+    canon = {t.lower(): t for t in TRAINING_METHODS}.get(str(value).lower())
+    if canon is None:
+        raise ConfigError(f"{where}: model {name!r} has training {value!r}", f"use one of {', '.join(TRAINING_METHODS)}")
+    if tuned and canon == "base":
+        raise ConfigError(f"{where}: model {name!r} names a base but has training 'base'", "use RL, SFT or other")
+    return canon
+
+
+def _parse_benchmarks(raw: Any, where: str) -> tuple[str, ...]:
+    from transferlab.benchmarks import REGISTRY
+
+    names = [str(b).strip() for b in (raw if isinstance(raw, list) else str(raw).split(","))]
+    known = set(BENCHMARK_GROUPS) | set(REGISTRY)
+    unknown = [b for b in names if b not in known]
+    if unknown:
+        raise ConfigError(f"{where}: unknown benchmark(s) {', '.join(unknown)}", f"choose from {', '.join(sorted(known))}")
+    dupes = sorted({b for b in names if names.count(b) > 1})
+    if dupes:
+        raise ConfigError(f"{where}: benchmark(s) {', '.join(dupes)} listed twice", "list each benchmark once")
+    return tuple(names)
+
+
+def _parse_groups(raw: Any, benchmarks: Sequence[str], where: str) -> dict[str, Group]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: 'groups' must map benchmark names to math, other or non", "write groups: {aime24: other}")
+    groups: dict[str, Group] = {}
+    for bench, group in raw.items():
+        if bench not in benchmarks:
+            raise ConfigError(f"{where}: groups names {bench!r}, which is not among the benchmarks", "add it to benchmarks or drop it from groups")
+        if group not in GROUPS:
+            raise ConfigError(f"{where}: benchmark {bench!r} has group {group!r}", f"use one of {', '.join(GROUPS)}")
+        groups[str(bench)] = group
+    resolved = {b: groups.get(b) or BENCHMARK_GROUPS.get(b) for b in benchmarks}
+    if "math" not in resolved.values():
+        raise ConfigError(f"{where}: no math benchmark", "TI is relative to the math gain: add one (e.g. math500)")
+    return groups
+
+
+def _parse_backend(raw: dict[str, Any], where: str) -> BackendOptions:
+    _no_unknown(
+        raw,
+        frozenset({"kind", "device", "dtype", "batch_size", "tensor_parallel", "data_parallel", "api", "concurrency", "request_timeout"}),
+        f"{where}: backend",
+    )
+    options = BackendOptions(**raw)
+    if options.kind not in BACKEND_KINDS:
+        raise ConfigError(f"{where}: unknown backend {options.kind!r}", f"use one of {', '.join(BACKEND_KINDS)}")
+    if options.dtype not in DTYPES:
+        raise ConfigError(f"{where}: unknown dtype {options.dtype!r}", f"use {', '.join(DTYPES[:-1])} or {DTYPES[-1]}")
+    if not isinstance(options.batch_size, int) or options.batch_size < 1:
+        raise ConfigError(f"{where}: batch_size must be a positive integer", "e.g. batch_size: 16")
+    return options
+
+
+def _parse_ti(raw: dict[str, Any], models: Sequence[StudyModel], where: str) -> TISettings:
+    _no_unknown(raw, frozenset({"version", "ddof", "population", "sigma", "min_math_gain"}), f"{where}: ti")
+    version = str(raw.get("version", "v2"))
+    if version not in TI_VERSIONS:
+        raise ConfigError(f"{where}: unknown TI version {version!r}", f"use {' or '.join(TI_VERSIONS)}")
+    ddof = raw.get("ddof", 1)
+    if not isinstance(ddof, int) or ddof < 0:
+        raise ConfigError(f"{where}: ti.ddof must be 0 or more, got {ddof!r}", "use 1 (the default) or 0")
+    tuned = [m.name for m in models if m.is_tuned]
+    population = raw.get("population")
+    if population is not None:
+        population = tuple(str(p) for p in population)
+        bad = [p for p in population if p not in tuned]
+        if bad:
+            raise ConfigError(f"{where}: ti.population names {', '.join(bad)}, not tuned models of the study", f"use names from {', '.join(tuned)}")
+    sigma: dict[Group, float] = {}
+    for group, value in (raw.get("sigma") or {}).items():
+        if group not in GROUPS or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigError(f"{where}: ti.sigma {group}: {value!r} is not a positive σ for math, other or non", "write e.g. sigma: {math: 12.5}")
+        sigma[group] = float(value)
+    mmg = raw.get("min_math_gain")
+    return TISettings(version=version, ddof=ddof, population=population, sigma=sigma, min_math_gain=None if mmg is None else float(mmg))
