@@ -54,7 +54,7 @@ def in_vllm_venv() -> None:
 
     python = vllm_venv.venv_python()
     print(f"vllm does not import here; re-running in {python}", file=sys.stderr)
-    sys.exit(subprocess.call([str(python), __file__, *sys.argv[1:]]))
+    sys.exit(subprocess.call([str(python), __file__, *sys.argv[1:]], env=vllm_venv.checkout_env()))
 
 
 def model_path(name: str) -> str:

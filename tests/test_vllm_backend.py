@@ -5,7 +5,6 @@ the background while the other tests run (see tests/vllm_venv.py)."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
 from types import SimpleNamespace
 
@@ -97,11 +96,11 @@ def test_vllm_engine_checks_pass_in_the_vllm_venv():
         python = vllm_venv.venv_python()
     except vllm_venv.BuildImpossible as err:
         pytest.skip(f"the vLLM venv cannot be built here: {err}")
+    except vllm_venv.EngineBroken as err:
+        pytest.fail(f"vLLM installed but cannot serve through transferlab: {err}")
     cmd = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=0", f"--timeout={ENGINE_CHECKS_TIMEOUT_S}", "tests/vllm_checks"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("VIRTUAL_ENV", None)
     try:
-        proc = subprocess.run(cmd, cwd=vllm_venv.REPO, capture_output=True, text=True, timeout=ENGINE_CHECKS_TIMEOUT_S + 60, env=env)
+        proc = subprocess.run(cmd, cwd=vllm_venv.REPO, capture_output=True, text=True, timeout=ENGINE_CHECKS_TIMEOUT_S + 60, env=vllm_venv.checkout_env())
     except subprocess.TimeoutExpired as err:
         pytest.fail(f"the vLLM engine checks ran past {ENGINE_CHECKS_TIMEOUT_S + 60} s: {str(err.stdout)[-3000:]}")
     print(proc.stdout[-6000:])

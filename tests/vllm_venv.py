@@ -18,12 +18,25 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "scripts" / "vllm-venv.sh"
 BUILD_TIMEOUT_S = 1800
+CANNOT_SERVE = 3  # the build script's exit status for "installed, but vLLM cannot serve through transferlab"
 VLLM_TESTS = "test_vllm_backend.py"
 ENGINE_CHECKS = "test_vllm_engine_checks_pass_in_the_vllm_venv"  # the test that needs the venv
 
 
 class BuildImpossible(RuntimeError):
-    """The venv cannot be built on this machine (the reason is the message)."""
+    """The venv cannot be built on this machine (the reason is the message): the test is skipped."""
+
+
+class EngineBroken(RuntimeError):
+    """vLLM installed but its smoke generation through transferlab's backend failed: the test fails."""
+
+
+def checkout_env() -> dict[str, str]:
+    """The environment that runs this checkout's transferlab in the vLLM venv: its ``src`` ahead of
+    the venv's own editable install (a venv shared through ``VLLM_VENV`` points at the checkout that built it)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))}
+    env.pop("VIRTUAL_ENV", None)
+    return env
 
 
 def venv_dir() -> Path:
@@ -36,8 +49,10 @@ def venv_python() -> Path:
         proc = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise BuildImpossible(f"{BUILD_SCRIPT.name} could not run: {err}") from err
+    tail = " | ".join(line for line in proc.stderr.splitlines() if "WARNING: Location" not in line)[-1500:]
+    if proc.returncode == CANNOT_SERVE:
+        raise EngineBroken(f"{BUILD_SCRIPT.name}: {tail}")
     if proc.returncode != 0:
-        tail = " | ".join(line for line in proc.stderr.splitlines() if "WARNING: Location" not in line)[-600:]
         raise BuildImpossible(f"{BUILD_SCRIPT.name} failed (exit {proc.returncode}): {tail}")
     return Path(proc.stdout.strip().splitlines()[-1])
 
