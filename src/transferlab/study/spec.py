@@ -337,7 +337,7 @@ def _parse_groups(raw: Any, benchmarks: Sequence[str], where: str) -> dict[str, 
 def _parse_backend(raw: dict[str, Any], where: str) -> BackendOptions:
     _no_unknown(
         raw,
-        frozenset({"kind", "device", "dtype", "batch_size", "tensor_parallel", "data_parallel", "api", "concurrency", "request_timeout"}),
+        frozenset({"kind", "device", "dtype", "batch_size", "tensor_parallel", "data_parallel", "max_model_len", "api", "concurrency", "request_timeout"}),
         f"{where}: backend",
     )
     options = BackendOptions(**raw)
