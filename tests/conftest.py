@@ -57,18 +57,20 @@ def run_cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None)
     return subprocess.run([sys.executable, "-m", "transferlab.cli", *args], capture_output=True, text=True, timeout=timeout, env=full_env)
 
 
-def store_answers(path: Path, benchmark: str, items: list, texts: list[str]) -> None:
-    """A store at ``path`` holding one finished completion per item (model "m@1", prompt "prompt ID")."""
+def store_answers(path: Path, benchmark: str, items: list, texts: list[str], *, finish: list[str] | None = None, prompt_tail: str = "") -> None:
+    """A store at ``path`` holding one completion per item (model "m@1", prompt "prompt ID" plus
+    ``prompt_tail``), finished ("stop") unless ``finish`` gives each one's finish reason."""
     from transferlab.store import CompletionRecord, ModelInfo, Store, completion_key
 
+    finish = finish or ["stop"] * len(items)
     with Store(path) as store:
         model = store.add_model(ModelInfo("m", "1"))
         store.add_items(benchmark, items)
-        hashes = store.add_prompts([f"prompt {i.id}" for i in items])
+        hashes = store.add_prompts([f"prompt {i.id}{prompt_tail}" for i in items])
         records = []
-        for item, text in zip(items, texts, strict=True):
-            h = hashes[f"prompt {item.id}"]
-            records.append(CompletionRecord(completion_key(model, benchmark, item.id, h, "g", 0), model, benchmark, item.id, h, "g", 0, 0, text, "stop", 1, 1))
+        for item, text, reason in zip(items, texts, finish, strict=True):
+            h = hashes[f"prompt {item.id}{prompt_tail}"]
+            records.append(CompletionRecord(completion_key(model, benchmark, item.id, h, "g", 0), model, benchmark, item.id, h, "g", 0, 0, text, reason, 1, 1))
         store.add_completions(records)
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 
 from transferlab.scoring.extract import (
+    FALLBACK_SOURCES,
     answer_phrase,
+    boxed_group,
     extract_math_answer,
     gsm8k_hashes,
     last_boxed,
     last_number,
-    normalize_answer,
-    normalize_part,
-    split_answers,
+    locate_math_answer,
 )
+from transferlab.scoring.normalize import normalize_answer, normalize_part, split_answers
 
 
 @pytest.mark.parametrize(
@@ -161,3 +162,95 @@ def test_normalize_part(text: str, unit: str | None, expected: str) -> None:
 )
 def test_normalize_answer(text: str, expected: str) -> None:
     assert normalize_answer(text) == expected
+
+
+# -- placeholders, boxes given together, answer phrases (issue #20, items 2, 3, 5) -------------------
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        r"\boxed{your_answer}",
+        r"\boxed{your\_answer}",
+        r"\boxed{answer}",
+        r"\boxed{...}",
+        r"\boxed{\text{Your Answer}}",
+        r"\boxed{\ldots}",
+        r"$\boxed{final answer}$",
+    ],
+)
+def test_a_placeholder_quoted_from_the_prompt_is_not_an_answer(placeholder: str) -> None:
+    # An earlier real box stands; a placeholder alone is no answer.
+    assert last_boxed(rf"The count is \boxed{{14}}. (Format: {placeholder})") == "14"
+    assert extract_math_answer(f"I will write {placeholder} at the end.", "boxed") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (r"The roots are \boxed{-2}, \boxed{1}.", ["-2", "1"]),
+        (r"so $\boxed{3}$ and $\boxed{7}$", ["3", "7"]),
+        (r"$x = \boxed{4}$, $y=\boxed{-1}$", ["4", "-1"]),
+        (r"\boxed{5} \text{ or } \boxed{6}", ["5", "6"]),
+        (r"First \boxed{2}. Checking again, the answer is \boxed{9}", ["9"]),
+        (r"\boxed{8}, \boxed{your_answer}", ["8"]),
+        ("no box", []),
+    ],
+)
+def test_boxes_given_together(text: str, expected: list[str]) -> None:
+    assert boxed_group(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The final answer is $42$.", "42"),
+        ("So the answer is: 7", "7"),
+        ("**Final Answer:** 12 apples", "12 apples"),
+        ("The answer is $5$ because the sum of the digits is odd.", "5"),
+        ("the final answer is:\n\n$$\n3\\sqrt{2}\n$$", "3\\sqrt{2}"),
+        ("the answer is all real numbers", "all real numbers"),
+        # A sentence is not an answer span, however many numbers it holds.
+        ("Hmm, so the answer is wrong, or perhaps I made a mistake in assuming that x=46° is the only solution?", None),
+        ("The answer is probably bigger than 3 but I need to check the remaining cases", None),
+        # An answer attributed to someone else is not the model's.
+        ("My result: 9.\n**Reference Answer:** 4", None),
+        ("The answer is 9. The expected answer is 4", "9"),
+        ("So the answer is 9. Hmm, the answer is supposed to be 4", "9"),
+    ],
+)
+def test_answer_phrase_takes_a_short_span(text: str, expected: str | None) -> None:
+    assert answer_phrase(text) == expected
+
+
+def test_locate_says_where_the_answer_came_from() -> None:
+    assert locate_math_answer(r"so \boxed{4}", "boxed") == ("4", "boxed")
+    assert locate_math_answer("The answer is 4.", "boxed") == ("4", "phrase")
+    assert locate_math_answer("Total: 12\n#### 12", "gsm8k") == ("12", "hashes")
+    assert locate_math_answer("she has 3, then 12", "gsm8k") == ("12", "last_number")
+    assert locate_math_answer("nothing", "boxed") == (None, None)
+    assert {"phrase", "last_number"} == FALLBACK_SOURCES
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # LaTeX row breaks survive; every matrix environment becomes a pmatrix.
+        (r"\begin{pmatrix} 3 \\ -1 \end{pmatrix}", r"\begin{pmatrix} 3 \\ -1 \end{pmatrix}"),
+        (r"\begin{bmatrix} 1 & 0 \\ 0 & 1 \end{bmatrix}", r"\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}"),
+        (r"\left(\begin{array}{cc} 5 & 6 \\ 7 & 8 \end{array}\right)", r"\begin{pmatrix} 5 & 6 \\ 7 & 8 \end{pmatrix}"),
+        (r"\begin{pmatrix} 2\\ \frac{1}{3}\end{pmatrix}", r"\begin{pmatrix} 2\\ \frac{1}{3}\end{pmatrix}"),
+        # Outside a matrix a row break is only spacing, as before.
+        (r"x = 1 \\ y = 2", "x = 1   y = 2"),
+    ],
+)
+def test_matrix_rows_survive_the_clean_up(text: str, expected: str) -> None:
+    assert normalize_answer(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(r"12^{\text{th}} \text{ grade}", "12"), ("12th", "12"), ("21^{st}", "21"), (r"3^\text{rd}", "3"), ("2nd place", "2 place")],
+)
+def test_ordinal_suffixes_go(text: str, expected: str) -> None:
+    assert normalize_part(text) == expected

@@ -45,6 +45,16 @@ MUST_MATCH = [
     (["3", "5"], "5, 3", None, None),
     (r"\text{odd}", r"\text{odd}", None, None),
     ("3", "3.", None, None),
+    # Vectors and matrices: entry by entry, equal entries written differently (issue #20, item 1).
+    (r"\begin{pmatrix} 3 \\ -1 \end{pmatrix}", r"\begin{pmatrix} 3 \\ -1 \end{pmatrix}", None, None),
+    (r"\begin{pmatrix} \frac{1}{3} \\ 5 \end{pmatrix}", r"\begin{pmatrix} 1/3 \\ 5 \end{pmatrix}", None, None),
+    (r"\begin{pmatrix} 0.25 & 2 \\ -1 & 7 \end{pmatrix}", r"\begin{bmatrix} \frac14 & 2 \\ -1 & 7 \end{bmatrix}", None, None),
+    (r"\begin{pmatrix} 6 \\ 8 \end{pmatrix}", r"\left(\begin{array}{c} 6 \\ 8 \end{array}\right)", None, None),
+    # Ordinals and words around a number where the reference is a number (item 4).
+    ("9", r"9^{\text{th}} \text{ grade}", None, None),
+    ("9", "9th", None, None),
+    ("31", r"31^{st}", None, None),
+    ("17", "17 students", None, None),
 ]
 
 MUST_NOT_MATCH = [
@@ -63,6 +73,14 @@ MUST_NOT_MATCH = [
     ("(1,2),(3,4)", "(1, 2), (4, 3)", None, "Tuple"),
     ("[0,4]", "(0,4)", None, "Interval"),
     ("(0,4]", "[0,4)", None, "Interval"),
+    # Order matters inside vectors and matrices (item 1).
+    (r"\begin{pmatrix} 3 \\ -1 \end{pmatrix}", r"\begin{pmatrix} -1 \\ 3 \end{pmatrix}", None, None),
+    (r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}", r"\begin{pmatrix} 1 & 3 \\ 2 & 4 \end{pmatrix}", None, None),
+    (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\begin{pmatrix} 1 \\ 2 \\ 0 \end{pmatrix}", None, None),
+    # Words go only from a number, and math words never (item 4).
+    ("2", "2 pi", None, None),
+    ("9", "9th grade and 10th grade", None, None),
+    (r"\text{ninth grade}", "9", None, None),
 ]
 
 PATHOLOGICAL = r"The answer is $\boxed{9^{9^{9^{9}}}}$."
@@ -79,10 +97,32 @@ def test_not_equivalent(gold, answer, unit, answer_type) -> None:
 
 
 def test_grade_math_statuses() -> None:
-    assert grade_math(MathTask(r"so $\boxed{\frac{1}{2}}$", "0.5")) == MathVerdict(True, r"\frac{1}{2}", "ok")
-    assert grade_math(MathTask(r"\boxed{3}", "2")) == MathVerdict(False, "3", "ok")
+    assert grade_math(MathTask(r"so $\boxed{\frac{1}{2}}$", "0.5")) == MathVerdict(True, r"\frac{1}{2}", "ok", "boxed")
+    assert grade_math(MathTask(r"\boxed{3}", "2")) == MathVerdict(False, "3", "ok", "boxed")
     assert grade_math(MathTask("I give up", "2")) == MathVerdict(False, None, "no_answer")
-    assert grade_math(MathTask("Janet earns 18.\n#### 18", "18", style="gsm8k")).correct
+    assert grade_math(MathTask("Janet earns 18.\n#### 18", "18", style="gsm8k")) == MathVerdict(True, "18", "ok", "hashes")
+    assert grade_math(MathTask("so the answer is 18.", "18", style="gsm8k")) == MathVerdict(True, "18", "ok", "phrase")
+    assert grade_math(MathTask("she had 9, then 18 left", "18", style="gsm8k")) == MathVerdict(True, "18", "ok", "last_number")
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "correct", "extracted"),
+    [
+        # Boxes given together are read together where the reference has several parts (item 3).
+        (r"The solutions are $\boxed{-2}$, $\boxed{1}$.", "1, -2", True, "-2, 1"),
+        (r"So $x=\boxed{-2}$ and $y=\boxed{1}$.", "(-2, 1)", True, "(-2, 1)"),
+        (r"So $x=\boxed{1}$ and $y=\boxed{-2}$.", "(-2, 1)", False, "(1, -2)"),
+        (r"The solutions are $\boxed{-2}$, $\boxed{1}$.", "1, -2, 3", False, "-2, 1"),
+        # ... and not where it has one: the last box is the answer.
+        (r"Either $\boxed{-2}$ or $\boxed{1}$.", "1", True, "1"),
+        # A placeholder after a real box never replaces it (item 2).
+        (r"Hence \boxed{24}. I was asked to write \boxed{your\_answer}.", "24", True, "24"),
+        (r"Format: \boxed{answer}", "24", False, None),
+    ],
+)
+def test_grade_math_reads_the_final_answer(response: str, gold: str, correct: bool, extracted: str | None) -> None:
+    verdict = grade_math(MathTask(response, gold))
+    assert (verdict.correct, verdict.extracted) == (correct, extracted)
 
 
 def test_grade_math_soft_timeout_in_main_thread() -> None:
@@ -111,7 +151,7 @@ def test_pool_timeout_and_crash_only_hit_their_task() -> None:
         assert [v.status for v in verdicts] == ["ok", "timeout", "ok", "error", "ok"]
         assert [v.correct for v in verdicts] == [True, False, False, False, True]
         assert elapsed < 60  # bounded by the limit (the pathological answer alone would run for hours)
-        assert grader.grade([good, bad]) == [MathVerdict(True, r"\frac{1}{2}", "ok"), MathVerdict(False, "3", "ok")]
+        assert grader.grade([good, bad]) == [MathVerdict(True, r"\frac{1}{2}", "ok", "boxed"), MathVerdict(False, "3", "ok", "boxed")]
 
 
 @pytest.mark.slow

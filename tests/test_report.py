@@ -21,7 +21,8 @@ from transferlab.store import CompletionRecord, ModelInfo, ScoreRecord, Store, c
 from transferlab.study.run import expected_gen_key, record_model_key, record_study, study_for_store
 from transferlab.study.spec import parse_spec
 from transferlab.transfer.analysis import analyse_store
-from transferlab.transfer.ti import population_sigma, transfer_index
+from transferlab.transfer.sigma import population_sigma
+from transferlab.transfer.ti import transfer_index
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BENCHES = ["math500", "gsm8k", "aime24", "aime25"]

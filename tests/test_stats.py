@@ -140,7 +140,11 @@ def test_ti_bootstrap_v1_and_resampled_sigma():
     assert v1.ti_ci["other"] is not None and v1.point.version == "v1"
     fixed = ti_bootstrap(base, tuned, n_resamples=300)
     moving = ti_bootstrap(base, tuned, n_resamples=300, resample_sigma=True)
-    assert moving.sigma_resampled and moving.point == fixed.point
+    assert moving.sigma_resampled and moving.point.ti == fixed.point.ti and moving.point.sigma == fixed.point.sigma
+    # One pair's σ is shared by every group, so resampling it moves DI's interval, not TI's.
+    assert moving.math_gain_ci != fixed.math_gain_ci
+    for g in ("other", "non"):
+        assert moving.ti_ci[g] == pytest.approx(fixed.ti_ci[g], abs=1e-9)
     with pytest.raises(ConfigError, match="resample_sigma"):
         ti_bootstrap(base, tuned, sigma={"math": 1.0, "other": 1.0, "non": 1.0}, resample_sigma=True)
 

@@ -15,6 +15,7 @@ from transferlab.commands import report as report_command
 from transferlab.commands import study as study_command
 from transferlab.commands import ti as ti_command
 from transferlab.errors import ConfigError, DataError
+from transferlab.pipeline.results import results
 from transferlab.store import Store
 from transferlab.study.run import stored_model_keys, stored_studies
 from transferlab.study.spec import load_spec, parse_spec
@@ -23,7 +24,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 GOOD = {
     "name": "s",
-    "models": [{"name": "b", "hf": "org/base"}, {"name": "t", "hf": "org/tuned", "base": "b", "training": "rl"}],
+    "models": [{"name": "b", "hf": "org/base"}, {"name": "t", "hf": "org/tuned", "base": "b", "training": "rl", "thinking_parser": "think-end"}],
     "benchmarks": ["math500", "aime24", "aime25"],
     "groups": {"aime25": "non"},
     "generation": {"temperature": 0.6, "max_new_tokens": 128, "samples": 2},
@@ -54,6 +55,7 @@ def test_good_spec_parses_with_defaults_and_overrides():
     spec = parse_spec(GOOD)
     assert spec.pairs == [("t", "b")]
     assert spec.model("t").training == "RL" and spec.model("b").training == "base"
+    assert spec.model("t").thinking_parser == "think-end" and spec.model("b").thinking_parser is None  # a parser per model
     assert spec.resolved_groups() == {"math500": "math", "aime24": "math", "aime25": "non"}
     assert spec.generation.temperature == 0.6 and spec.generation.samples == 2
     assert spec.ti.version == "v1" and spec.ti.sigma == {"math": 3.5} and spec.ti.population == ("t",)
@@ -84,6 +86,7 @@ def broken(path, value):
         (broken(["groups"], {"math500": "other", "aime24": "non", "aime25": "non"}), "no math benchmark"),
         (broken(["models", 1, "base"], "ghost"), "names base 'ghost'"),
         (broken(["models", 1, "training"], "dpo"), "training 'dpo'"),
+        (broken(["models", 1, "thinking_parser"], "xml"), "thinking_parser 'xml'"),
         (broken(["models", 1, "path"], "/x"), "exactly one of hf:"),
         (broken(["models", 0, "hf"], "not-a-hub-id"), "not a hub id"),
         (broken(["models", 1, "name"], "b"), "appear twice"),
@@ -143,7 +146,9 @@ def tiny_study(tiny_model, tmp_path_factory):
     shutil.copytree(tiny_model, root / "tiny-models" / "tiny-base")
     perturbed_copy(tiny_model, root / "tiny-models" / "tiny-rl", seed=1)
     perturbed_copy(tiny_model, root / "tiny-models" / "tiny-sft", seed=2)
-    shutil.copy(CONFIGS / "tiny.yaml", root / "tiny.yaml")
+    spec = yaml.safe_load((CONFIGS / "tiny.yaml").read_text())
+    spec["models"][2]["thinking_parser"] = "none"  # tiny-sft's completions are split with their own parser
+    (root / "tiny.yaml").write_text(yaml.safe_dump(spec))
     return root
 
 
@@ -159,6 +164,10 @@ def test_tiny_study_end_to_end(tiny_study, shared_data, tmp_path, capsys):
         # every model x benchmark x item x sample, all scored; GSM8K greedily, one sample (its override)
         assert store.count_completions() == 3 * (3 * 3 * 2 + 3 * 1)
         assert all(r["scorer"] is not None for r in store.rows())
+        parsers = {name: {r["details"]["thinking_parser"] for r in store.rows(model_key=key)} for name, key in keys.items()}
+        assert parsers == {"tiny-base": {"think"}, "tiny-rl": {"think"}, "tiny-sft": {"none"}}
+        shown = {(r.model, r.thinking_parser) for r in results(store)}
+        assert shown == {(keys["tiny-base"], "think"), (keys["tiny-rl"], "think"), (keys["tiny-sft"], "none")}
         for benchmark, temperature, samples in (("gsm8k", 0.0, {0}), ("math500", 0.8, {0, 1})):
             rows = [r for r in store.rows() if r["benchmark"] == benchmark]
             assert {store.gen_settings(r["gen_key"])["temperature"] for r in rows} == {temperature}

@@ -1,6 +1,11 @@
 import pytest
 
+from conftest import store_answers
+from transferlab.benchmarks import get_benchmark
+from transferlab.pipeline.results import results
+from transferlab.pipeline.score import score_store
 from transferlab.scoring.thinking import parser_for_prompt, split_thinking
+from transferlab.store import Store
 
 
 def test_closed_block_is_split():
@@ -40,3 +45,27 @@ def test_parser_from_prompt():
     assert parser_for_prompt("anything", "none") == "none"
     with pytest.raises(ValueError):
         parser_for_prompt("x", "bogus")
+
+
+def test_a_bare_end_tag_after_a_closed_empty_block_in_the_prompt_marks_thinking(shared_data, tmp_path):
+    """Qwen3's non-thinking prompt ends in ``<think>\\n\\n</think>\\n\\n``; a model tuned to think may
+    still reason and close it with a bare ``</think>``. The completion decides: what precedes its
+    ``</think>`` is thinking, never graded as the answer; a completion without one is all answer."""
+    items = [i for i in get_benchmark("math500").load(shared_data, limit=30) if i.reference.strip().isdigit()][:2]
+    right, other = str(items[0].reference), str(int(items[0].reference) + 1)
+    texts = [
+        f"Let me think. Maybe \\boxed{{{other}}}? No, recount.\n</think>\n\nSo the result is \\boxed{{{right}}}.",
+        f"Directly: \\boxed{{{items[1].reference}}}",
+    ]
+    path = tmp_path / "s.db"
+    store_answers(path, "math500", items, texts, prompt_tail="<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    with Store(path) as store:
+        score_store(store, show_progress=False)
+        rows = {r["item_id"]: r for r in store.rows()}
+        shown = results(store)
+    first, second = rows[items[0].id], rows[items[1].id]
+    assert (first["thinking_status"], first["score"], first["extracted"]) == ("closed", 1.0, right)
+    assert first["thinking"].startswith("Let me think.") and other in first["thinking"] and other not in first["answer"]
+    assert (second["thinking_status"], second["score"], second["thinking"]) == ("none", 1.0, "")
+    assert {r["details"]["thinking_parser"] for r in rows.values()} == {"think"}
+    assert [r.thinking_parser for r in shown] == ["think"]  # `results` shows which parser split them

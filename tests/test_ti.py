@@ -7,15 +7,8 @@ import math
 import pytest
 
 from transferlab.errors import ConfigError, DataError
-from transferlab.transfer.ti import (
-    STATUS_MATH_FELL,
-    STATUS_OK,
-    STATUS_UNDEFINED,
-    population_deltas,
-    population_sigma,
-    sigma_from_deltas,
-    transfer_index,
-)
+from transferlab.transfer.sigma import population_deltas, population_sigma, sigma_from_deltas
+from transferlab.transfer.ti import STATUS_MATH_FELL, STATUS_OK, STATUS_UNDEFINED, transfer_index
 
 # Two benchmarks per group, scores in percent.
 BASE = {"math500": 60.0, "aime24": 20.0, "gpqa_diamond": 30.0, "headqa": 70.0, "ifeval": 80.0, "coqa": 60.0}
@@ -58,30 +51,46 @@ def test_v2_explicit_sigma_hand_computed():
     assert [b.group for b in r.benchmarks] == ["math", "math", "other", "other", "non", "non"]
 
 
-def test_v2_population_sigma_of_the_pair_differs_from_explicit():
-    # σ from this pair's own deltas, ddof=1 (two deltas per group: std = |a-b|/sqrt(2)):
-    #   math {16, 36}: σ = 20/√2 = √200;  other {4, -1}: σ = 5/√2 = √12.5;  non {-9, 1}: σ = √50
-    # DI_g = σ_g^(-1/2) · Σ ŵ sign(Δ)√|Δ|; the raw sums are math 1/3·4 + 2/3·6 = 16/3,
-    #   other 0.7·2 - 0.3·1 = 1.1, non -1/3·3 + 2/3·1 = -1/3
-    # TI_other = 100 · (1.1 / (16/3)) · √(σ_math/σ_other) = 20.625 · √4 = 41.25 (same as explicit:
-    #   the explicit σ had the same ratio 4) ; TI_non = 100 · (-1/16) · √2 = -8.838834764831844
+def test_v2_one_pair_shares_one_sigma_that_cancels_out_of_ti():
+    # One pair, no σ given: one σ for every group, the spread of all six deltas (ddof=1):
+    #   deltas 16, 36, 4, -1, -9, 1: Σ = 47, Σ² = 1651, SS = 1651 - 47²/6 = 7697/6, σ² = 7697/30
+    # Equal σ cancel out of TI: TI_g = 100 · (Σ ŵ sign(Δ)√|Δ|)_g / (same)_math; the raw sums are
+    #   math 1/3·4 + 2/3·6 = 16/3, other 0.7·2 - 0.3·1 = 1.1, non -1/3·3 + 2/3·1 = -1/3
+    #   TI_other = 100 · 1.1 / (16/3) = 20.625; TI_non = 100 · (-1/3) / (16/3) = -6.25
+    sigma = math.sqrt(7697 / 30)
     r = transfer_index(BASE, TUNED)
-    assert r.sigma == pytest.approx({"math": math.sqrt(200), "other": math.sqrt(12.5), "non": math.sqrt(50)})
-    assert r.math_gain == pytest.approx((16 / 3) / 200**0.25, abs=TOL)
-    assert r.group_gain["other"] == pytest.approx(1.1 / 12.5**0.25, abs=TOL)
-    assert r.ti["other"] == pytest.approx(41.25, abs=TOL)
-    assert r.ti["non"] == pytest.approx(-6.25 * math.sqrt(2), abs=TOL)
-    assert r.ti["non"] != pytest.approx(transfer_index(BASE, TUNED, sigma=SIGMA).ti["non"])
-    assert "ddof=1" in r.sigma_source
+    assert r.sigma == pytest.approx({"math": sigma, "other": sigma, "non": sigma}, abs=TOL)
+    assert r.math_gain == pytest.approx((16 / 3) / sigma**0.5, abs=TOL)
+    assert r.group_gain["other"] == pytest.approx(1.1 / sigma**0.5, abs=TOL)
+    assert r.ti["other"] == pytest.approx(20.625, abs=TOL)
+    assert r.ti["non"] == pytest.approx(-6.25, abs=TOL)
+    assert "one pair" in r.sigma_source and "ddof=1" in r.sigma_source
+    # Any equal σ gives the same TI; the paper's per-group σ (SIGMA: math 4, other and non 1) does not.
+    same = transfer_index(BASE, TUNED, sigma={"math": 7.0, "other": 7.0, "non": 7.0})
+    assert same.ti == pytest.approx(r.ti, abs=TOL)
+    assert r.ti["other"] != pytest.approx(transfer_index(BASE, TUNED, sigma=SIGMA).ti["other"])
 
 
-def test_ddof_cancels_in_ti_when_groups_have_equal_counts_but_not_in_di():
-    # Each group has 2 deltas: σ(ddof=0) = σ(ddof=1)/√2 for every group, so σ_math/σ_g and TI
-    # are unchanged, while every DI grows by 2^(1/4).
+def test_v2_one_pair_with_one_benchmark_per_group_and_equal_deltas():
+    # The within-pair spread of a group with one benchmark does not exist; the shared σ does.
+    base = {"math500": 40.0, "gpqa_diamond": 30.0, "ifeval": 50.0}
+    tuned = {"math500": 50.0, "gpqa_diamond": 33.0, "ifeval": 48.0}
+    r = transfer_index(base, tuned)  # deltas 10, 3, -2; s = √10, √3, -√2 (one benchmark: ŵ = 1)
+    assert r.ti["other"] == pytest.approx(100 * math.sqrt(3 / 10), abs=TOL)
+    assert r.ti["non"] == pytest.approx(-100 * math.sqrt(2 / 10), abs=TOL)
+    assert r.status == STATUS_OK and r.reason is None
+    # Every delta equal: no spread, so the refusal names the flag to add.
+    with pytest.raises(ConfigError, match=r"all 3 deltas of the pair are equal.*--sigma math=S,other=S,non=S"):
+        transfer_index(base, {b: v + 5 for b, v in base.items()})
+
+
+def test_ddof_cancels_in_ti_but_not_in_di():
+    # One shared σ over six deltas: σ(ddof=0) = σ(ddof=1)·√(5/6), so TI is unchanged while every
+    # DI grows by (6/5)^(1/4).
     r1 = transfer_index(BASE, TUNED, ddof=1)
     r0 = transfer_index(BASE, TUNED, ddof=0)
     assert r0.ti["non"] == pytest.approx(r1.ti["non"], abs=TOL)
-    assert r0.math_gain == pytest.approx(r1.math_gain * 2**0.25, abs=TOL)
+    assert r0.math_gain == pytest.approx(r1.math_gain * 1.2**0.25, abs=TOL)
 
 
 def test_population_sigma_over_two_pairs():

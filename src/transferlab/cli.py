@@ -2,17 +2,21 @@
 
 Each sub-command lives in its own module that exposes ``register(subparsers)``: it adds its parser
 and sets ``func`` (a callable taking the parsed ``argparse.Namespace`` and returning an exit code).
-Errors a user can fix (:class:`~transferlab.errors.TransferlabError`) print one line and exit 2.
+Errors a user can fix (:class:`~transferlab.errors.TransferlabError`, and bad options) print one
+line and exit 2. Output cut short by its reader (``transferlab results --json | head``) ends the
+command quietly, as a closed pipe ends any Unix tool.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from transferlab import __version__
+from transferlab.commands.common import Parser
 from transferlab.errors import TransferlabError
 
 # Modules that register sub-commands, in the order they appear in --help.
@@ -33,7 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered sub-command."""
-    parser = argparse.ArgumentParser(prog="transferlab", description=__doc__.splitlines()[0])
+    parser = Parser(prog="transferlab", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"transferlab {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -49,13 +53,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return status
     except TransferlabError as err:
         print(f"transferlab: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("transferlab: interrupted; everything completed so far is stored", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (``| head``): send what is still buffered nowhere, end as SIGPIPE would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
 
 
 if __name__ == "__main__":

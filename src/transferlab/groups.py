@@ -7,7 +7,10 @@ the same items answered by generation (a letter or yes/no extracted), for chat a
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Final, Literal
+
+from transferlab.errors import DataError
 
 Group = Literal["math", "other", "non"]
 
@@ -48,3 +51,25 @@ BENCHMARK_GROUPS: Final[dict[str, Group]] = {
 def group_of(benchmark: str) -> Group:
     """The group of a benchmark name; raises ``KeyError`` for an unknown name."""
     return BENCHMARK_GROUPS[benchmark]
+
+
+def resolve_groups(benchmarks: Sequence[str], groups: Mapping[str, Group] | None = None) -> dict[str, Group]:
+    """The group of each benchmark: ``groups`` first, then the built-in names; unknown names raise
+    one :class:`~transferlab.errors.DataError` naming them and the known names."""
+    extra = dict(groups or {})
+    out: dict[str, Group] = {}
+    unknown = []
+    for bench in benchmarks:
+        group = extra.get(bench, BENCHMARK_GROUPS.get(bench))
+        if group is None:
+            unknown.append(bench)
+        elif group not in GROUPS:
+            raise DataError(f"benchmark {bench!r} has group {group!r}", f"use one of {', '.join(GROUPS)}")
+        else:
+            out[bench] = group
+    if unknown:
+        raise DataError(
+            f"unknown benchmark {', '.join(repr(u) for u in unknown)}; known: {', '.join(sorted(BENCHMARK_GROUPS))}",
+            "rename it or give its group (math, other or non)",
+        )
+    return out

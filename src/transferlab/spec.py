@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -48,6 +49,7 @@ class GenerationConfig:
     extra: tuple[tuple[str, Any], ...] = field(default=())
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.samples < 1:
             raise ConfigError(f"samples must be at least 1, got {self.samples}", "pass --samples 1 or more")
         if self.temperature < 0:
@@ -58,6 +60,27 @@ class GenerationConfig:
             raise ConfigError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}", "pass --max-new-tokens 1 or more")
         if self.thinking_parser not in THINKING_REQUESTS:
             raise ConfigError(f"unknown thinking parser {self.thinking_parser!r}", "choose auto, think, think-end or none")
+
+    def _check_types(self) -> None:
+        """Every setting of the right type (a YAML spec or a stored run can hold anything), every
+        number finite: ``temperature: nan`` would otherwise become a new settings key."""
+        for name in ("samples", "max_new_tokens", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name} must be a whole number, got {value!r}", f"use e.g. {getattr(GenerationConfig, name)}")
+        for name, example in (("temperature", "0 (greedy) or 0.7"), ("top_p", "1.0 (keep every token) or 0.95")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number, got {value!r}", f"use e.g. {example}")
+        optional = {"enable_thinking": bool, "system_prompt": str}
+        for name, kind in {"chat_template": bool, "prompt_style": str, "thinking_parser": str, **optional}.items():
+            value = getattr(self, name)
+            if not isinstance(value, kind) and not (name in optional and value is None):
+                raise ConfigError(f"{name} must be {'true or false' if kind is bool else 'text'}, got {value!r}", "check the type of the value")
+        if not isinstance(self.stop, tuple) or not all(isinstance(s, str) for s in self.stop):
+            raise ConfigError(f"stop must be a list of strings, got {self.stop!r}", 'write e.g. stop: ["Question:"]')
+        if not isinstance(self.extra, tuple) or not all(isinstance(kv, tuple) and len(kv) == 2 for kv in self.extra):
+            raise ConfigError(f"extra must be a list of [name, value] pairs, got {self.extra!r}", "write e.g. extra: [[min_p, 0.05]]")
 
     @property
     def greedy(self) -> bool:
@@ -101,10 +124,10 @@ class GenerationConfig:
         if unknown:
             raise ConfigError(f"unknown generation setting(s): {', '.join(unknown)}", f"use only {', '.join(sorted(known))}")
         values = dict(data)
-        if "stop" in values:
+        if isinstance(values.get("stop"), (list, tuple)) or values.get("stop") is None and "stop" in values:
             values["stop"] = tuple(values["stop"] or ())
-        if "extra" in values:
-            values["extra"] = tuple(tuple(kv) for kv in values["extra"] or ())
+        if isinstance(values.get("extra"), (list, tuple)) or values.get("extra") is None and "extra" in values:
+            values["extra"] = tuple(tuple(kv) if isinstance(kv, (list, tuple)) else kv for kv in values["extra"] or ())
         return cls(**values)
 
     def with_overrides(self, **overrides: Any) -> GenerationConfig:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -135,24 +136,32 @@ def _translate(err: sqlite3.Error, path: Path) -> StoreError:
     return StoreError(f"the store {path} failed: {text}", "check the file and the disk, then run again to resume")
 
 
+READ_ONLY_FIX = "results, export, ti and report read it as it is; to add to it, copy it somewhere writable or use another --store"
+
+
 class Store:
     """An append-only SQLite store, safe to share between threads and processes.
 
     Every write is its own transaction, so a SIGKILL loses at most the completions still being
     generated. Use as a context manager or call :meth:`close`.
+
+    The mode is decided here, once: ``readonly`` opens a store that must exist, also on a read-only
+    file or folder; otherwise the store (created when missing, unless ``create`` is False) and its
+    folder must be writable, or the error says the store is read-only. A store this object created
+    is removed again when its ``with`` block fails before any completion was stored, so a failed
+    command leaves no empty store behind.
     """
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True) -> None:
         self.path = Path(path)
-        if readonly and not self.path.exists():
+        if (readonly or not create) and not self.path.exists():
             raise StoreError(f"no store at {self.path}", "run `transferlab eval --store PATH` first or check the path")
-        if not readonly and not self.path.parent.exists():
-            raise StoreError(f"the folder {self.path.parent} does not exist", "create it or choose another --store path")
+        if not readonly:
+            self._check_writable()
+        self.created = not self.path.exists()
         self._lock = threading.RLock()
         try:
-            uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
-            self._db = sqlite3.connect(uri, uri=readonly, timeout=60, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout = 60000")
+            self._db = self._connect(readonly)
             version = self._schema_version()
             if version is not None and version > SCHEMA_VERSION:
                 raise StoreError(
@@ -166,6 +175,43 @@ class Store:
                 self._write("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", [(str(SCHEMA_VERSION),)])
         except sqlite3.Error as err:
             raise _translate(err, self.path) from err
+
+    def _check_writable(self) -> None:
+        folder = self.path.parent
+        if not folder.exists():
+            raise StoreError(f"the folder {folder} does not exist", "create it or choose another --store path")
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise StoreError(f"the store {self.path} is read-only", READ_ONLY_FIX)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            if not self.path.exists():
+                raise StoreError(f"the folder {folder} is read-only, so no store can be created there", "choose a --store path in a writable folder")
+            raise StoreError(f"the folder {folder} of the store is read-only, and SQLite writes its journal there", READ_ONLY_FIX)
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        """The connection; read-only, a store in a write-ahead-log mode whose ``-shm`` file cannot be
+        made (a read-only folder) is opened as immutable, unless a ``-wal`` holds commits the file has
+        not taken in yet (those would be missed)."""
+        if not readonly:
+            db = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA busy_timeout = 60000")
+            return db
+        uri = self.path.resolve().as_uri()
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA busy_timeout = 60000")
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError as err:
+            db.close()
+            if "unable to open" not in str(err):
+                raise
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise StoreError(
+                    f"the store {self.path} has commits in {wal.name} that SQLite cannot read in a read-only folder",
+                    "copy the store and its -wal file to a writable folder and read the copy",
+                ) from err
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False, isolation_level=None)
 
     def _schema_version(self) -> int | None:
         has_meta = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
@@ -228,8 +274,18 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        empty = exc_type is not None and self.created and not self._has_completions()
         self.close()
+        if empty:  # a failed command leaves no empty store behind
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+
+    def _has_completions(self) -> bool:
+        try:
+            return bool(self._query("SELECT 1 AS x FROM completions LIMIT 1"))
+        except StoreError:
+            return True  # unreadable: keep it, whatever it holds
 
     # -- writes -----------------------------------------------------------------------------
     def add_model(self, model: ModelInfo) -> str:

@@ -53,9 +53,10 @@ def get_benchmark(name: str) -> Benchmark:
 
 
 # The study's own scoring, kept behind an explicit option so its numbers can be compared: GPQA's
-# letter scan over the whole output, HaluEval's first-line reading (both careless), and CoQA's
-# leave-one-out averaging over the references (lm-eval's and the official script's). Each variant
-# records under its own scorer name, beside the default.
+# letter scan over the whole output, HaluEval's first-line reading (both careless), and CoQA's first
+# line after the last </think> with leave-one-out averaging over the references (lm-eval's and the
+# official script's). Each reads the whole completion, thinking included, as the study's code did
+# (``raw_completion``), and records under its own scorer name, beside the default.
 PAPER_SCORING: dict[str, Callable[[], Benchmark]] = {
     "gpqa_diamond": lambda: GPQADiamond(extraction="paper"),
     "halueval": lambda: HaluEval(first_line_only=True),

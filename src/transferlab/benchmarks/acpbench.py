@@ -23,7 +23,6 @@ Scoring (scorer ``"choice"``): the letter (or yes/no) of the final answer after 
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from transferlab.benchmarks.base import load_hub, take
-from transferlab.benchmarks.choices import choice_verdicts, final_letter, final_yes_no
+from transferlab.benchmarks.choices import choice_verdicts, locate_letter, locate_yes_no
 from transferlab.errors import DataError
 from transferlab.groups import Group
 from transferlab.io import read_json_list
@@ -67,15 +66,7 @@ def local_file(data_dir: Path, task: str, kind: str, split: str) -> Path:
 
 
 def _read_rows(path: Path) -> list[Row]:
-    if path.suffix != ".gz":
-        return read_json_list(path)
-    if not path.is_file():
-        raise DataError(f"data file {path} not found", "check --data-dir or drop it to load from the hub")
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        rows = json.load(f)
-    if not isinstance(rows, list):
-        raise DataError(f"{path} does not hold a JSON list", "repair or re-download that file")
-    return rows
+    return read_json_list(path)  # .json or .json.gz
 
 
 @dataclass(frozen=True)
@@ -148,8 +139,8 @@ class ACPBench:
         out: list[Verdict] = []
         for item, answer in zip(items, answers, strict=True):
             if item.meta.get("kind") == "bool":
-                out += choice_verdicts([answer], [str(item.reference)], final_yes_no)
+                out += choice_verdicts([answer], [str(item.reference)], locate_yes_no)
             else:
                 letters = str(item.meta.get("labels") or "ABCD")
-                out += choice_verdicts([answer], [str(item.reference)], partial(final_letter, letters=letters))
+                out += choice_verdicts([answer], [str(item.reference)], partial(locate_letter, letters=letters))
         return out

@@ -25,6 +25,10 @@ class Benchmark(Protocol):
     list[tuple[str, str]]`` (one (context, continuation) pair per option), the store keeps one
     record per item whose text is the JSON of the options' ``logprob``, ``n_tokens``,
     ``is_greedy`` and ``chars`` lists, and :meth:`score` receives that JSON text as the answer.
+
+    A benchmark whose scorer is a study's own (``--paper-scoring``) may set ``raw_completion =
+    True``: :meth:`score` then receives each whole completion, thinking included, as the study's
+    code read it (the thinking split is still recorded).
     """
 
     # Read-only: the benchmarks are frozen dataclasses.

@@ -6,8 +6,10 @@ main one and the additional ones, case-insensitive duplicates dropped) with SQuA
 (lower case, no punctuation, no articles, single spaces): exact match (EM) and token F1, each the
 maximum over the references. The stored score is F1 by default (``CoQA(metric="em")`` stores EM);
 either can be recomputed from the stored extracted answer with :func:`coqa_em_f1`.
-``leave_one_out=True`` averages over the references the maximum against the others instead of
-taking the maximum (the official CoQA script and lm-eval's ``coqa``, the study's scorer).
+``leave_one_out=True`` is the study's scorer (lm-eval's ``coqa`` as the study's fork of it reads a
+reasoning model's output, :func:`study_answer`): it reads the whole completion, drops everything up
+to the last ``</think>``, keeps the first line, and averages over the references the maximum
+against the others instead of taking the maximum (the official CoQA script).
 
 Prompt styles:
 
@@ -16,8 +18,8 @@ Prompt styles:
 - ``default``: the same transcript, then an instruction to give only a short answer, so chat and
   reasoning models answer in the references' style.
 
-An answer's text: the part after the last ``Answer:`` / ``A:`` label when there is one, else the
-first non-empty line (thinking is removed before scoring).
+An answer's text (default scorer): the part after the last ``Answer:`` / ``A:`` label when there is
+one, else the first non-empty line (thinking is removed before scoring).
 """
 
 from __future__ import annotations
@@ -106,6 +108,16 @@ def extract_short_answer(answer: str) -> str | None:
     return lines[0]
 
 
+def study_answer(completion: str) -> str:
+    """The answer as the study's code reads a whole completion: stripped, everything up to the last
+    ``</think>`` (and the newlines after it) dropped, then the first line (possibly empty)."""
+    pred = completion.strip()
+    close = pred.rfind("</think>")
+    if close >= 0:
+        pred = pred[close + len("</think>") :].strip()
+    return pred.split("\n")[0]
+
+
 # --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
@@ -172,6 +184,11 @@ class CoQA:
         """``coqa-f1`` / ``coqa-em`` (``-loo`` when references are left out in turn)."""
         return f"coqa-{self.metric}" + ("-loo" if self.leave_one_out else "")
 
+    @property
+    def raw_completion(self) -> bool:
+        """The study's scorer (``leave_one_out``) reads the whole completion, as the study's code did."""
+        return self.leave_one_out
+
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:
         """One item per story, from ``data_dir/coqa/validation.jsonl.gz`` or the hub."""
         rows, _ = load_rows(data_dir, self.local_path, self.hf_id, split=self.hf_split, fields=("story", "questions", "answers"), what="CoQA stories")
@@ -191,10 +208,10 @@ class CoQA:
         return ("\nQ:",) if style == "paper" else ()
 
     def score(self, items: Sequence[Item], answers: Sequence[str], context: ScoringContext) -> list[Verdict]:
-        """EM or F1 (max over references) of each extracted short answer."""
+        """EM or F1 (max over references, or the study's leave-one-out mean) of each extracted answer."""
         verdicts = []
         for item, answer in zip(items, answers, strict=True):
-            pred = extract_short_answer(answer)
+            pred = study_answer(answer) if self.leave_one_out else extract_short_answer(answer)
             if pred is None:
                 verdicts.append(Verdict(0.0, None, "no_answer"))
                 continue

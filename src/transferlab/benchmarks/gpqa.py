@@ -21,9 +21,11 @@ Prompt styles:
   ...\\nAnswer:".
 
 Scoring (scorer ``"choice"``): the letter of the final answer after the thinking (``\\boxed{}``
-first, then "answer is X" forms). ``extraction="paper"`` (scorer ``"choice_paper"``) is the
-study's lenient regex, the last stand-alone A-D anywhere in the output; to read the thinking too,
-as the study did, score with the thinking parser ``none``.
+first, then "answer is X" forms; a placeholder ``\\boxed{X}`` quoted from the prompt and a
+"Reference Answer: X" are not the model's answer; in a completion cut off by its token budget only
+a boxed letter counts). ``extraction="paper"`` (scorer ``"choice_paper"``) is the study's lenient
+regex (evalchemy's ``get_multiple_choice_answer``), the last stand-alone A-D anywhere in the
+upper-cased output, read on the whole completion, thinking included, as the study did.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from transferlab.benchmarks.base import load_hub, take
-from transferlab.benchmarks.choices import EXTRACTIONS, choice_verdicts, final_letter, paper_last_letter
+from transferlab.benchmarks.choices import EXTRACTIONS, choice_verdicts, locate_letter, paper_last_letter
 from transferlab.errors import DataError
 from transferlab.groups import Group
 from transferlab.items import Item, ScoringContext, Verdict
@@ -133,6 +136,11 @@ class GPQADiamond:
             )
         object.__setattr__(self, "scorer", "choice" if self.extraction == "final" else "choice_paper")
 
+    @property
+    def raw_completion(self) -> bool:
+        """The study's scorer reads the whole completion, thinking included."""
+        return self.extraction == "paper"
+
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:
         """The 198 items, options shuffled, from the encrypted zip or the hub."""
         if data_dir is not None:
@@ -171,7 +179,30 @@ class GPQADiamond:
         """No stop strings: the answer follows the reasoning."""
         return ()
 
+    def reference_for_options(self, item: Item, options: Sequence[Any]) -> str:
+        """The gold letter of ``item`` with its options listed as ``options`` (the order another harness
+        used): the letter of the one option whose text is the item's correct answer (compared without
+        case, spacing, a leading "A)" label or lm-eval's bracketed tags)."""
+        if len(options) != len(LETTERS):
+            raise DataError(f"GPQA item {item.id} was given {len(options)} options", f"list its {len(LETTERS)} options in the order they were shown")
+        correct = _option_key(item.fields["options"][LETTERS.index(str(item.reference))])
+        found = [k for k, option in enumerate(options) if _option_key(str(option)) == correct]
+        if len(found) != 1:
+            raise DataError(
+                f"GPQA item {item.id}: {'none' if not found else 'several'} of the options given is its correct answer",
+                "give the options' texts as the harness showed them, or the gold letter in --gold-field",
+            )
+        return LETTERS[found[0]]
+
     def score(self, items: Sequence[Item], answers: Sequence[str], context: ScoringContext) -> list[Verdict]:
         """1 when the extracted letter is the correct one."""
-        extract = final_letter if self.extraction == "final" else paper_last_letter
+        extract = locate_letter if self.extraction == "final" else paper_last_letter
         return choice_verdicts(answers, [str(i.reference) for i in items], lambda a: extract(a, LETTERS))
+
+
+def _option_key(text: str) -> str:
+    """An option's text compared loosely: a leading "A)" / "(A)" / "A." label, lm-eval's bracketed
+    tags (``[title]``), case and spacing do not count."""
+    text = re.sub(r"^\s*\(?[A-D][).:]\s+", "", text)
+    text = re.sub(r"\[.*?\]", " ", text)
+    return " ".join(text.lower().split())

@@ -20,8 +20,9 @@ Verdicts (thinking already removed):
   last boxed / "Answer: ..." yes-no, else the answer must hold exactly one of Yes/No as a word (any
   case, any number of times): holding both, or neither, is no verdict and scores 0.
 - ``first_line_only=True`` (:func:`paper_first_line`): the study's scorer, kept to compare with its
-  numbers: only the first line is read, ``"Yes"``/``"No"`` as case-sensitive substrings (so "Now"
-  reads as No), exactly one of them.
+  numbers: only the first line of the whole completion is read (thinking included, as the study's
+  code did), ``"Yes"``/``"No"`` as case-sensitive substrings (so "Now" reads as No), exactly one
+  of them.
 """
 
 from __future__ import annotations
@@ -144,6 +145,11 @@ class HaluEval:
     def scorer(self) -> str:
         """``halueval`` (default verdict) or ``halueval-first-line`` (the study's)."""
         return "halueval-first-line" if self.first_line_only else "halueval"
+
+    @property
+    def raw_completion(self) -> bool:
+        """The study's scorer (``first_line_only``) reads the whole completion, as the study's code did."""
+        return self.first_line_only
 
     def load(self, data_dir: Path | None = None, limit: int | None = None) -> list[Item]:
         """Every task's samples, built from ``data_dir/halueval/{task}_data.jsonl.gz`` or from the hub."""

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from transferlab.benchmarks.base import load_hub, take
-from transferlab.benchmarks.choices import choice_verdicts, final_letter, letters_for
+from transferlab.benchmarks.choices import choice_verdicts, letters_for, locate_letter
 from transferlab.errors import DataError
 from transferlab.groups import Group
+from transferlab.io import read_text
 from transferlab.items import Item, ScoringContext, Verdict
 
 CONTEXT_TEMPLATE = "Question: {question}\nAnswer:"
@@ -67,7 +68,7 @@ def load_headqa(data_dir: Path | None, limit: int | None) -> list[Item]:
         if not path.is_file():
             raise DataError(f"data file {path} not found", "check --data-dir or drop it to load from the hub")
         try:
-            rows = flatten_exams(json.loads(path.read_text(encoding="utf-8")))
+            rows = flatten_exams(json.loads(read_text(path)))
         except json.JSONDecodeError as err:
             raise DataError(f"malformed JSON in {path} at line {err.lineno}", "repair or re-download that file") from err
     else:
@@ -184,5 +185,5 @@ class HeadQAGen:
         out: list[Verdict] = []
         for item, answer in zip(items, answers, strict=True):
             letters = letters_for(len(item.meta.get("option_chars") or "ABCD"))
-            out += choice_verdicts([answer], [letters[int(item.reference)]], partial(final_letter, letters=letters))
+            out += choice_verdicts([answer], [letters[int(item.reference)]], partial(locate_letter, letters=letters))
         return out

@@ -30,6 +30,7 @@ from transferlab.benchmarks.choices import final_yes_no
 from transferlab.benchmarks.halueval import sole_yes_no
 from transferlab.errors import DataError
 from transferlab.groups import Group
+from transferlab.io import text_lines
 from transferlab.items import Item, ScoringContext, Verdict
 
 Row = dict[str, Any]
@@ -52,13 +53,13 @@ def read_tsv(path: Path) -> list[Row]:
     if not path.is_file():
         raise DataError(f"data file {path} not found", "check --data-dir (it must be laid out like shared/data) or drop it to load from the hub")
     rows = []
-    with path.open(encoding="utf-8", newline="") as f:
-        for number, cells in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
-            if not cells:
-                continue
-            if len(cells) != len(TSV_FIELDS):
-                raise DataError(f"{path} line {number} has {len(cells)} fields, not 5", "repair or re-download that file")
-            rows.append(dict(zip(TSV_FIELDS, cells)))
+    lines = (line for _, line in text_lines(path))
+    for number, cells in enumerate(csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
+        if not cells:
+            continue
+        if len(cells) != len(TSV_FIELDS):
+            raise DataError(f"{path} line {number} has {len(cells)} fields, not 5", "repair or re-download that file")
+        rows.append(dict(zip(TSV_FIELDS, cells)))
     return rows
 
 

@@ -1,17 +1,53 @@
-"""Command-line helpers shared by the commands: options defined once, translated into library calls."""
+"""Command-line helpers shared by the commands: options defined once, translated into library calls.
+
+Numbers are checked where they are parsed (:func:`positive_int`, :func:`positive_float`, ...), so a
+bad value stops the command with one line before anything is loaded or stored; generation settings
+are checked by :class:`~transferlab.spec.GenerationConfig` itself.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from transferlab.backends import Backend, BackendOptions, load_backend
-from transferlab.options import API_KINDS, BACKEND_KINDS, DTYPES, THINKING_REQUESTS
+from transferlab.options import API_KINDS, BACKEND_KINDS, DTYPES, MATH_GRADERS, THINKING_REQUESTS
+from transferlab.pipeline.results import ScorerChoice
 from transferlab.spec import GenerationConfig
 
 API_KEY_ENV = ("TRANSFERLAB_API_KEY", "OPENAI_API_KEY")
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming the problem and where to look (exit 2);
+    its sub-command parsers are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def _number(kind: Callable[[str], Any], minimum: float, strict: bool, what: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+positive_int = _number(int, 0, True, "a whole number of at least 1")
+non_negative_int = _number(int, 0, False, "a whole number of at least 0")
+positive_float = _number(float, 0.0, True, "a finite number above 0")
+non_negative_float = _number(float, 0.0, False, "a finite number of at least 0")
 
 
 def on_off(value: str) -> bool:
@@ -19,6 +55,18 @@ def on_off(value: str) -> bool:
     if value not in ("on", "off"):
         raise argparse.ArgumentTypeError("use on or off")
     return value == "on"
+
+
+def add_scorer_choice_args(p: argparse.ArgumentParser) -> None:
+    """``--paper-scoring`` and ``--math-grader``: whose stored verdicts a command counts (results,
+    export, ti, report), read by :func:`scorer_choice`."""
+    p.add_argument("--paper-scoring", action="store_true", help="count the verdicts of the study's own scorers (stored by score --paper-scoring)")
+    p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help="count the math verdicts of this grader (stored by score --math-grader)")
+
+
+def scorer_choice(args: argparse.Namespace) -> ScorerChoice:
+    """The :class:`ScorerChoice` of ``--paper-scoring`` and ``--math-grader``."""
+    return ScorerChoice(paper_scoring=args.paper_scoring, math_grader=args.math_grader)
 
 
 def console() -> Any:
@@ -68,21 +116,21 @@ def add_model_args(p: argparse.ArgumentParser, *, batch_size: int = 16) -> None:
     p.add_argument("--revision", default=None, help="hub revision (recorded in the store key)")
     p.add_argument("--device", default=None)
     p.add_argument("--dtype", default="auto", choices=DTYPES)
-    p.add_argument("--batch-size", type=int, default=batch_size, help="rows (prompt x sample) decoded together")
+    p.add_argument("--batch-size", type=positive_int, default=batch_size, help="rows (prompt x sample) decoded together")
 
 
 def add_backend_args(p: argparse.ArgumentParser) -> None:
     """The options of the vllm and openai backends."""
     g = p.add_argument_group("vllm backend")
-    g.add_argument("--tensor-parallel", type=int, default=1, help="GPUs per vLLM engine")
-    g.add_argument("--data-parallel", type=int, default=1, help="vLLM engines, each on its own --tensor-parallel GPUs")
-    g.add_argument("--max-model-len", type=int, default=None, help="longest prompt + answer in tokens (default: the model's); sizes vLLM's KV cache")
+    g.add_argument("--tensor-parallel", type=positive_int, default=1, help="GPUs per vLLM engine")
+    g.add_argument("--data-parallel", type=positive_int, default=1, help="vLLM engines, each on its own --tensor-parallel GPUs")
+    g.add_argument("--max-model-len", type=positive_int, default=None, help="longest prompt + answer in tokens (default: the model's); sizes vLLM's KV cache")
     g = p.add_argument_group("openai backend (OpenAI-compatible servers: vLLM serve, SGLang, llama.cpp, TGI)")
     g.add_argument("--endpoint", action="append", default=[], help="a server's base URL, e.g. http://127.0.0.1:8000/v1 (repeatable: replicas share the work)")
     g.add_argument("--api", default="chat", choices=API_KINDS, help="chat: the server applies the chat template; completions: rendered here with --tokenizer")
     g.add_argument("--api-key", default=None, help=f"bearer token (default: ${API_KEY_ENV[0]} or ${API_KEY_ENV[1]})")
-    g.add_argument("--concurrency", type=int, default=8, help="requests in flight per endpoint")
-    g.add_argument("--request-timeout", type=float, default=3600.0, help="seconds to wait for one answer (long reasoning)")
+    g.add_argument("--concurrency", type=positive_int, default=8, help="requests in flight per endpoint")
+    g.add_argument("--request-timeout", type=positive_float, default=3600.0, help="seconds to wait for one answer (long reasoning)")
     g.add_argument("--tokenizer", default=None, help="the served model's tokenizer folder or hub id (needed by --api completions)")
 
 
@@ -113,7 +161,7 @@ def module_main(register: Any, command: str, argv: list[str] | None) -> int:
     """``python -m transferlab.commands.X ...``: run one command module as ``transferlab COMMAND ...``."""
     from transferlab.errors import TransferlabError
 
-    parser = argparse.ArgumentParser(prog="transferlab")
+    parser = Parser(prog="transferlab")
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args([command, *(sys.argv[1:] if argv is None else argv)])
     try:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from transferlab.commands.common import add_backend_args, add_generation_args, add_model_args, backend_from_args, generation_config, on_off
+from transferlab.commands.common import add_backend_args, add_generation_args, add_model_args, backend_from_args, generation_config, on_off, positive_int
 from transferlab.io import resolve_data_dir
 from transferlab.store import Store
 
@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--store", default=None, help="the SQLite store of all traces (default: OUT with .db); rerun to resume")
     p.add_argument("--thinking", type=on_off, default=None, metavar="on|off", help="the teacher's thinking mode (Qwen3 enable_thinking)")
     p.add_argument("--data-dir", default=None, help="read prompt sets from a folder laid out like shared/data instead of the hub")
-    p.add_argument("--limit", type=int, default=None, help="only the first N prompts")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N prompts")
     add_model_args(p)
     p.add_argument("--quiet", action="store_true")
     add_generation_args(p)

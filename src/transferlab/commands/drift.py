@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from transferlab.commands.common import on_off
+from transferlab.commands.common import on_off, positive_int
 from transferlab.errors import ConfigError
 from transferlab.io import resolve_data_dir
 from transferlab.options import DTYPES, POOLINGS
@@ -114,12 +114,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", required=True, help="the checkpoint the tuned model was fine-tuned from (folder, .gguf or hub id)")
     p.add_argument("--tuned", required=True, help="the fine-tuned model")
     p.add_argument("--benchmarks", required=True, help="comma-separated names, e.g. math500,gsm8k")
-    p.add_argument("--n", type=int, default=100, help="the first N items of each benchmark")
+    p.add_argument("--n", type=positive_int, default=100, help="the first N items of each benchmark")
     p.add_argument("--out", required=True, help="folder for the JSON files and figures (created)")
     p.add_argument("--data-dir", default=None, help="read benchmarks from a folder laid out like shared/data")
     p.add_argument("--device", default=None)
     p.add_argument("--dtype", default="auto", choices=DTYPES)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=positive_int, default=8)
 
 
 def register(subparsers: Any) -> None:

@@ -8,7 +8,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from transferlab.commands.common import add_backend_args, add_generation_args, add_model_args, backend_from_args, console, generation_config
+from transferlab.commands.common import (
+    add_backend_args,
+    add_generation_args,
+    add_model_args,
+    add_scorer_choice_args,
+    backend_from_args,
+    console,
+    generation_config,
+    positive_int,
+)
 from transferlab.io import resolve_data_dir, write_jsonl_atomic
 from transferlab.options import MATH_GRADERS, THINKING_REQUESTS
 from transferlab.store import Store
@@ -17,12 +26,14 @@ from transferlab.store import Store
 def cmd_eval(args: argparse.Namespace) -> int:
     from transferlab.benchmarks import parse_benchmarks
     from transferlab.pipeline import evaluate
+    from transferlab.pipeline.generate import load_items
     from transferlab.pipeline.results import render_table
 
     benchmarks = parse_benchmarks(args.benchmarks)
     config = generation_config(args)
     data_dir = resolve_data_dir(args.data_dir)
-    with Store(args.store) as store:
+    with Store(args.store) as store:  # removed again if the command fails before storing a completion
+        items = load_items(benchmarks, data_dir, args.limit)  # a data error stops here, before a model is loaded
         backend = backend_from_args(args)
         summary, rows = evaluate(
             backend,
@@ -34,6 +45,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             argv=sys.argv,
             show_progress=None if not args.quiet else False,
             score=not args.no_score,
+            items=items,
         )
         print(f"run {summary.run_id}: {summary.requested} completions asked, {summary.reused} already stored, {summary.generated} generated", file=sys.stderr)
         if not args.no_score:
@@ -45,7 +57,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from transferlab.pipeline.score import score_store
 
     benchmarks = [b.strip() for b in args.benchmarks.split(",")] if args.benchmarks else None
-    with Store(args.store) as store:
+    with Store(args.store, create=False) as store:
         n = score_store(
             store,
             model_key=args.model_key,
@@ -92,7 +104,7 @@ def register(subparsers: Any) -> None:
     add_model_args(p)
     p.add_argument("--benchmarks", required=True, help="comma-separated names, e.g. math500,aime24,gsm8k")
     p.add_argument("--store", required=True, help="the SQLite store file (created if missing)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N items of each benchmark")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N items of each benchmark")
     p.add_argument("--data-dir", default=None, help="read benchmarks from a folder laid out like shared/data instead of the hub")
     p.add_argument("--no-score", action="store_true", help="generate only")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -117,14 +129,12 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("results", help="a table: model x benchmark accuracy with 95%% CIs")
     p.add_argument("--store", required=True)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--paper-scoring", action="store_true", help="count the verdicts of the study's own scorers (stored by score --paper-scoring)")
-    p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help="count the math verdicts of this grader (stored by score --math-grader)")
+    add_scorer_choice_args(p)
     p.set_defaults(func=cmd_results)
 
     p = subparsers.add_parser("export", help="one JSON line per completion (text, thinking, answer, score...)")
     p.add_argument("--store", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--paper-scoring", action="store_true", help="the verdicts of the study's own scorers (as results --paper-scoring)")
-    p.add_argument("--math-grader", default="transferlab", choices=MATH_GRADERS, help="the math verdicts of this grader (as results --math-grader)")
+    add_scorer_choice_args(p)
     p.add_argument("--all-scorers", action="store_true", help="one line per completion and scorer, every stored verdict")
     p.set_defaults(func=cmd_export)

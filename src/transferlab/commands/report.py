@@ -1,10 +1,13 @@
 """``transferlab report``: the study report, from the store or from a CSV of scores.
 
     transferlab report --store runs.db --out report/ [--spec configs/X.yaml] [--study NAME]
+    transferlab report --store runs.db --base A --tuned B --out report/   # any store, no study needed
     transferlab report --scores scores.csv --pairs rl:base,sft:base --out report/ [--spec X.yaml]
 
 Writes ``OUT/index.html`` (self-contained: figures embedded), ``OUT/report.md`` and
-``OUT/figures/*.png``.
+``OUT/figures/*.png``. A store with one model and no study gives a results-only report. ``--sigma``
+sets σ (TI v2) on every path; ``--paper-scoring`` and ``--math-grader`` count the verdicts
+``results`` would (see :func:`transferlab.transfer.from_store.store_analysis`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from transferlab.commands.common import add_scorer_choice_args, positive_int, scorer_choice
+from transferlab.commands.ti import parse_sigma, refuse_scorer_choice_without_store
 from transferlab.errors import ConfigError
 from transferlab.store import Store
 
@@ -22,13 +27,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     from transferlab.report.build import build_report
 
     if args.store:
-        from transferlab.study.run import study_for_store
-        from transferlab.transfer.analysis import analyse_store
+        from transferlab.transfer.from_store import store_analysis
 
+        if args.pairs:
+            raise ConfigError("--pairs names the pairs of a --scores CSV", "with --store name the pair with --base BASE --tuned TUNED")
         with Store(args.store, readonly=True) as store:
-            spec, keys = study_for_store(store, args.spec, args.study)
-            analysis = analyse_store(store, spec, keys, n_resamples=args.resamples, seed=args.seed)
+            analysis = store_analysis(
+                store,
+                base=args.base,
+                tuned=args.tuned,
+                spec_path=args.spec,
+                study=args.study,
+                sigma=parse_sigma(args.sigma) if args.sigma else None,
+                n_resamples=args.resamples,
+                seed=args.seed,
+                scoring=scorer_choice(args),
+            )
     else:
+        refuse_scorer_choice_without_store(args)
+        if args.base or args.tuned:
+            raise ConfigError("--base and --tuned name a pair in a --store", "with --scores name the pairs with --pairs TUNED:BASE,...")
         analysis = _from_csv(args)
     extra = []
     if args.drift:
@@ -44,7 +62,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _from_csv(args: argparse.Namespace) -> Any:
-    from transferlab.commands.ti import parse_pairs, parse_sigma
+    from transferlab.commands.ti import parse_pairs
     from transferlab.study.spec import load_spec
     from transferlab.transfer.scores import analyse_scores_csv
 
@@ -65,9 +83,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, help="the report folder (created if missing)")
     p.add_argument("--spec", default=None, help="the study spec (default: the study recorded in the store)")
     p.add_argument("--study", default=None, help="which recorded study, when the store holds several")
+    p.add_argument("--base", default=None, help="with --store: the base model of the pair (study name, key or name; no study needed)")
+    p.add_argument("--tuned", default=None, help="with --store: the tuned model of the pair (same forms as --base)")
     p.add_argument("--pairs", default=None, help="with --scores: TUNED:BASE,... to compare")
-    p.add_argument("--sigma", default=None, help="with --scores: σ per group in points, e.g. math=12,other=3")
+    p.add_argument("--sigma", default=None, help="σ per group in points for TI v2, e.g. math=12,other=3,non=4 (default: from the pairs; see docs/ti.md)")
     p.add_argument("--drift", default=None, help="a folder of `transferlab drift` results to add as the drift section")
-    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    add_scorer_choice_args(p)
     p.set_defaults(func=cmd_report)

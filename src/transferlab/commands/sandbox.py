@@ -19,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from transferlab.commands.common import positive_float, positive_int
 from transferlab.errors import DataError
 from transferlab.sandbox import SandboxLimits, check, run_python
 
@@ -33,13 +34,13 @@ def register(subparsers: Any) -> None:
     run.add_argument("--stdin", type=Path, default=None, help="a file to feed on standard input")
     run.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         default=defaults.timeout_s,
         help=f"wall-clock limit in seconds (default {defaults.timeout_s:g})",
     )
     run.add_argument(
         "--memory-mb",
-        type=int,
+        type=positive_int,
         default=defaults.memory_mb,
         help=f"memory limit in MB: the whole run as its cgroup counts it, and each process's address space (default {defaults.memory_mb})",
     )
@@ -54,8 +55,6 @@ def run_command(args: argparse.Namespace) -> int:
     """Run ``args.program`` in the sandbox, print the result as JSON; 0 when it ran ok."""
     source = _read(args.program, "program")
     stdin = _read(args.stdin, "stdin file") if args.stdin is not None else ""
-    if args.timeout <= 0 or args.memory_mb <= 0:
-        raise DataError("--timeout and --memory-mb must be positive", "pass a positive number")
     limits = SandboxLimits(timeout_s=args.timeout, memory_mb=args.memory_mb)
     result = run_python(source, stdin=stdin, limits=limits)
     report = result.to_dict()

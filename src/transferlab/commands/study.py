@@ -14,6 +14,7 @@ import argparse
 import sys
 from typing import Any
 
+from transferlab.commands.common import positive_int
 from transferlab.io import resolve_data_dir
 from transferlab.store import Store
 
@@ -64,7 +65,7 @@ def register(subparsers: Any) -> None:
     r.add_argument("spec", help="the study spec (YAML), e.g. configs/tiny.yaml")
     r.add_argument("--store", required=True, help="the SQLite store (created if missing)")
     r.add_argument("--only", default=None, help="only these models (comma-separated names from the spec)")
-    r.add_argument("--limit", type=int, default=None, help="only the first N items of each benchmark (overrides the spec)")
+    r.add_argument("--limit", type=positive_int, default=None, help="only the first N items of each benchmark (overrides the spec)")
     r.add_argument("--data-dir", default=None, help="read benchmarks from a folder laid out like shared/data (overrides the spec)")
     r.add_argument("--allow-mixed-settings", action="store_true", help="run even where the store holds results under other settings")
     r.add_argument("--quiet", action="store_true", help="no progress bars")

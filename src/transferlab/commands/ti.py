@@ -9,8 +9,9 @@ The CSV has columns ``model, benchmark, score`` (score: accuracy in percent) and
 ``group`` (math, other or non) for benchmarks the built-in list does not know, or to override it.
 For v2, σ_g comes from the deltas of the population of pairs named by ``--pairs`` (default: the
 pair compared; the compared pair is always part of it), with ``--ddof`` (default 1), unless
-``--sigma`` sets it. With one pair, σ_g is the spread of that pair's own deltas within the group,
-which needs at least ddof+1 benchmarks in the group.
+``--sigma`` sets it. With one pair, one σ is shared by every group (the spread of all the pair's
+deltas), which cancels out of TI: see :mod:`transferlab.transfer.sigma` and docs/ti.md.
+``--paper-scoring`` and ``--math-grader`` (with ``--store``) count the verdicts ``results`` would.
 
 The computing is in :mod:`transferlab.transfer.scores` and :mod:`transferlab.transfer.from_store`;
 this module parses the options and prints.
@@ -24,11 +25,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from transferlab.commands.common import add_scorer_choice_args, non_negative_float, non_negative_int, positive_int, scorer_choice
 from transferlab.errors import ConfigError, DataError
 from transferlab.groups import GROUPS, Group
 from transferlab.options import TI_VERSIONS
 from transferlab.transfer.analysis import DeltaRow, TIRow
-from transferlab.transfer.ti import DEFAULT_DDOF, TRANSFER_GROUPS, TransferIndex
+from transferlab.transfer.sigma import DEFAULT_DDOF
+from transferlab.transfer.ti import TRANSFER_GROUPS, TransferIndex
 
 
 def register(subparsers: Any) -> None:
@@ -41,7 +44,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--tuned", required=True, help="the tuned model (same forms as --base)")
     p.add_argument("--spec", default=None, help="with --store: the study spec (default: the study recorded in the store)")
     p.add_argument("--study", default=None, help="with --store: which recorded study")
-    p.add_argument("--resamples", type=int, default=2000, help="with --store: bootstrap resamples")
+    p.add_argument("--resamples", type=positive_int, default=2000, help="with --store: bootstrap resamples")
     p.add_argument("--seed", type=int, default=0, help="with --store: bootstrap seed")
     p.add_argument("--version", choices=TI_VERSIONS, default="v2", help="TI version (default v2)")
     p.add_argument("--sigma", default=None, help="σ per group in points, e.g. math=12,other=3,non=4 (v2)")
@@ -50,14 +53,15 @@ def register(subparsers: Any) -> None:
         default=None,
         help="σ population as tuned:base,tuned:base (v2; default: the compared pair only)",
     )
-    p.add_argument("--ddof", type=int, default=DEFAULT_DDOF, help="ddof of σ (default 1)")
+    p.add_argument("--ddof", type=non_negative_int, default=DEFAULT_DDOF, help="ddof of σ (default 1)")
     p.add_argument(
         "--min-math-gain",
-        type=float,
+        type=non_negative_float,
         default=None,
         help="below this |math gain| TI is undefined (default 0.02 for v1, 0.25 for v2)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_scorer_choice_args(p)
     p.set_defaults(func=run)
 
 
@@ -85,9 +89,11 @@ def run(args: argparse.Namespace) -> int:
                 min_math_gain=args.min_math_gain,
                 n_resamples=args.resamples,
                 seed=args.seed,
+                scoring=scorer_choice(args),
             )
         print_store_result(row, deltas, args.json)
         return 0
+    refuse_scorer_choice_without_store(args)
     from transferlab.transfer.scores import read_scores_csv, ti_from_scores
 
     result = ti_from_scores(
@@ -95,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
     )
     print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else format_result(result))
     return 0
+
+
+def refuse_scorer_choice_without_store(args: argparse.Namespace) -> None:
+    """``--paper-scoring`` and ``--math-grader`` choose stored verdicts: a CSV of scores has none."""
+    if args.paper_scoring or args.math_grader != "transferlab":
+        raise ConfigError("--paper-scoring and --math-grader choose verdicts in a store; a CSV of scores holds none", "use them with --store")
 
 
 def parse_sigma(text: str) -> dict[Group, float]:
@@ -145,7 +157,7 @@ def format_result(result: TransferIndex) -> str:
     for g in GROUPS:
         ti = "—" if g == "math" else _num(result.ti.get(g), ".2f")
         lines.append(_row([g, _num(result.group_gain.get(g)), ti]))
-    lines.append(f"status: {result.status}")
+    lines.append(f"status: {result.status}" + (f" ({result.reason})" if result.reason else ""))
     lines.extend(f"note: {n}" for n in result.notes)
     return "\n".join(lines)
 
@@ -159,12 +171,12 @@ def _row(cells: list[str]) -> str:
 
 
 def print_store_result(row: TIRow, deltas: list[DeltaRow], as_json: bool) -> None:
-    """TI with its intervals and each benchmark's delta with its CI, as JSON or text."""
+    """TI with its intervals and each benchmark's delta with its CI, as JSON or text; the one status
+    is the point's (judged with the math gain's interval, so an undefined TI prints no number)."""
     if row.point is None:
-        raise DataError(f"TI {row.version} could not be computed: {row.error}", "set σ with --sigma or use --version v1")
+        raise DataError(f"TI {row.version} could not be computed: {row.error}")
     if as_json:
         data = row.point.to_dict()
-        data["status"] = row.status
         data["ti_ci"] = {g: list(ci) if ci else None for g, ci in row.ci.items()}
         data["delta_ci"] = {d.benchmark: [d.low, d.high] for d in deltas}
         print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -173,7 +185,9 @@ def print_store_result(row: TIRow, deltas: list[DeltaRow], as_json: bool) -> Non
     print("")
     for d in deltas:
         print(f"Δ {d.benchmark:<14} {d.delta:+7.2f}  95% CI [{d.low:+.2f}, {d.high:+.2f}]" + (f"  p={d.p_value:.3g}" if d.p_value is not None else ""))
+    if row.point.math_gain_ci is not None:
+        low, high = row.point.math_gain_ci
+        print(f"{row.point.gain_name}_math 95% CI: [{low:.4f}, {high:.4f}]")
     for g in TRANSFER_GROUPS:
         ci = row.ci.get(g)
         print(f"TI_{g} 95% CI: " + (f"[{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "— (undefined)"))
-    print(f"status with intervals: {row.status}")

@@ -13,6 +13,7 @@ import argparse
 import sys
 from typing import Any
 
+from transferlab.commands.common import positive_int
 from transferlab.io import resolve_data_dir
 from transferlab.train.common import TrainResult
 
@@ -27,7 +28,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", required=True, help="the model to fine-tune: a local folder or a hub id")
     p.add_argument("--preset", default="tiny", help="tiny (CPU) or paper (PAPER.md's values, GPUs)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one preset value (repeatable)")
-    p.add_argument("--max-steps", type=int, default=None, help="shortcut for --set max_steps=N")
+    p.add_argument("--max-steps", type=positive_int, default=None, help="shortcut for --set max_steps=N")
     p.add_argument("--out", required=True, help="output folder: a Hugging Face checkpoint when done; rerun to resume")
     p.add_argument("--report-to", action="append", default=[], choices=("tensorboard", "wandb"), help="also log to TensorBoard or W&B")
     p.add_argument("--show-presets", action="store_true", help="print the preset's values with their help, then exit")
@@ -109,7 +110,7 @@ def register(subparsers: Any) -> None:
     _common(g)
     g.add_argument("--prompts", default="math_train", help="math_train, deepscaler, or a .json/.jsonl file of problem/answer rows")
     g.add_argument("--data-dir", default=None, help="read prompt sets from a folder laid out like shared/data instead of the hub")
-    g.add_argument("--limit", type=int, default=None, help="only the first N prompts")
+    g.add_argument("--limit", type=positive_int, default=None, help="only the first N prompts")
     g.add_argument("--thinking", type=_on_off, default=None, metavar="on|off", help="enable_thinking for templates that read it (Qwen3)")
     g.set_defaults(func=cmd_grpo)
 

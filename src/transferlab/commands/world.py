@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from transferlab.commands.common import positive_float, positive_int
 from transferlab.errors import ConfigError
 
 
@@ -27,15 +28,15 @@ def register(subparsers: Any) -> None:
     pre = sub.add_parser("pretrain", help="pretrain the world base model (a recipe with a seed)")
     pre.add_argument("--out", type=Path, required=True, help="folder to write the model to")
     pre.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and tokenizer")
-    pre.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the recipe's)")
-    pre.add_argument("--minutes", type=float, default=None, help="cap the run at about this many minutes")
-    pre.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    pre.add_argument("--steps", type=positive_int, default=None, help="optimizer steps (default: the recipe's)")
+    pre.add_argument("--minutes", type=positive_float, default=None, help="cap the run at about this many minutes")
+    pre.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
     pre.add_argument("--trace-share", type=float, default=None, help="share of math items shown with worked steps (default: the recipe's)")
-    pre.add_argument("--eval-items", type=int, default=200, help="test items per family for the final greedy check")
+    pre.add_argument("--eval-items", type=positive_int, default=200, help="test items per family for the final greedy check")
     pre.set_defaults(func=run_pretrain)
     sam = sub.add_parser("sample", help="print items of a family: prompt, gold answer, teacher trace")
     sam.add_argument("--family", required=True, help="a world family, e.g. world_arith")
-    sam.add_argument("--n", type=int, default=3, help="how many items")
+    sam.add_argument("--n", type=positive_int, default=3, help="how many items")
     sam.add_argument("--seed", type=int, default=0, help="seed of the train split")
     sam.add_argument("--split", choices=("train", "test"), default="train", help="which split")
     sam.set_defaults(func=run_sample)
@@ -47,9 +48,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
 
     from transferlab.world.pretrain import Recipe, pretrain
 
-    if args.steps is not None and args.steps < 1 or args.minutes is not None and args.minutes <= 0:
-        raise ConfigError("--steps and --minutes must be positive", "pass e.g. --steps 3000 or --minutes 25")
-    recipe = Recipe(seed=args.seed, threads=max(1, args.threads), eval_items=max(1, args.eval_items))
+    recipe = Recipe(seed=args.seed, threads=args.threads, eval_items=args.eval_items)
     if args.steps is not None:
         recipe = dataclasses.replace(recipe, steps=args.steps)
     if args.trace_share is not None:
@@ -84,8 +83,7 @@ def run_sample(args: argparse.Namespace) -> int:
     from transferlab.world.teacher import teacher_trace
 
     family = get_family(args.family)
-    n = max(1, args.n)
-    items = train_items(family.name, n, args.seed) if args.split == "train" else test_items(family.name, n)
+    items = train_items(family.name, args.n, args.seed) if args.split == "train" else test_items(family.name, args.n)
     for item in items:
         print(f"--- {family.name} ({family.group}, mirrors {family.mirrors}) item {item.id}")
         print(item.fields["question"])

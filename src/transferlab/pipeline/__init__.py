@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from transferlab.backends.base import Backend
 from transferlab.benchmarks.base import Benchmark
+from transferlab.items import Item
 from transferlab.pipeline.generate import EvalSummary, run_eval
 from transferlab.pipeline.results import BenchmarkResult, export_rows, results
 from transferlab.pipeline.score import LazyScoringContext, score_store
@@ -32,10 +33,11 @@ def evaluate(
     argv: Sequence[str] | None = None,
     show_progress: bool | None = None,
     score: bool = True,
+    items: Mapping[str, Sequence[Item]] | None = None,
 ) -> tuple[EvalSummary, list[BenchmarkResult]]:
     """``transferlab eval``: generate what is missing, score what is unscored (unless ``score`` is
     False), and return the run's summary with the results of this model (none when not scored)."""
-    summary = run_eval(backend, benchmarks, config, store, data_dir=data_dir, limit=limit, argv=argv, show_progress=show_progress)
+    summary = run_eval(backend, benchmarks, config, store, data_dir=data_dir, limit=limit, argv=argv, show_progress=show_progress, items=items)
     if not score:
         return summary, []
     score_store(

@@ -11,7 +11,7 @@ import json
 import platform
 import sys
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -82,14 +82,27 @@ def settings_key(benchmark: Benchmark, config: GenerationConfig) -> str:
     return LOGLIKELIHOOD_KEY if is_loglikelihood(benchmark) else effective_config(benchmark, config).key()
 
 
+def load_items(benchmarks: Sequence[Benchmark], data_dir: Path | None, limit: int | None) -> dict[str, list[Item]]:
+    """Every benchmark's items (the first ``limit``), by name: read before a model is loaded, so a
+    data error stops a command before it spends minutes loading weights."""
+    return {b.name: b.load(data_dir, limit) for b in benchmarks}
+
+
 def plan_benchmark(
-    backend: Backend, store: Store, benchmark: Benchmark, config: GenerationConfig, *, data_dir: Path | None, limit: int | None
+    backend: Backend,
+    store: Store,
+    benchmark: Benchmark,
+    config: GenerationConfig,
+    *,
+    data_dir: Path | None,
+    limit: int | None,
+    items: Sequence[Item] | None = None,
 ) -> BenchmarkPlan:
-    """Load, render and key one benchmark's prompts; find the completions still missing."""
+    """Load (unless ``items`` are given), render and key one benchmark's prompts; find the completions still missing."""
     if is_loglikelihood(benchmark):
-        return plan_loglikelihood(store, benchmark, config, model_key=backend.model.key, data_dir=data_dir, limit=limit)
+        return plan_loglikelihood(store, benchmark, config, model_key=backend.model.key, data_dir=data_dir, limit=limit, items=items)
     config = effective_config(benchmark, config)
-    items = benchmark.load(data_dir, limit)
+    items = list(items) if items is not None else benchmark.load(data_dir, limit)
     store.add_items(benchmark.name, items)
     prompts = [backend.render(benchmark.messages(item, config.prompt_style), config) for item in items]
     hashes = store.add_prompts(prompts)
@@ -115,14 +128,21 @@ def plan_benchmark(
 
 
 def plan_loglikelihood(
-    store: Store, benchmark: Benchmark, config: GenerationConfig, *, model_key: str, data_dir: Path | None, limit: int | None
+    store: Store,
+    benchmark: Benchmark,
+    config: GenerationConfig,
+    *,
+    model_key: str,
+    data_dir: Path | None,
+    limit: int | None,
+    items: Sequence[Item] | None = None,
 ) -> BenchmarkPlan:
     """Key one log-likelihood benchmark: one stored "completion" per item holding its options' scores.
 
     The stored prompt is the JSON list of (context, continuation) requests, so the key covers
     exactly what was scored; the sampling settings do not apply.
     """
-    items = benchmark.load(data_dir, limit)
+    items = list(items) if items is not None else benchmark.load(data_dir, limit)
     store.add_items(benchmark.name, items)
     scored = cast(LoglikelihoodBenchmark, benchmark)  # mode "loglikelihood" (is_loglikelihood)
     requests = [scored.loglikelihood_requests(item, config.prompt_style) for item in items]
@@ -216,12 +236,14 @@ def run_eval(
     limit: int | None = None,
     argv: Sequence[str] | None = None,
     show_progress: bool | None = None,
+    items: Mapping[str, Sequence[Item]] | None = None,
 ) -> EvalSummary:
-    """Generate every missing completion of ``benchmarks`` for ``backend``'s model into ``store``."""
+    """Generate every missing completion of ``benchmarks`` for ``backend``'s model into ``store``;
+    ``items``: the benchmarks' items already loaded (:func:`load_items`), by name."""
     run_id = uuid.uuid4().hex[:12]
     model_key = store.add_model(backend.model)
     store.add_run(run_id, model_key, [b.name for b in benchmarks], config.to_dict(), library_versions(), argv if argv is not None else sys.argv)
-    plans = [plan_benchmark(backend, store, b, config, data_dir=data_dir, limit=limit) for b in benchmarks]
+    plans = [plan_benchmark(backend, store, b, config, data_dir=data_dir, limit=limit, items=(items or {}).get(b.name)) for b in benchmarks]
     requested = sum(p.total for p in plans)
     reused = sum(p.stored for p in plans)
     generated = 0

@@ -3,15 +3,15 @@
 Completions are grouped by (model, benchmark, sampling settings): two settings are never mixed
 into one number. Nor are two scorers: where a completion holds verdicts of several scorers (the
 default and ``--paper-scoring`` or ``--math-grader qwen25-math``), a cell counts the one asked for,
-else the benchmark's default scorer, else the only one present.
+else the only one present (:meth:`ScorerChoice.choose`, which ``ti`` and ``report`` use too).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -41,6 +41,7 @@ class BenchmarkResult:
     unclosed_thinking_rate: float  # share whose thinking never closed (scored as wrong)
     mean_completion_tokens: float
     unscored: int
+    thinking_parser: str = ""  # the parser(s) its scored completions were split with ("think", "think+think-end")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -58,19 +59,39 @@ def wanted_scorer(benchmark: str, *, paper_scoring: bool = False, math_grader: M
         return None
 
 
+@dataclass(frozen=True)
+class ScorerChoice:
+    """Whose verdicts a cell counts: the default scorers, the study's own (``paper_scoring``), or
+    for math the Qwen2.5-Math harness's (``math_grader``). One choice for ``results``, ``export``,
+    ``ti`` and ``report`` (their ``--paper-scoring`` and ``--math-grader``)."""
+
+    paper_scoring: bool = False
+    math_grader: MathGraderName = "transferlab"
+
+    def choose(self, benchmark: str, present: Collection[str]) -> str | None:
+        """The scorer whose verdicts count for a cell of ``benchmark`` whose completions hold verdicts
+        of the ``present`` scorers: the one asked for, else the only one present, else ``None``."""
+        wanted = wanted_scorer(benchmark, paper_scoring=self.paper_scoring, math_grader=self.math_grader)
+        return wanted if wanted in present else (next(iter(present)) if len(present) == 1 else None)
+
+
+DEFAULT_SCORING: Final[ScorerChoice] = ScorerChoice()
+"""The default scorers' verdicts (no ``--paper-scoring``, ``--math-grader transferlab``)."""
+
+
 def scored_cells(
     store: Store, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab"
 ) -> Iterator[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
     """Rows of :meth:`Store.rows` per (model, benchmark, settings), sorted: one per completion, with
     the chosen scorer's verdict (the score fields are ``None`` where it has none)."""
+    choice = ScorerChoice(paper_scoring, math_grader)
     cells: dict[tuple[str, str, str], dict[str, dict[str | None, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
     for stored in store.rows():
         cells[(stored["model_key"], stored["benchmark"], stored["gen_key"])][stored["key"]][stored["scorer"]] = stored
     for key in sorted(cells):
         by_completion = cells[key]
         present = {s for verdicts in by_completion.values() for s in verdicts if s is not None}
-        wanted = wanted_scorer(key[1], paper_scoring=paper_scoring, math_grader=math_grader)
-        chosen = wanted if wanted in present else (next(iter(present)) if len(present) == 1 else None)
+        chosen = choice.choose(key[1], present)
         rows = []
         for verdicts in by_completion.values():
             row: dict[str, Any] | None = verdicts.get(chosen) if chosen is not None else None
@@ -78,6 +99,13 @@ def scored_cells(
                 row = {**next(iter(verdicts.values())), **dict.fromkeys(_VERDICT_FIELDS)}
             rows.append(row)
         yield key, rows
+
+
+def parsers_used(rows: Iterable[dict[str, Any]]) -> str:
+    """The thinking parser(s) that split these scored rows (:meth:`Store.rows` dicts): one name, or
+    several joined by "+" (sorted); "" when none is recorded. The report shows it per model."""
+    names = {str((r.get("details") or {}).get("thinking_parser") or "") for r in rows if r.get("score") is not None}
+    return "+".join(sorted(n for n in names if n))
 
 
 def results(
@@ -111,6 +139,7 @@ def results(
                 unclosed_thinking_rate=100 * float(np.mean([r["thinking_status"] == "unclosed" for r in scored])) if scored else 0.0,
                 mean_completion_tokens=float(np.mean(tokens)) if tokens else float("nan"),
                 unscored=len(rows) - len(scored),
+                thinking_parser=parsers_used(scored),
             )
         )
     return table
@@ -125,9 +154,9 @@ def render_table(rows: list[BenchmarkResult]) -> Any:
     for name in (
         ("model", "benchmark", "group")
         + (("settings",) if several_settings else ())
-        + ("items", "k", "accuracy", "95% CI", "pass@k", "trunc %", "unclosed %", "tokens")
+        + ("items", "k", "accuracy", "95% CI", "pass@k", "trunc %", "unclosed %", "tokens", "parser")
     ):
-        table.add_column(name, justify="left" if name in ("model", "benchmark", "group", "settings") else "right")
+        table.add_column(name, justify="left" if name in ("model", "benchmark", "group", "settings", "parser") else "right")
     for r in rows:
         cells = [r.model, r.benchmark, r.group] + ([r.gen_key] if several_settings else [])
         cells += [
@@ -139,6 +168,7 @@ def render_table(rows: list[BenchmarkResult]) -> Any:
             f"{r.truncated_rate:.1f}",
             f"{r.unclosed_thinking_rate:.1f}",
             f"{r.mean_completion_tokens:.0f}",
+            r.thinking_parser or "-",
         ]
         table.add_row(*cells)
     return table
@@ -156,6 +186,7 @@ EXPORT_FIELDS = (
     "thinking",
     "answer",
     "thinking_status",
+    "thinking_parser",
     "finish_reason",
     "prompt_tokens",
     "completion_tokens",
@@ -175,4 +206,9 @@ def export_rows(
         source: Iterator[dict[str, Any]] = store.rows()
     else:
         source = (row for _, cell in scored_cells(store, paper_scoring=paper_scoring, math_grader=math_grader) for row in cell)
-    return ({("model" if k == "model_key" else k): row.get(k) for k in EXPORT_FIELDS} for row in source)
+    return ({("model" if k == "model_key" else k): _field(row, k) for k in EXPORT_FIELDS} for row in source)
+
+
+def _field(row: dict[str, Any], name: str) -> Any:
+    """A stored row's field; the thinking parser lives in the verdict's details."""
+    return (row.get("details") or {}).get(name) if name == "thinking_parser" else row.get(name)

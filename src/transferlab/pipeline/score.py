@@ -18,7 +18,7 @@ from transferlab.options import MathGraderName, ThinkingParser, ThinkingRequest
 from transferlab.progress import progress_bar
 from transferlab.scoring.graded import split_and_grade
 from transferlab.scoring.math_pool import MathGradingPool
-from transferlab.scoring.thinking import parser_for_prompt
+from transferlab.scoring.thinking import ThinkingSplit, parser_for_prompt
 from transferlab.store import CompletionRecord, ScoreRecord, Store
 
 SCORED_CHUNK = 256  # completions graded and committed together
@@ -63,8 +63,9 @@ def score_records(
     """Score completions of one benchmark with ``benchmark``'s scorer; returns the records (not yet written).
 
     Each completion's thinking parser is resolved against its stored prompt (``auto``); option
-    log-likelihoods hold no thinking. ``references``: ``item id -> (reference, meta)`` (default:
-    the items the store holds for the benchmark).
+    log-likelihoods hold no thinking. A completion cut off by its token budget is credited only for
+    an answer it marked final (see :func:`~transferlab.scoring.graded.split_and_grade`).
+    ``references``: ``item id -> (reference, meta)`` (default: the items the store holds for the benchmark).
     """
     refs = references if references is not None else store.items(benchmark.name)
     prompts: dict[str, str] = {}
@@ -74,11 +75,8 @@ def score_records(
             prompts[c.prompt_hash] = store.prompt_text(c.prompt_hash) or ""
         parsers.append("none" if c.finish_reason == "loglikelihood" else parser_for_prompt(prompts[c.prompt_hash], thinking_parser))
     items = [Item(c.item_id, {}, *refs[c.item_id]) for c in completions]
-
-    def grade(indices: list[int], answers: list[str]) -> list[Verdict]:
-        return benchmark.score([items[i] for i in indices], answers, context)
-
-    splits, verdicts = split_and_grade([c.text for c in completions], parsers, grade)
+    texts, finish = [c.text for c in completions], [c.finish_reason for c in completions]
+    splits, verdicts = grade_texts(benchmark, items, texts, parsers, finish, context)
     return [
         ScoreRecord(
             completion_key=c.key,
@@ -93,6 +91,25 @@ def score_records(
         )
         for c, s, parser, v in zip(completions, splits, parsers, verdicts)
     ]
+
+
+def grade_texts(
+    benchmark: Benchmark,
+    items: Sequence[Item],
+    texts: Sequence[str],
+    parsers: Sequence[ThinkingParser],
+    finish_reasons: Sequence[str | None],
+    context: ScoringContext,
+) -> tuple[list[ThinkingSplit], list[Verdict]]:
+    """Each text (a completion of the item at the same index) split with its parser and graded by
+    ``benchmark``'s scorer, as :func:`~transferlab.scoring.graded.split_and_grade` does it; the
+    study's scorers (``raw_completion``) read the whole text."""
+
+    def grade(indices: list[int], answers: list[str]) -> list[Verdict]:
+        return benchmark.score([items[i] for i in indices], answers, context)
+
+    raw = bool(getattr(benchmark, "raw_completion", False))
+    return split_and_grade(texts, parsers, grade, finish_reasons=finish_reasons, raw=raw)
 
 
 def score_completions(

@@ -36,11 +36,12 @@ def _list_section(title: str, items: Sequence[str], empty: str) -> Section:
 
 def study_sections(a: StudyAnalysis) -> list[Section]:
     """The standard sections of a study report, in order."""
-    sections = [
-        _tables_section("Scores", [scores_table(a)]),
-        _tables_section("Change against the base", [delta_table(a)], delta_bars(a)),
-        _tables_section("Transferability Index", [ti_table(a)], [ti_scatter(a)], intro="TI v2 (default) and v1 as PAPER.md section 2 defines them."),
-    ]
+    sections = [_tables_section("Scores", [scores_table(a)])]
+    if a.pairs:  # a store with one model: results only
+        sections.append(_tables_section("Change against the base", [delta_table(a)], delta_bars(a)))
+        sections.append(
+            _tables_section("Transferability Index", [ti_table(a)], [ti_scatter(a)], intro="TI v2 (default) and v1 as PAPER.md section 2 defines them.")
+        )
     if a.with_intervals:
         sections.append(_tables_section("Generation: truncation and length", [generation_table(a)], [generation_bars(a)]))
         sections.append(_tables_section("Settings", [settings_table(a)]))

@@ -94,7 +94,7 @@ def _ti_cells(row: TIRow | None) -> list[str]:
     for g in TRANSFER_GROUPS:
         low, high = row.ci.get(g) or (None, None)
         cells.append(num(row.point.ti.get(g), low, high, fmt=".0f", sign=True))
-    return cells + [row.status]
+    return cells + [row.status + (f" ({row.point.reason})" if row.point.reason else "")]
 
 
 def ti_table(a: StudyAnalysis) -> Table:

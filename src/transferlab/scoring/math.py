@@ -7,17 +7,21 @@ The RL reward and every math benchmark use this one scorer.
 
 How an answer is graded:
 
-1. The answer is extracted from the response (``extract.py``; none found → ``no_answer``).
-2. Answer and reference(s) are cleaned the same way (``extract.normalize_answer``): math wrappers,
-   ``\\text{}`` ("and"/"or" become commas), degree and percent signs, LaTeX spacing, ``{,}``.
+1. The answer is extracted from the response (``extract.py``; none found → ``no_answer``); boxes
+   given together (``\\boxed{-2}, \\boxed{1}``) are read together where the reference has several parts.
+2. Answer and reference(s) are cleaned the same way (``normalize.normalize_answer``): math wrappers,
+   ``\\text{}`` ("and"/"or" become commas), degree and percent signs, LaTeX spacing (a matrix keeps
+   its row breaks, every matrix environment becomes ``pmatrix``), ``{,}``.
 3. Both are split into single answers at top-level commas (OlympiadBench's "1,3,5" or
    "(1,2),(3,4)"; commas inside brackets stay with their tuple or interval; a list of references is
    flattened the same way), and each single answer loses the task's unit, unit words, ``x=`` /
-   ``f(x)=`` prefixes, thousands separators and leading zeros ("025" → "25").
+   ``f(x)=`` prefixes, thousands separators, ordinal suffixes ("12^{th}") and leading zeros
+   ("025" → "25"); where the reference is a plain number, words after a number go too ("12 grade").
 4. Single answers are compared by ``math_verify.verify`` (numeric, symbolic, set, interval, tuple,
-   relation); several answers must match as sets: every reference answer is given, nothing else is,
-   in any order (as OlympiadBench's own judge does), a repeated reference answer counting once.
-   An Interval answer may be written as an inequality (``x < -5`` for ``(-\\infty, -5)``).
+   relation, matrix entry by entry in order); several answers must match as sets: every reference
+   answer is given, nothing else is, in any order (as OlympiadBench's own judge does), a repeated
+   reference answer counting once. An Interval answer may be written as an inequality (``x < -5``
+   for ``(-\\infty, -5)``).
 
 math-verify's own timeout uses ``SIGALRM`` and is switched off everywhere here; the limit is a
 ``SIGALRM`` timer of our own in ``grade_math`` (main thread only) and a hard kill in ``MathGradingPool``.
@@ -35,9 +39,10 @@ from typing import Any
 
 from transferlab.items import Verdict
 from transferlab.options import MATH_GRADERS, AnswerStyle, MathGraderName
-from transferlab.scoring.extract import extract_math_answer, normalize_answer, normalize_part, split_answers
+from transferlab.scoring.extract import ANSWER_FROM, boxed_group, locate_math_answer
+from transferlab.scoring.normalize import NUMBERISH_RE, normalize_answer, normalize_part, number_in_words, split_answers
 
-__all__ = ["MathTask", "MathVerdict", "answers_equivalent", "extract_for", "grade_math", "load_math_verify"]
+__all__ = ["MathTask", "MathVerdict", "answers_equivalent", "extract_for", "grade_math", "load_math_verify", "locate_for", "reference_parts"]
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +73,19 @@ class MathTask:
 
 @dataclass(frozen=True)
 class MathVerdict:
-    """The grade of one answer; ``status`` is "ok", "no_answer", "timeout" or "error"."""
+    """The grade of one answer; ``status`` is "ok", "no_answer", "timeout" or "error"; ``source``
+    says where the answer was found (``"boxed"``, ``"hashes"``, ``"phrase"``, ``"last_number"``,
+    see :func:`~transferlab.scoring.extract.locate_math_answer`; ``None``: no answer)."""
 
     correct: bool
     extracted: str | None
     status: str
+    source: str | None = None
 
     def to_verdict(self) -> Verdict:
-        """The benchmark verdict: score 1.0 when correct, else 0.0, with the extracted answer and status."""
-        return Verdict(1.0 if self.correct else 0.0, self.extracted, self.status)
+        """The benchmark verdict: score 1.0 when correct, else 0.0, with the extracted answer, the
+        status and (in ``details``) where the answer was found."""
+        return Verdict(1.0 if self.correct else 0.0, self.extracted, self.status, {ANSWER_FROM: self.source} if self.source else None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,13 +155,22 @@ def _sets_match(golds: list[str], preds: list[str], answer_type: str | None) -> 
     return _match_all(_dedupe(golds, answer_type), _dedupe(preds, answer_type), answer_type)
 
 
-def answers_equivalent(gold: str | list[str], answer: str, unit: str | None = None, answer_type: str | None = None) -> bool:
-    """Whether the extracted ``answer`` matches the reference(s), after the clean-up above."""
+def reference_parts(gold: str | list[str], unit: str | None = None) -> list[str]:
+    """The single answers of a reference (or list of references), each cleaned."""
     gold_list = [gold] if isinstance(gold, str) else list(gold)
-    gold_parts = [normalize_part(p, unit) for g in gold_list for p in split_answers(normalize_answer(g))]
-    gold_parts = [p for p in gold_parts if p]
+    parts = [normalize_part(p, unit) for g in gold_list for p in split_answers(normalize_answer(g))]
+    return [p for p in parts if p]
+
+
+def answers_equivalent(gold: str | list[str], answer: str, unit: str | None = None, answer_type: str | None = None) -> bool:
+    """Whether the extracted ``answer`` matches the reference(s), after the clean-up above. Where
+    every reference answer is a plain number, an answer that is a number followed by words ("12
+    grade", after "12^{th}" lost its suffix) is read as that number."""
+    gold_parts = reference_parts(gold, unit)
     pred_whole = normalize_answer(answer)
     pred_parts = [p for p in (normalize_part(p, unit) for p in split_answers(pred_whole)) if p]
+    if gold_parts and all(NUMBERISH_RE.match(g) for g in gold_parts):
+        pred_parts = [number_in_words(p) or p for p in pred_parts]
     if not gold_parts or not pred_parts:
         return False
     if len(gold_parts) == 1 and len(pred_parts) == 1:
@@ -174,11 +192,29 @@ class _SoftTimeout(BaseException):
 
 def extract_for(task: MathTask) -> str | None:
     """The final answer that ``task.grader`` reads from ``task.response`` (None: no answer)."""
+    return locate_for(task)[0]
+
+
+def locate_for(task: MathTask) -> tuple[str | None, str | None]:
+    """The final answer that ``task.grader`` reads from ``task.response`` and where it was found.
+
+    Boxes given together (``\\boxed{-2}, \\boxed{1}``) are read together, as one list, where the
+    reference has several parts: several answers, or one tuple or vector of as many entries.
+    """
     if task.grader == "qwen25-math":
         from transferlab.scoring.qwen_compat import qwen_extract
 
-        return qwen_extract(task.response) or None
-    return extract_math_answer(task.response, task.style)
+        return qwen_extract(task.response) or None, None
+    answer, source = locate_math_answer(task.response, task.style)
+    if source == "boxed":
+        group = boxed_group(task.response)
+        if len(group) > 1:
+            parts = reference_parts(task.gold, task.unit)
+            if len(parts) > 1:
+                answer = ", ".join(group)
+            elif len(parts) == 1 and parts[0][:1] in "([" and len(split_answers(parts[0][1:-1])) == len(group):
+                answer = parts[0][0] + ", ".join(group) + parts[0][-1]
+    return answer, source
 
 
 def _grade_qwen_compat(task: MathTask, extracted: str | None) -> MathVerdict:
@@ -190,18 +226,18 @@ def _grade_qwen_compat(task: MathTask, extracted: str | None) -> MathVerdict:
 
 
 def _grade_guarded(task: MathTask) -> MathVerdict:
-    extracted = None
+    extracted = source = None
     try:
-        extracted = extract_for(task)
+        extracted, source = locate_for(task)
         if task.grader == "qwen25-math":
             return _grade_qwen_compat(task, extracted)
         if extracted is None:
             return MathVerdict(False, None, "no_answer")
         correct = answers_equivalent(task.gold, extracted, task.unit, task.answer_type)
-        return MathVerdict(correct, extracted, "ok")
+        return MathVerdict(correct, extracted, "ok", source)
     except Exception as err:  # noqa: BLE001 - one bad answer must not stop a batch
         log.debug("math grading failed: %r", err)
-        return MathVerdict(False, extracted, "error")
+        return MathVerdict(False, extracted, "error", source)
 
 
 def grade_math(task: MathTask, *, timeout_s: float | None = 5.0) -> MathVerdict:
@@ -234,5 +270,5 @@ def grade_math(task: MathTask, *, timeout_s: float | None = 5.0) -> MathVerdict:
             signal.setitimer(signal.ITIMER_REAL, max(remaining, 0.001), outer_interval)
     if verdict.status == "timeout" or time.monotonic() - started > timeout_s:
         # The alarm may also have been swallowed by a bare ``except`` somewhere underneath.
-        verdict = MathVerdict(False, extract_math_answer(task.response, task.style), "timeout")
+        verdict = MathVerdict(False, locate_math_answer(task.response, task.style)[0], "timeout")
     return verdict

@@ -1,6 +1,12 @@
 """The math scorer's worker pool: :class:`MathGradingPool` grades batches in worker processes with a
 hard wall-clock limit per answer, so that no answer can hang or crash a run (see
 :mod:`transferlab.scoring.math` for how one answer is graded).
+
+The workers never import modules from the user's current folder: a ``dis.py`` or ``random.py``
+there must not replace the standard library's. multiprocessing starts its forkserver (and resource
+tracker) with ``python -c``, which puts the current folder first on ``sys.path``; they are started
+with ``PYTHONSAFEPATH=1`` (Python 3.11+; on 3.10, from an empty folder), and each worker drops the
+current folder from its ``sys.path`` before it grades.
 """
 
 from __future__ import annotations
@@ -8,11 +14,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
+import tempfile
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, cast
@@ -24,8 +33,40 @@ from transferlab.scoring.math import MathTask, MathVerdict, extract_for, grade_m
 WORKER_START_TIMEOUT_S = 300.0  # importing math-verify (and the main module, under spawn) may be slow
 
 
+_START_LOCK = threading.Lock()
+
+
+@contextmanager
+def _outside_cwd() -> Iterator[None]:
+    """Start processes whose ``python -c`` bootstrap does not import from the current folder."""
+    with _START_LOCK:
+        previous = os.environ.get("PYTHONSAFEPATH")
+        os.environ["PYTHONSAFEPATH"] = "1"
+        here = os.getcwd() if sys.version_info < (3, 11) else None
+        empty = tempfile.mkdtemp(prefix="transferlab-start-") if here is not None else None
+        try:
+            if empty is not None:
+                os.chdir(empty)
+            yield
+        finally:
+            if here is not None and empty is not None:
+                os.chdir(here)
+                os.rmdir(empty)
+            if previous is None:
+                os.environ.pop("PYTHONSAFEPATH", None)
+            else:
+                os.environ["PYTHONSAFEPATH"] = previous
+
+
+def _drop_cwd_from_path() -> None:
+    """Remove the current folder (``""``, ``"."`` or its absolute path) from ``sys.path``."""
+    here = os.path.realpath(os.getcwd())
+    sys.path[:] = [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != here]
+
+
 def _worker_main(conn: Connection, soft_timeout_s: float | None, memory_limit_mb: int | None) -> None:
     """Worker loop: receive a chunk of ``(index, task)``, send one ``(index, verdict)`` per task."""
+    _drop_cwd_from_path()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     load_math_verify()
     if memory_limit_mb:
@@ -40,7 +81,7 @@ def _worker_main(conn: Connection, soft_timeout_s: float | None, memory_limit_mb
             return
         for index, task in chunk:
             verdict = grade_math(task, timeout_s=soft_timeout_s)
-            conn.send((index, verdict.correct, verdict.extracted, verdict.status))
+            conn.send((index, verdict.correct, verdict.extracted, verdict.status, verdict.source))
 
 
 def _limit_memory(extra_mb: int) -> None:
@@ -137,7 +178,8 @@ class MathGradingPool:
             daemon=True,
             name="transferlab-math",
         )
-        process.start()
+        with _outside_cwd():
+            process.start()
         child_conn.close()
         worker = _Worker(process, parent_conn)
         with self._cond:
@@ -293,8 +335,8 @@ class MathGradingPool:
             job = jobs[conns[conn]]
             try:
                 while conn.poll():
-                    index, correct, extracted, status = conn.recv()
-                    results[index] = MathVerdict(correct, extracted, status)
+                    index, correct, extracted, status, source = conn.recv()
+                    results[index] = MathVerdict(correct, extracted, status, source)
                     job.pending.remove(index)
                     job.deadline = time.monotonic() + self.timeout_s
             except (EOFError, OSError):

@@ -1,6 +1,13 @@
 """Split a completion into its thinking and its answer.
 
-A parser is chosen per model:
+With the parsers ``think`` and ``think-end`` the completion decides: a ``</think>`` inside it marks
+everything before it (the last one, when there are several) as thinking, whatever the prompt said.
+So a model tuned to think that reasons and writes a bare ``</think>`` after a prompt that closed an
+empty block (Qwen3's non-thinking format, ending ``<think>\\n\\n</think>\\n\\n``) has its reasoning
+split off, never graded as the answer.
+
+A parser is chosen per model (``thinking_parser`` in a study spec's model entry, else the
+generation settings'), and recorded with every verdict (``results`` shows it):
 
 - ``"think"``: ``<think>...</think>`` anywhere in the text (DeepSeek-R1, s1, OpenThinker).
 - ``"think-end"``: the chat template already opened ``<think>`` in the prompt (Qwen3), so the
@@ -70,7 +77,8 @@ def parser_for_prompt(rendered_prompt: str, requested: ThinkingRequest = "auto")
     """The parser to use for completions of ``rendered_prompt``.
 
     ``"auto"`` picks ``think-end`` when the rendered prompt itself ends inside an open thinking
-    block (Qwen3-style templates write ``<think>`` into the generation prompt), else ``think``.
+    block (Qwen3-style templates write ``<think>`` into the generation prompt), else ``think``;
+    either way a ``</think>`` in the completion ends its thinking (see the module docstring).
     Any other value is returned unchanged after validation.
     """
     if requested != "auto":

@@ -143,25 +143,30 @@ def run_study(
 ) -> list[Any]:
     """Evaluate (then score) every model of ``spec`` on every benchmark, with the spec's settings.
 
-    ``only`` restricts to some model names; ``limit``/``data_dir`` override the spec's. Before
-    loading anything, models whose store key is known are checked against the store; the others are
-    checked right after loading. Returns the :class:`~transferlab.pipeline.generate.EvalSummary` of each model.
+    ``only`` restricts to some model names; ``limit``/``data_dir`` override the spec's. The data is
+    read first (every benchmark, once); then, before loading anything, models whose store key is
+    known are checked against the store; the others are checked right after loading. Returns the :class:`~transferlab.pipeline.generate.EvalSummary` of each model.
     """
+    from transferlab.benchmarks import get_benchmark
+    from transferlab.pipeline.generate import load_items
     from transferlab.pipeline.score import LazyScoringContext
 
     models = [spec.model(n) for n in only] if only else list(spec.models)
+    data_dir = data_dir if data_dir is not None else (Path(spec.data_dir) if spec.data_dir else None)
+    limit = limit if limit is not None else spec.limit
+    items = load_items([get_benchmark(b) for b in spec.benchmarks], data_dir, limit)  # data errors before any model is looked at
     if not allow_mixed_settings:
         for m in models:
             key = predicted_model_key(m)
             if key is not None:
                 _refuse(study_settings_differences(store, key, spec))
     record_study(store, spec)
-    data_dir = data_dir if data_dir is not None else (Path(spec.data_dir) if spec.data_dir else None)
-    limit = limit if limit is not None else spec.limit
     summaries = []
     with LazyScoringContext() as scoring:  # one math worker pool for every model
         for m in models:
-            summaries.append(_run_model(spec, m, store, scoring, allow_mixed_settings, data_dir=data_dir, limit=limit, argv=argv, show_progress=show_progress))
+            summaries.append(
+                _run_model(spec, m, store, scoring, allow_mixed_settings, data_dir=data_dir, limit=limit, argv=argv, show_progress=show_progress, items=items)
+            )
     return summaries
 
 
@@ -196,7 +201,7 @@ def _run_model(spec: StudySpec, m: StudyModel, store: Store, scoring: Any, allow
             store,
             model_key=key,
             benchmarks=names,
-            thinking_parser=config.thinking_parser,
+            thinking_parser=m.thinking_parser or config.thinking_parser,  # the model's own parser first
             only_unscored=True,
             context=scoring,
             show_progress=kwargs.get("show_progress"),

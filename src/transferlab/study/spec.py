@@ -8,6 +8,7 @@ The spec is YAML (see ``configs/``)::
     models:
       - {name: base, path: models/base}                      # or hf: org/name, revision: ...
       - {name: rl, path: models/rl, base: base, training: RL}
+      - {name: sft, hf: org/sft, base: base, training: SFT, thinking_parser: think}   # optional, per model
     benchmarks: [math500, gsm8k, aime24, aime25]
     groups: {aime24: other}          # optional: override a benchmark's group
     generation: {temperature: 0.0, max_new_tokens: 2048}    # one GenerationConfig for every model
@@ -16,13 +17,15 @@ The spec is YAML (see ``configs/``)::
     backend: {kind: hf, dtype: auto, batch_size: 16}
     ti: {version: v2, ddof: 1, population: [rl], sigma: {math: 12.0}}
 
-Paths are relative to the spec file. This module parses and validates specs;
+Paths are relative to the spec file. This module parses and validates specs (every value's type
+too: a problem is one :class:`~transferlab.errors.ConfigError` line naming the file and the key);
 :mod:`transferlab.study.run` runs them against a store.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,20 +34,22 @@ from typing import Any, Final
 from transferlab.backends import BackendOptions
 from transferlab.errors import ConfigError
 from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group
-from transferlab.options import BACKEND_KINDS, DTYPES, TI_VERSIONS, TRAINING_METHODS, TIVersion
+from transferlab.io import read_text
+from transferlab.options import API_KINDS, BACKEND_KINDS, DTYPES, THINKING_REQUESTS, TI_VERSIONS, TRAINING_METHODS, ThinkingRequest, TIVersion
 from transferlab.spec import GenerationConfig
 
 _TOP_KEYS: Final[frozenset[str]] = frozenset(
     {"name", "description", "models", "benchmarks", "groups", "generation", "generation_overrides", "backend", "ti", "data_dir", "limit"}
 )
-_MODEL_KEYS: Final[frozenset[str]] = frozenset({"name", "hf", "path", "revision", "training", "base", "note", "endpoints"})
+_MODEL_KEYS: Final[frozenset[str]] = frozenset({"name", "hf", "path", "revision", "training", "base", "note", "endpoints", "thinking_parser"})
 
 
 @dataclass(frozen=True)
 class StudyModel:
     """One model of a study: where its weights are (``hf`` id or local ``path``), its hub revision,
     how it was trained (RL, SFT, other; ``base`` for a checkpoint others are compared with), and the
-    name of the model it was tuned from."""
+    name of the model it was tuned from. ``thinking_parser``: how this model's completions are split
+    into thinking and answer (None: the generation settings' ``thinking_parser``, ``auto`` by default)."""
 
     name: str
     hf: str | None = None
@@ -53,6 +58,7 @@ class StudyModel:
     training: str = "base"
     base: str | None = None
     endpoints: tuple[str, ...] = ()  # the servers of this model (backend kind openai)
+    thinking_parser: ThinkingRequest | None = None
 
     @property
     def source(self) -> str:
@@ -154,9 +160,7 @@ def load_spec(path: str | Path) -> StudySpec:
 
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read study spec {path}: {err.strerror}", "check the path") from err
+        data = yaml.safe_load(read_text(path, what="study spec"))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -172,25 +176,25 @@ def parse_spec(data: Any, *, base_dir: Path | None = None, where: str = "study s
     for key in ("name", "models", "benchmarks"):
         if not data.get(key):
             raise ConfigError(f"{where}: {key!r} is missing or empty", "see configs/tiny.yaml for a complete spec")
+    name, description, data_dir = (_text(data.get(k), k, where) for k in ("name", "description", "data_dir"))
     models = _parse_models(data["models"], base_dir, where)
     benchmarks = _parse_benchmarks(data["benchmarks"], where)
     groups = _parse_groups(data.get("groups") or {}, benchmarks, where)
     generation = _section(data, "generation", where)
     try:
         config = GenerationConfig.from_dict(generation)
-    except TypeError as err:
-        raise ConfigError(f"{where}: bad generation settings ({err})", "check the types of the values") from err
+    except ConfigError as err:
+        raise ConfigError(f"{where}: generation: {err}") from err
     overrides = _parse_overrides(_section(data, "generation_overrides", where), config, benchmarks, where)
     backend = _parse_backend(_section(data, "backend", where), where)
     ti = _parse_ti(_section(data, "ti", where), models, where)
-    data_dir = data.get("data_dir")
     if data_dir is not None and base_dir is not None:
-        data_dir = str((base_dir / str(data_dir)).resolve())
+        data_dir = str((base_dir / data_dir).resolve())
     limit = data.get("limit")
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ConfigError(f"{where}: limit must be a positive integer, got {limit!r}", "drop it to use every item")
     return StudySpec(
-        name=str(data["name"]),
+        name=str(name),
         models=models,
         benchmarks=benchmarks,
         groups=groups,
@@ -199,7 +203,7 @@ def parse_spec(data: Any, *, base_dir: Path | None = None, where: str = "study s
         ti=ti,
         data_dir=data_dir,
         limit=limit,
-        description=str(data.get("description") or ""),
+        description=description or "",
         generation_overrides=overrides,
     )
 
@@ -230,6 +234,24 @@ def _parse_overrides(data: Mapping[str, Any], config: GenerationConfig, benchmar
             raise ConfigError(f"{where}: bad generation_overrides.{name} ({err})", "check the types of the values") from err
         overrides[str(name)] = dict(values)
     return overrides
+
+
+def _text(value: Any, key: str, where: str) -> str | None:
+    """A scalar setting as text (a YAML number reads as one, e.g. a revision); None stays None."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ConfigError(f"{where}: {key} must be text, got {value!r}", f"write {key}: followed by one value")
+
+
+def _number(value: Any, key: str, where: str, *, integer: bool, minimum: float, example: str) -> Any:
+    """A finite number (an integer when ``integer``) of at least ``minimum``."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value < minimum:
+        what = "an integer" if integer else "a number"
+        raise ConfigError(f"{where}: {key} must be {what} of at least {minimum:g}, got {value!r}", f"write e.g. {key}: {example}")
+    return value
 
 
 def _no_unknown(data: Mapping[str, Any], known: frozenset[str], where: str) -> None:
@@ -268,29 +290,23 @@ def _parse_models(raw: Any, base_dir: Path | None, where: str) -> tuple[StudyMod
 def _parse_model(entry: Any, index: int, base_dir: Path | None, where: str) -> StudyModel:
     if not isinstance(entry, Mapping) or not entry.get("name"):
         raise ConfigError(f"{where}: model #{index + 1} needs a name", "write '- name: NAME' with hf: or path:")
-    name = str(entry["name"])
+    name = str(_text(entry["name"], "name", f"{where}: model #{index + 1}"))
     _no_unknown(entry, _MODEL_KEYS, f"{where}: model {name!r}")
-    hf, path = entry.get("hf"), entry.get("path")
+    hf, path, revision, base = (_text(entry.get(k), k, f"{where}: model {name!r}") for k in ("hf", "path", "revision", "base"))
     if (hf is None) == (path is None):
         raise ConfigError(f"{where}: model {name!r} needs exactly one of hf: (a hub id) or path: (a folder)", "keep one of the two")
     if hf is not None and (str(hf).count("/") != 1 or str(hf).startswith(("/", "."))):
         raise ConfigError(f"{where}: model {name!r} has hf: {hf!r}, not a hub id like org/name", "use path: for a local folder")
     if path is not None and base_dir is not None:
-        path = str((base_dir / str(path)).resolve())
-    base = entry.get("base")
+        path = str((base_dir / path).resolve())
     training = _training(entry.get("training"), tuned=base is not None, name=name, where=where)
     endpoints = entry.get("endpoints") or ()
     if isinstance(endpoints, str) or not all(isinstance(e, str) for e in endpoints):
         raise ConfigError(f"{where}: model {name!r} has endpoints {endpoints!r}, not a list of URLs", "write endpoints: [http://127.0.0.1:8000/v1]")
-    return StudyModel(
-        name=name,
-        hf=None if hf is None else str(hf),
-        path=None if path is None else str(path),
-        revision=None if entry.get("revision") is None else str(entry["revision"]),
-        training=training,
-        base=None if base is None else str(base),
-        endpoints=tuple(endpoints),
-    )
+    parser = entry.get("thinking_parser")
+    if parser is not None and parser not in THINKING_REQUESTS:
+        raise ConfigError(f"{where}: model {name!r} has thinking_parser {parser!r}", f"use one of {', '.join(THINKING_REQUESTS)}")
+    return StudyModel(name=name, hf=hf, path=path, revision=revision, training=training, base=base, endpoints=tuple(endpoints), thinking_parser=parser)
 
 
 def _training(value: Any, *, tuned: bool, name: str, where: str) -> str:
@@ -307,7 +323,9 @@ def _training(value: Any, *, tuned: bool, name: str, where: str) -> str:
 def _parse_benchmarks(raw: Any, where: str) -> tuple[str, ...]:
     from transferlab.benchmarks import REGISTRY
 
-    names = [str(b).strip() for b in (raw if isinstance(raw, list) else str(raw).split(","))]
+    if not isinstance(raw, (list, str)) or not all(isinstance(b, str) for b in raw):
+        raise ConfigError(f"{where}: benchmarks must be a list of names, got {raw!r}", "write benchmarks: [math500, gsm8k]")
+    names = [b.strip() for b in (raw if isinstance(raw, list) else raw.split(","))]
     known = set(BENCHMARK_GROUPS) | set(REGISTRY)
     unknown = [b for b in names if b not in known]
     if unknown:
@@ -345,30 +363,41 @@ def _parse_backend(raw: dict[str, Any], where: str) -> BackendOptions:
         raise ConfigError(f"{where}: unknown backend {options.kind!r}", f"use one of {', '.join(BACKEND_KINDS)}")
     if options.dtype not in DTYPES:
         raise ConfigError(f"{where}: unknown dtype {options.dtype!r}", f"use {', '.join(DTYPES[:-1])} or {DTYPES[-1]}")
-    if not isinstance(options.batch_size, int) or options.batch_size < 1:
-        raise ConfigError(f"{where}: batch_size must be a positive integer", "e.g. batch_size: 16")
+    if options.api not in API_KINDS:
+        raise ConfigError(f"{where}: unknown api {options.api!r}", f"use {' or '.join(API_KINDS)}")
+    _text(options.device, "backend.device", where)
+    for key in ("batch_size", "tensor_parallel", "data_parallel", "concurrency"):
+        _number(getattr(options, key), f"backend.{key}", where, integer=True, minimum=1, example="1")
+    if options.max_model_len is not None:
+        _number(options.max_model_len, "backend.max_model_len", where, integer=True, minimum=1, example="4096")
+    _number(options.request_timeout, "backend.request_timeout", where, integer=False, minimum=1e-3, example="3600")
     return options
 
 
 def _parse_ti(raw: dict[str, Any], models: Sequence[StudyModel], where: str) -> TISettings:
     _no_unknown(raw, frozenset({"version", "ddof", "population", "sigma", "min_math_gain"}), f"{where}: ti")
-    version = str(raw.get("version", "v2"))
+    version = _text(raw.get("version", "v2"), "ti.version", where)
     if version not in TI_VERSIONS:
         raise ConfigError(f"{where}: unknown TI version {version!r}", f"use {' or '.join(TI_VERSIONS)}")
-    ddof = raw.get("ddof", 1)
-    if not isinstance(ddof, int) or ddof < 0:
-        raise ConfigError(f"{where}: ti.ddof must be 0 or more, got {ddof!r}", "use 1 (the default) or 0")
+    ddof = _number(raw.get("ddof", 1), "ti.ddof", where, integer=True, minimum=0, example="1")
     tuned = [m.name for m in models if m.is_tuned]
     population = raw.get("population")
     if population is not None:
-        population = tuple(str(p) for p in population)
+        if not isinstance(population, list) or not all(isinstance(p, str) for p in population):
+            raise ConfigError(f"{where}: ti.population must be a list of tuned model names, got {population!r}", f"write e.g. population: [{', '.join(tuned)}]")
+        population = tuple(population)
         bad = [p for p in population if p not in tuned]
         if bad:
             raise ConfigError(f"{where}: ti.population names {', '.join(bad)}, not tuned models of the study", f"use names from {', '.join(tuned)}")
     sigma: dict[Group, float] = {}
-    for group, value in (raw.get("sigma") or {}).items():
-        if group not in GROUPS or not isinstance(value, (int, float)) or not value > 0:
+    raw_sigma = raw.get("sigma") or {}
+    if not isinstance(raw_sigma, Mapping):
+        raise ConfigError(f"{where}: ti.sigma must map groups to σ in points, got {raw_sigma!r}", "write e.g. sigma: {math: 12.5, other: 3}")
+    for group, value in raw_sigma.items():
+        if group not in GROUPS or isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
             raise ConfigError(f"{where}: ti.sigma {group}: {value!r} is not a positive σ for math, other or non", "write e.g. sigma: {math: 12.5}")
         sigma[group] = float(value)
     mmg = raw.get("min_math_gain")
-    return TISettings(version=version, ddof=ddof, population=population, sigma=sigma, min_math_gain=None if mmg is None else float(mmg))
+    if mmg is not None:
+        mmg = float(_number(mmg, "ti.min_math_gain", where, integer=False, minimum=0, example="0.25"))
+    return TISettings(version=version, ddof=ddof, population=population, sigma=sigma, min_math_gain=mmg)

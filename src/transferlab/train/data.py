@@ -19,7 +19,6 @@ answer (the reward and the rejection filter need one): in a user's file a row wi
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from transferlab.benchmarks.base import load_hub
 from transferlab.benchmarks.math import DEFAULT_INSTRUCTION
 from transferlab.errors import DataError
-from transferlab.io import read_json_list, read_jsonl
+from transferlab.io import json_lines, read_json_list, read_jsonl
 
 MATH_HUB = "EleutherAI/hendrycks_math"
 MATH_CONFIGS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory", "prealgebra", "precalculus")
@@ -184,15 +183,8 @@ def read_sft_jsonl(path: str | Path) -> list[dict[str, list[dict[str, str]]]]:
     if not path.is_file():
         raise DataError(f"SFT data file {path} not found", "run `transferlab distill ... --out FILE` first or check the path")
     examples = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"malformed JSON in {path} at line {number} ({err.msg})", "repair or remove that line") from err
-            examples.append(sft_example(row, f"line {number} of {path}"))
+    for number, row in json_lines(path, fix="repair or remove that line"):
+        examples.append(sft_example(row, f"line {number} of {path}"))
     if not examples:
         raise DataError(f"{path} holds no examples", "distill some traces first")
     return examples

@@ -3,8 +3,11 @@
 Two entry points give the same :class:`StudyAnalysis`:
 
 - :func:`analyse_store`: per-item scores from the store (grouped by model, benchmark and settings
-  key; only the study's settings are used), so every number gets a paired-bootstrap interval;
-- :func:`analyse_scores`: per-benchmark scores from outside (a CSV), points only.
+  key; only the study's settings are used; each cell counts the verdicts of the scorer a
+  :class:`~transferlab.pipeline.results.ScorerChoice` picks, as ``results`` does), so every number
+  gets a paired-bootstrap interval (:func:`transferlab.transfer.from_store.analyse_pair` does the
+  same for any two models of a store);
+- :func:`transferlab.transfer.scores.analyse_scores`: per-benchmark scores from outside (a CSV), points only.
 """
 
 from __future__ import annotations
@@ -19,15 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from transferlab.benchmarks import REGISTRY
-from transferlab.errors import ConfigError, DataError, TransferlabError
+from transferlab.errors import DataError, TransferlabError
 from transferlab.groups import GROUPS, Group
 from transferlab.metrics import estimate
-from transferlab.options import TI_VERSIONS
+from transferlab.options import TI_VERSIONS, TIVersion
+from transferlab.pipeline.results import DEFAULT_SCORING, ScorerChoice
 from transferlab.store import Store
 from transferlab.study.run import expected_gen_key, study_settings_differences
-from transferlab.study.spec import StudySpec
+from transferlab.study.spec import StudySpec, TISettings
+from transferlab.transfer.sigma import study_sigma
 from transferlab.transfer.stats import paired_bootstrap_delta, paired_permutation_test, ti_bootstrap
-from transferlab.transfer.ti import DEFAULT_DDOF, TRANSFER_GROUPS, TransferIndex, resolve_groups, study_sigma, transfer_index
+from transferlab.transfer.ti import TransferIndex
 
 ScoresByItem = dict[str, list[float]]
 
@@ -121,16 +126,13 @@ class StudyAnalysis:
 # --- reading per-item scores ------------------------------------------------------------------------
 
 
-def _scorer_for(benchmark: str) -> str | None:
-    bench = REGISTRY.get(benchmark)
-    return getattr(bench, "scorer", None)
-
-
-def read_cell_rows(store: Store, model_key: str, benchmark: str, gen_key: str, max_samples: int | None = None) -> tuple[ScoresByItem, list[dict[str, Any]]]:
-    """Per-item sample scores (fractions) of one (model, benchmark, settings) cell, and its
-    completions (one row each, for truncation and length). ``max_samples`` keeps sample indices
-    below it, so a study with k samples uses exactly k even where the store holds more."""
-    wanted = _scorer_for(benchmark)
+def read_cell_rows(
+    store: Store, model_key: str, benchmark: str, gen_key: str, max_samples: int | None = None, scoring: ScorerChoice = DEFAULT_SCORING
+) -> tuple[ScoresByItem, list[dict[str, Any]]]:
+    """Per-item sample scores (fractions) of one (model, benchmark, settings) cell, counted with the
+    scorer ``scoring`` chooses, and its completions (one row each, for truncation and length).
+    ``max_samples`` keeps sample indices below it, so a study with k samples uses exactly k even
+    where the store holds more."""
     completions: dict[str, dict[str, Any]] = {}
     scores: dict[str, dict[str, float]] = defaultdict(dict)
     for row in store.rows(model_key=model_key, benchmark=benchmark):
@@ -139,7 +141,7 @@ def read_cell_rows(store: Store, model_key: str, benchmark: str, gen_key: str, m
         completions.setdefault(row["key"], row)
         if row["scorer"] is not None:
             scores[row["scorer"]][row["key"]] = float(row["score"])
-    scorer = wanted if wanted in scores else (next(iter(scores)) if len(scores) == 1 else None)
+    scorer = scoring.choose(benchmark, set(scores))
     chosen = scores.get(scorer, {}) if scorer else {}
     by_item: ScoresByItem = defaultdict(list)
     for key, row in completions.items():
@@ -164,9 +166,10 @@ def study_gen_key(store: Store, spec: StudySpec | None, model_key: str, benchmar
     return keys[0] if keys else None
 
 
-def _cell(
+def cell_summary(
     name: str, benchmark: str, group: Group, gen_key: str, by_item: ScoresByItem, rows: list[dict[str, Any]], confidence: float, n_resamples: int, seed: int
 ) -> Cell:
+    """One model on one benchmark: accuracy with its bootstrap CI over items, truncation and length."""
     est = estimate(by_item, confidence=confidence, n_resamples=n_resamples, seed=seed)
     generated = [r for r in rows if r["finish_reason"] != "loglikelihood"]
     tokens = [r["completion_tokens"] for r in generated if r["completion_tokens"] is not None]
@@ -198,10 +201,13 @@ def analyse_store(
     n_resamples: int = 2000,
     seed: int = 0,
     only_pairs: Sequence[str] | None = None,
+    scoring: ScorerChoice = DEFAULT_SCORING,
+    versions: Sequence[TIVersion] = TI_VERSIONS,
 ) -> StudyAnalysis:
-    """Scores with CIs, paired deltas and tests, σ from the study's population, TI v1 and v2 with CIs.
+    """Scores with CIs, paired deltas and tests, σ from the study's population, TI (``versions``) with CIs.
 
-    ``only_pairs``: bootstrap only these tuned models (every score still counts towards σ)."""
+    ``only_pairs``: bootstrap only these tuned models (every score still counts towards σ);
+    ``scoring``: whose verdicts count (``--paper-scoring``, ``--math-grader``)."""
     groups = spec.resolved_groups()
     benchmarks = tuple(sorted(spec.benchmarks, key=lambda b: (GROUPS.index(groups[b]), spec.benchmarks.index(b))))
     models = tuple(ModelEntry(m.name, model_keys[m.name], m.training, m.base) for m in spec.models if m.name in model_keys)
@@ -211,17 +217,17 @@ def analyse_store(
     for m in models:
         for b in benchmarks:
             gk = study_gen_key(store, spec, m.key, b)
-            by_item, rows = read_cell_rows(store, m.key, b, gk, spec.generation_for(b).samples) if gk else ({}, [])
+            by_item, rows = read_cell_rows(store, m.key, b, gk, spec.generation_for(b).samples, scoring) if gk else ({}, [])
             if by_item:
                 items[(m.name, b)] = by_item
-                cells[(m.name, b)] = _cell(m.name, b, groups[b], gk or "", by_item, rows, confidence, n_resamples, seed)
+                cells[(m.name, b)] = cell_summary(m.name, b, groups[b], gk or "", by_item, rows, confidence, n_resamples, seed)
             elif rows:
                 notes.append(f"{m.name} on {b}: {len(rows)} completions, none scored (run `transferlab score`)")
     sigma, source, sigma_note = _study_sigma(spec, models, cells, groups)
     notes += sigma_note
-    sigma_error = sigma_note[0] if sigma_note else "σ could not be set"
+    sigma_about = source if sigma is not None else (sigma_note[0] if sigma_note else "σ could not be set")
     pairs = tuple(
-        _pair_result(spec, m, items, cells, groups, sigma, sigma_error, confidence, n_resamples, seed)
+        pair_result(spec.ti, m, items, cells, groups, sigma, sigma_about, confidence, n_resamples, seed, versions)
         for m in models
         if m.base is not None and any(x.name == m.base for x in models) and (only_pairs is None or m.name in only_pairs)
     )
@@ -268,18 +274,22 @@ def _study_sigma(
     return sigma, source, []
 
 
-def _pair_result(
-    spec: StudySpec,
+def pair_result(
+    ti_settings: TISettings,
     tuned: ModelEntry,
     items: Mapping[tuple[str, str], ScoresByItem],
     cells: Mapping[tuple[str, str], Cell],
     groups: Mapping[str, Group],
     sigma: dict[Group, float] | None,
-    sigma_error: str,
+    sigma_about: str,
     confidence: float,
     n_resamples: int,
     seed: int,
+    versions: Sequence[TIVersion] = TI_VERSIONS,
 ) -> PairResult:
+    """``tuned`` against its base on the benchmarks both have items for: paired deltas with CIs and
+    tests, and TI (``versions``) with CIs under ``ti_settings`` and ``sigma``; ``sigma_about`` says
+    where ``sigma`` came from, or why v2 is not computed when it is None."""
     base = tuned.base or ""
     shared = [b for b in groups if (tuned.name, b) in items and (base, b) in items]
     shared.sort(key=lambda b: (GROUPS.index(groups[b]), b))
@@ -292,9 +302,9 @@ def _pair_result(
             deltas.append(DeltaRow(b, groups[b], d.base, d.tuned, d.delta, d.low, d.high, t.p_value))
         ti: dict[str, TIRow] = {}
         group_delta: dict[Group, tuple[float, float | None, float | None]] = {}
-        for version in TI_VERSIONS:
+        for version in versions:
             if version == "v2" and sigma is None:
-                ti[version] = TIRow(version, None, status="not computed", error=sigma_error)
+                ti[version] = TIRow(version, None, status="not computed", error=sigma_about)
                 continue
             try:
                 boot = ti_bootstrap(
@@ -303,8 +313,8 @@ def _pair_result(
                     dict(groups),
                     version=version,
                     sigma=sigma if version == "v2" else None,
-                    ddof=spec.ti.ddof,
-                    min_math_gain=spec.ti.min_math_gain if version == spec.ti.version else None,
+                    ddof=ti_settings.ddof,
+                    min_math_gain=ti_settings.min_math_gain if version == ti_settings.version else None,
                     confidence=confidence,
                     n_resamples=n_resamples,
                     seed=seed,
@@ -312,7 +322,7 @@ def _pair_result(
             except TransferlabError as err:
                 ti[version] = TIRow(version, None, status="not computed", error=str(err))
                 continue
-            point = _named(boot.point, base, tuned.name)
+            point = dataclasses.replace(boot.point, base_model=base, tuned_model=tuned.name, sigma_source=sigma_about if version == "v2" else "")
             ti[version] = TIRow(version, point, dict(boot.ti_ci), boot.status)
             for g, v in (boot.group_delta or {}).items():
                 lo, hi = (boot.group_delta_ci or {}).get(g, (None, None))
@@ -320,22 +330,24 @@ def _pair_result(
     return PairResult(tuned.name, base, tuned.training, tuple(deltas), group_delta, ti)
 
 
-def _named(point: TransferIndex, base: str, tuned: str) -> TransferIndex:
-    return dataclasses.replace(point, base_model=base, tuned_model=tuned)
-
-
 def _runs_of(store: Store, key: str, benchmarks: Sequence[str]) -> list[dict[str, Any]]:
     return [r for r in store.runs() if r["model_key"] == key and set(json.loads(r["benchmarks"])) & set(benchmarks)]
 
 
-def _settings(store: Store, spec: StudySpec, models: Sequence[ModelEntry]) -> dict[str, Any]:
-    """The study's generation settings, and per model its key, dtype and the library versions of its runs."""
+def model_settings(store: Store, models: Sequence[ModelEntry], benchmarks: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per model: its key, dtype, and the library versions and count of its runs on ``benchmarks``."""
     info = {r["model_key"]: json.loads(r["info"]) for r in store.models()}
     per_model = {}
     for m in models:
-        runs = _runs_of(store, m.key, spec.benchmarks)
+        runs = _runs_of(store, m.key, benchmarks)
         versions = json.loads(runs[-1]["versions"]) if runs else {}
         per_model[m.name] = {"key": m.key, "dtype": info.get(m.key, {}).get("dtype"), "versions": versions, "runs": len(runs)}
+    return per_model
+
+
+def _settings(store: Store, spec: StudySpec, models: Sequence[ModelEntry]) -> dict[str, Any]:
+    """The study's generation settings, and per model its key, dtype and the library versions of its runs."""
+    per_model = model_settings(store, models, spec.benchmarks)
     return {"generation": spec.generation.to_dict(), "generation_overrides": spec.generation_overrides, "models": per_model}
 
 
@@ -345,98 +357,21 @@ def _differences(store: Store, spec: StudySpec, models: Sequence[ModelEntry]) ->
     found: list[str] = []
     for m in models:
         found += [f"{d} (not used here)" for d in study_settings_differences(store, m.key, spec)]
-    settings = _settings(store, spec, models)["models"]
+    return found + version_differences(model_settings(store, models, spec.benchmarks))
+
+
+def version_differences(per_model: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The dtypes and library versions that differ between models (``per_model`` as :func:`model_settings`)."""
+    found: list[str] = []
     for getter in (lambda s: {"dtype": s["dtype"]}, lambda s: s["versions"]):
         values: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-        for name, s in settings.items():
+        for name, s in per_model.items():
             for lib, version in getter(s).items():
                 values[lib][str(version)].append(name)
         for lib, by_value in sorted(values.items()):
             if len(by_value) > 1:
                 found.append(f"{lib} differs between models: " + "; ".join(f"{v}: {', '.join(n)}" for v, n in sorted(by_value.items())))
     return found
-
-
-# --- the outside-scores path ---------------------------------------------------------------------------
-
-
-def analyse_scores(
-    scores: Mapping[str, Mapping[str, float]],
-    pairs: Sequence[tuple[str, str]],
-    groups: Mapping[str, Group] | None = None,
-    *,
-    training: Mapping[str, str] | None = None,
-    version: str = "v2",
-    sigma: Mapping[Group, float] | None = None,
-    ddof: int = DEFAULT_DDOF,
-    title: str = "scores",
-) -> StudyAnalysis:
-    """The same analysis from per-benchmark scores (percent): points, no intervals."""
-    if not pairs:
-        raise ConfigError("no (tuned, base) pair given", "pass --pairs TUNED:BASE,... or a --spec naming bases")
-    names = sorted({b for s in scores.values() for b in s})
-    resolved = resolve_groups(names, groups)
-    benchmarks = tuple(sorted(names, key=lambda b: (GROUPS.index(resolved[b]), b)))
-    training = dict(training or {})
-    tuned_of = dict(pairs)
-    models = tuple(ModelEntry(n, n, training.get(n, "other" if n in tuned_of else "base"), tuned_of.get(n)) for n in scores)
-    cells = {(m, b): Cell(m, b, resolved[b], float(v)) for m, s in scores.items() for b, v in s.items()}
-    notes: list[str] = ["scores from outside the store: points only, no intervals"]
-    explicit = dict(sigma or {})
-    pair_sigma: dict[Group, float] | None
-    try:
-        pair_sigma, source = study_sigma(scores, list(pairs), resolved, explicit=explicit, ddof=ddof)
-    except TransferlabError as err:
-        pair_sigma, source = explicit or None, "given" if explicit else ""
-        notes.append(f"σ from the population: {err}")
-    results = tuple(_points_pair(scores, t, b, resolved, training.get(t, "other"), pair_sigma) for t, b in pairs)
-    return StudyAnalysis(
-        title=title,
-        models=models,
-        benchmarks=benchmarks,
-        groups=resolved,
-        cells=cells,
-        pairs=results,
-        primary_version=version,
-        sigma=pair_sigma,
-        sigma_source=source,
-        notes=tuple(notes),
-        with_intervals=False,
-    )
-
-
-def _points_pair(
-    scores: Mapping[str, Mapping[str, float]], tuned: str, base: str, groups: Mapping[str, Group], training: str, sigma: dict[Group, float] | None
-) -> PairResult:
-    for name in (tuned, base):
-        if name not in scores:
-            raise DataError(f"model {name!r} has no scores", f"known models: {', '.join(sorted(scores))}")
-    shared = sorted(set(scores[tuned]) & set(scores[base]), key=lambda b: (GROUPS.index(groups[b]), b))
-    deltas = tuple(DeltaRow(b, groups[b], float(scores[base][b]), float(scores[tuned][b]), float(scores[tuned][b]) - float(scores[base][b])) for b in shared)
-    group_delta: dict[Group, tuple[float, float | None, float | None]] = {}
-    for g in GROUPS:
-        values = [d.delta for d in deltas if d.group == g]
-        if values:
-            group_delta[g] = (sum(values) / len(values), None, None)
-    ti: dict[str, TIRow] = {}
-    for version in TI_VERSIONS:
-        if version == "v2" and sigma is None:
-            ti[version] = TIRow(version, None, status="not computed", error="σ could not be set (see the notes)")
-            continue
-        try:
-            point = transfer_index(
-                {b: scores[base][b] for b in shared},
-                {b: scores[tuned][b] for b in shared},
-                dict(groups),
-                version=version,
-                sigma=sigma if version == "v2" else None,
-                base_model=base,
-                tuned_model=tuned,
-            )
-            ti[version] = TIRow(version, point, {g: None for g in TRANSFER_GROUPS}, point.status)
-        except TransferlabError as err:
-            ti[version] = TIRow(version, None, status="not computed", error=str(err))
-    return PairResult(tuned, base, training, deltas, group_delta, ti)
 
 
 def is_finite(value: float | None) -> TypeGuard[float]:

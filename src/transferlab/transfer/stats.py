@@ -26,8 +26,8 @@ from transferlab.errors import ConfigError, DataError
 from transferlab.groups import GROUPS, Group
 from transferlab.metrics import percentile_interval
 from transferlab.options import TIVersion
+from transferlab.transfer.sigma import DEFAULT_DDOF
 from transferlab.transfer.ti import (
-    DEFAULT_DDOF,
     GROUP_INDEX,
     MATH,
     STATUS_UNDEFINED,
@@ -36,6 +36,7 @@ from transferlab.transfer.ti import (
     group_gains,
     ti_from_gains,
     transfer_index,
+    with_math_gain_ci,
 )
 
 ScoresByItem = Mapping[str, Sequence[float]]
@@ -82,8 +83,10 @@ class TIBootstrap:
 
     ``group_delta``/``group_delta_ci``: the mean delta (points) over each group's benchmarks with its
     CI from the same replicates. ``share_math_near_zero``: share of replicates whose math gain was below ``min_math_gain`` (these
-    are left out of the TI intervals). ``status`` is :data:`~transferlab.transfer.ti.STATUS_UNDEFINED` when the
-    point math gain is ≈ 0 or its CI contains 0; the TI intervals are then ``None``.
+    are left out of the TI intervals). ``point`` is judged by the one rule with ``math_gain_ci``
+    (:func:`~transferlab.transfer.ti.with_math_gain_ci`): when the point math gain is ≈ 0 or its CI
+    contains 0, its TIs are ``None``, its status (and ``status``, the same) is
+    :data:`~transferlab.transfer.ti.STATUS_UNDEFINED`, and the TI intervals are ``None``.
     """
 
     point: TransferIndex
@@ -284,9 +287,10 @@ def ti_bootstrap(
     ``base_items``/``tuned_items``: benchmark -> item -> per-sample scores. Each replicate recomputes
     the benchmark scores and then TI with the same arithmetic as :func:`transfer_index`. σ (v2) is
     held at its point value: it is a study constant, estimated from a population of pairs whose
-    items are not all here. With ``sigma=None`` it comes from this pair's deltas (``ddof``);
-    ``resample_sigma=True`` then recomputes it from each replicate's deltas (not allowed with an
-    explicit ``sigma``). Replicates whose math gain is below ``min_math_gain`` are counted in
+    items are not all here. With ``sigma=None`` it comes from this pair's deltas (one σ for every
+    group, :func:`~transferlab.transfer.sigma.one_pair_sigma`); ``resample_sigma=True`` then
+    recomputes it from each replicate's deltas (not allowed with an explicit ``sigma``; it moves DI,
+    not TI, which a shared σ leaves unchanged). Replicates whose math gain is below ``min_math_gain`` are counted in
     ``share_math_near_zero`` and left out of the TI intervals.
     """
     if set(base_items) != set(tuned_items):
@@ -318,7 +322,7 @@ def ti_bootstrap(
         assert point.sigma is not None
         sigma_rep = np.array([point.sigma.get(g, np.nan) for g in GROUPS])
         if resample_sigma:
-            sigma_rep = _replicate_sigma(tuned_rep - base_rep, group_idx, ddof)
+            sigma_rep = _replicate_sigma(tuned_rep - base_rep, ddof)
     gains = group_gains(version, base_rep, tuned_rep, group_idx, sigma_rep)
     ti = ti_from_gains(gains, point.min_math_gain)
     return _summarise(point, gains, ti, tuned_rep - base_rep, confidence, n_resamples, resample_sigma)
@@ -349,14 +353,12 @@ def _benchmark_replicates(
     return base_point, tuned_point, base_rep, tuned_rep
 
 
-def _replicate_sigma(deltas: np.ndarray, group_idx: np.ndarray, ddof: int) -> np.ndarray:
-    """σ_g of each replicate's own deltas, shape ``(R, 3)``; NaN where undefined."""
-    out = np.full((deltas.shape[0], len(GROUPS)), np.nan)
-    for g in range(len(GROUPS)):
-        mask = group_idx == g
-        if mask.sum() > ddof:
-            out[:, g] = np.std(deltas[:, mask], axis=1, ddof=ddof)
-    out[out <= 0] = np.nan
+def _replicate_sigma(deltas: np.ndarray, ddof: int) -> np.ndarray:
+    """The one-pair σ of each replicate (the spread of all its deltas, the same for every group),
+    shape ``(R, 3)``; NaN where undefined."""
+    pooled = np.std(deltas, axis=1, ddof=ddof) if deltas.shape[1] > ddof else np.full(deltas.shape[0], np.nan)
+    out = np.repeat(pooled[:, None], len(GROUPS), axis=1)
+    out[~(out > 0)] = np.nan
     return out
 
 
@@ -372,8 +374,8 @@ def _summarise(
     math_gains = gains[:, MATH]
     near_zero = ~(np.abs(np.nan_to_num(math_gains, nan=0.0)) >= point.min_math_gain)
     math_ci = _interval(math_gains, confidence)
-    undefined = point.status == STATUS_UNDEFINED or not (math_ci[0] > 0 or math_ci[1] < 0)
-    status = STATUS_UNDEFINED if undefined else point.status
+    point = with_math_gain_ci(point, math_ci, confidence=confidence)
+    undefined = point.status == STATUS_UNDEFINED
 
     def ci(values: np.ndarray) -> tuple[float, float] | None:
         low, high = _interval(values, confidence)
@@ -391,7 +393,7 @@ def _summarise(
         math_gain_ci=math_ci,
         benchmark_delta_ci={row.benchmark: _interval(deltas[:, j], confidence) for j, row in enumerate(point.benchmarks)},
         share_math_near_zero=float(near_zero.mean()),
-        status=status,
+        status=point.status,
         confidence=confidence,
         n_resamples=n_resamples,
         sigma_resampled=sigma_resampled,

@@ -10,19 +10,18 @@ benchmark; each benchmark belongs to a group ("math", "other", "non").
   sqrt(|δ_b|)``; headroom weights ``w_b = 100 - R_base,b`` normalised within the group (equal
   weights if the whole group sits at 100); ``DI_g = Σ ŵ_b s_b``; ``TI_g = 100 · DI_g / DI_math``.
 
-σ_g is one constant per group for a whole study: the standard deviation of the deltas (points) of
-group g over a population of (tuned, base) pairs, with ``ddof=1`` by default. Why 1: the pairs of a
-study are a sample of the tuned models one could have compared, and a study often has only a few
-deltas per group, where the unbiased variance matters (the paper does not publish its choice).
-Note that ``DI_g`` scales as ``σ_g^-1/2``, so TI depends on σ only through ``σ_math / σ_g``; when
-every group has the same number of deltas in the population, ddof cancels out of TI exactly (it
-still changes DI).
+σ_g (points) is one constant per group for a whole study, from a population of (tuned, base)
+pairs or set explicitly; :mod:`transferlab.transfer.sigma` computes it and documents the default for
+a single pair (one σ shared by every group, which cancels out of TI).
 
-When the math gain is too small, the ratio means nothing: if ``|ΔR_math|`` (v1) or ``|DI_math|``
-(v2) is below ``min_math_gain`` (defaults :data:`DEFAULT_MIN_MATH_GAIN`: a 2 % mean relative gain
-for v1; 0.25 for v2, which is a uniform math gain of σ_math/16), TI is ``None`` and the status
-is :data:`STATUS_UNDEFINED`. With item-level scores, :func:`transferlab.transfer.stats.ti_bootstrap` adds
-the second rule: the math gain's confidence interval must exclude 0.
+**When TI is undefined: one rule, one status** (:func:`undefined_reason`). If ``|ΔR_math|`` (v1) or
+``|DI_math|`` (v2) is below ``min_math_gain`` (defaults :data:`DEFAULT_MIN_MATH_GAIN`: a 2 % mean
+relative gain for v1; 0.25 for v2, a uniform math gain of σ_math/16), or, where item-level scores
+give the math gain a confidence interval, that interval contains 0, the ratio means nothing: every
+TI of the pair is ``None``, the status is :data:`STATUS_UNDEFINED` and ``reason`` says which
+condition failed. :func:`transfer_index` applies the first condition; :func:`with_math_gain_ci`
+applies the rule again with the interval (:func:`transferlab.transfer.stats.ti_bootstrap` calls it),
+so every consumer reads the one status of the :class:`TransferIndex` it gets.
 
 The array functions (:func:`group_gains`, :func:`ti_from_gains`) take a leading replicate axis, so
 the bootstrap reuses exactly the arithmetic of the point estimate.
@@ -30,22 +29,23 @@ the bootstrap reuses exactly the arithmetic of the point estimate.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
 
 from transferlab.errors import ConfigError, DataError
-from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group
+from transferlab.groups import GROUPS, Group, resolve_groups
 from transferlab.options import TI_VERSIONS, TIVersion
+from transferlab.transfer.sigma import DEFAULT_DDOF, check_sigma, one_pair_sigma
 
 TRANSFER_GROUPS: Final[tuple[Group, ...]] = ("other", "non")
 GROUP_INDEX: Final[dict[Group, int]] = {g: i for i, g in enumerate(GROUPS)}
 MATH: Final[int] = GROUP_INDEX["math"]
 
-DEFAULT_DDOF: Final[int] = 1
 DEFAULT_MIN_MATH_GAIN: Final[dict[str, float]] = {"v1": 0.02, "v2": 0.25}
 STATUS_OK: Final[str] = "ok"
 STATUS_UNDEFINED: Final[str] = "math gain ≈ 0: TI undefined"
@@ -76,8 +76,10 @@ class TransferIndex:
     """TI of one (tuned, base) pair.
 
     ``group_gain[g]`` is ΔR_g (v1, a fraction) or DI_g (v2); ``math_gain`` is ΔR_math or DI_math;
-    ``ti[g]`` for g in other/non is in percent, ``None`` when undefined (see ``status`` and
-    ``notes``); ``sigma`` (points, v2 only) is the σ_g used and ``sigma_source`` where it came from.
+    ``ti[g]`` for g in other/non is in percent, ``None`` when undefined: for every group when the
+    status is :data:`STATUS_UNDEFINED` (``reason`` says why), for one group without a usable
+    benchmark (``notes``). ``math_gain_ci`` is the math gain's interval where items gave one;
+    ``sigma`` (points, v2 only) is the σ_g used and ``sigma_source`` where it came from.
     """
 
     version: TIVersion
@@ -92,6 +94,8 @@ class TransferIndex:
     base_model: str = ""
     tuned_model: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    reason: str | None = None
+    math_gain_ci: tuple[float, float] | None = None
 
     @property
     def gain_name(self) -> str:
@@ -109,6 +113,8 @@ class TransferIndex:
             "group_gain": {g: _clean(v) for g, v in self.group_gain.items()},
             "ti": {g: _clean(v) for g, v in self.ti.items()},
             "status": self.status,
+            "reason": self.reason,
+            "math_gain_ci": None if self.math_gain_ci is None else [_clean(v) for v in self.math_gain_ci],
             "min_math_gain": self.min_math_gain,
             "sigma": None if self.sigma is None else {g: _clean(v) for g, v in self.sigma.items()},
             "sigma_source": self.sigma_source,
@@ -190,120 +196,6 @@ def ti_from_gains(gains: np.ndarray, min_math_gain: float) -> np.ndarray:
     return out
 
 
-# --- σ from a population of pairs ---------------------------------------------------------------
-
-
-def sigma_from_deltas(deltas_by_group: Mapping[Group, Sequence[float]], *, ddof: int = DEFAULT_DDOF) -> dict[Group, float]:
-    """σ_g (points): the standard deviation of each group's deltas with ``ddof``.
-
-    Raises :class:`ConfigError` for a group with too few deltas or whose deltas are all equal.
-    """
-    if ddof < 0:
-        raise ConfigError(f"ddof must be 0 or more, got {ddof}", "use ddof=1 (the default) or 0")
-    sigma: dict[Group, float] = {}
-    for group, deltas in deltas_by_group.items():
-        values = np.asarray(deltas, dtype=float)
-        if values.size <= ddof:
-            raise ConfigError(
-                f"σ for group {group!r} needs more than {ddof} delta(s) with ddof={ddof}, the population has {values.size}",
-                f"add pairs to the population, lower ddof, or set σ for {group} explicitly",
-            )
-        value = float(np.std(values, ddof=ddof))
-        if not value > 0:
-            raise ConfigError(
-                f"σ for group {group!r} is 0 (all {values.size} deltas are equal)",
-                f"set σ for {group} explicitly",
-            )
-        sigma[group] = value
-    return sigma
-
-
-def population_deltas(
-    scores: Mapping[str, Mapping[str, float]],
-    pairs: Sequence[tuple[str, str]],
-    groups: Mapping[str, Group] | None = None,
-) -> dict[Group, list[float]]:
-    """Deltas (points) of every (tuned, base) pair in ``pairs`` on every benchmark both models
-    have, by group. ``scores``: model -> benchmark -> percent."""
-    out: dict[Group, list[float]] = {}
-    for tuned, base in pairs:
-        for name in (tuned, base):
-            if name not in scores:
-                raise DataError(f"model {name!r} has no scores", f"known models: {', '.join(sorted(scores))}")
-        common = sorted(set(scores[tuned]) & set(scores[base]))
-        for bench in common:
-            group = resolve_groups([bench], groups)[bench]
-            out.setdefault(group, []).append(float(scores[tuned][bench]) - float(scores[base][bench]))
-    return out
-
-
-def population_sigma(
-    scores: Mapping[str, Mapping[str, float]],
-    pairs: Sequence[tuple[str, str]],
-    groups: Mapping[str, Group] | None = None,
-    *,
-    ddof: int = DEFAULT_DDOF,
-) -> dict[Group, float]:
-    """σ_g over every (tuned, base) pair of a study: :func:`population_deltas` then
-    :func:`sigma_from_deltas`."""
-    return sigma_from_deltas(population_deltas(scores, pairs, groups), ddof=ddof)
-
-
-def study_sigma(
-    scores: Mapping[str, Mapping[str, float]],
-    population: Sequence[tuple[str, str]],
-    groups: Mapping[str, Group] | None = None,
-    *,
-    explicit: Mapping[Group, float] | None = None,
-    ddof: int = DEFAULT_DDOF,
-    present: Collection[Group] | None = None,
-    compared: tuple[str, str] | None = None,
-) -> tuple[dict[Group, float], str]:
-    """σ_g of a study (points) and where it came from: groups in ``explicit`` as given, the others
-    from the deltas of the ``population`` of (tuned, base) pairs (:func:`population_deltas`, then
-    :func:`sigma_from_deltas` with ``ddof``), limited to the ``present`` groups when given. The
-    ``compared`` (tuned, base) pair is always part of the population (first, when it was not in it).
-
-    Raises :class:`ConfigError` (or :class:`DataError`) when a needed group's σ cannot be computed.
-    """
-    population = list(population)
-    if compared is not None and compared not in population:
-        population.insert(0, compared)
-    given = dict(explicit or {})
-    deltas = population_deltas(scores, population, groups) if population else {}
-    needed = {g: d for g, d in deltas.items() if g not in given and (present is None or g in present)}
-    sigma = {**sigma_from_deltas(needed, ddof=ddof), **given}
-    parts = []
-    if needed:
-        counts = ", ".join(f"{g}: {len(needed[g])}" for g in GROUPS if g in needed)
-        parts.append(f"deltas of {len(population)} pair(s) ({counts}), ddof={ddof}")
-    if given:
-        parts.append(f"given for {', '.join(given)}")
-    return sigma, "; ".join(parts)
-
-
-def resolve_groups(benchmarks: Sequence[str], groups: Mapping[str, Group] | None = None) -> dict[str, Group]:
-    """The group of each benchmark: ``groups`` first, then the built-in names; unknown names raise
-    one :class:`DataError` naming them and the known names."""
-    extra = dict(groups or {})
-    out: dict[str, Group] = {}
-    unknown = []
-    for bench in benchmarks:
-        group = extra.get(bench, BENCHMARK_GROUPS.get(bench))
-        if group is None:
-            unknown.append(bench)
-        elif group not in GROUPS:
-            raise DataError(f"benchmark {bench!r} has group {group!r}", f"use one of {', '.join(GROUPS)}")
-        else:
-            out[bench] = group
-    if unknown:
-        raise DataError(
-            f"unknown benchmark {', '.join(repr(u) for u in unknown)}; known: {', '.join(sorted(BENCHMARK_GROUPS))}",
-            "rename it or give its group (math, other or non)",
-        )
-    return out
-
-
 # --- the point estimate --------------------------------------------------------------------------
 
 
@@ -322,9 +214,10 @@ def transfer_index(
 ) -> TransferIndex:
     """TI of one pair from per-benchmark scores (percent); both mappings need the same benchmarks.
 
-    v2 with ``sigma=None`` takes σ_g from this pair's own deltas (a population of one pair) with
-    ``ddof``; pass the study's σ (e.g. from :func:`population_sigma`) to compare several models.
-    ``min_math_gain`` defaults to :data:`DEFAULT_MIN_MATH_GAIN` of the version.
+    v2 with ``sigma=None`` takes σ from this pair alone (:func:`~transferlab.transfer.sigma.one_pair_sigma`:
+    one σ for every group, the spread of all its deltas with ``ddof``, which cancels out of TI);
+    pass the study's σ (e.g. from :func:`~transferlab.transfer.sigma.population_sigma`) to compare
+    several models. ``min_math_gain`` defaults to :data:`DEFAULT_MIN_MATH_GAIN` of the version.
     """
     if version not in TI_VERSIONS:
         raise ConfigError(f"unknown TI version {version!r}", "use v1 or v2")
@@ -338,7 +231,8 @@ def transfer_index(
     gains = group_gains(version, base[None], tuned[None], group_idx, sigma_vec)[0]
     ti = ti_from_gains(gains[None], threshold)[0]
     rows = _rows(version, names, group_idx, base, tuned, sigma_vec)
-    status, notes = _status(version, names, group_idx, base, gains, threshold)
+    reason = undefined_reason(float(gains[MATH]), threshold, gain_name="ΔR" if version == "v1" else "DI")
+    status = STATUS_UNDEFINED if reason else STATUS_MATH_FELL if gains[MATH] < 0 else STATUS_OK
     return TransferIndex(
         version=version,
         benchmarks=rows,
@@ -351,8 +245,40 @@ def transfer_index(
         sigma_source=source,
         base_model=base_model,
         tuned_model=tuned_model,
-        notes=notes,
+        notes=_notes(version, names, group_idx, base, gains),
+        reason=reason,
     )
+
+
+def undefined_reason(
+    math_gain: float,
+    min_math_gain: float,
+    math_gain_ci: tuple[float, float] | None = None,
+    *,
+    confidence: float = 0.95,
+    gain_name: str = "DI",
+) -> str | None:
+    """The one rule for an undefined TI: why it is undefined, or ``None`` when it is defined.
+
+    Undefined when ``|math_gain|`` is below ``min_math_gain`` (or not a number), or when
+    ``math_gain_ci`` is given (item-level scores) and contains 0.
+    """
+    if not (math.isfinite(math_gain) and abs(math_gain) >= min_math_gain):
+        return f"|{gain_name}_math| = {abs(math_gain):.3g} is below {min_math_gain:g}"
+    if math_gain_ci is not None and not (math_gain_ci[0] > 0 or math_gain_ci[1] < 0):
+        low, high = math_gain_ci
+        return f"the {100 * confidence:g}% CI of {gain_name}_math, [{low:.3g}, {high:.3g}], contains 0"
+    return None
+
+
+def with_math_gain_ci(point: TransferIndex, math_gain_ci: tuple[float, float], *, confidence: float = 0.95) -> TransferIndex:
+    """``point`` judged again by :func:`undefined_reason` with the math gain's interval: when it is
+    undefined, every TI becomes ``None`` and the status :data:`STATUS_UNDEFINED`, with the reason."""
+    ci = (float(math_gain_ci[0]), float(math_gain_ci[1]))
+    reason = undefined_reason(point.math_gain, point.min_math_gain, ci, confidence=confidence, gain_name=point.gain_name)
+    if reason is None:
+        return dataclasses.replace(point, math_gain_ci=ci)
+    return dataclasses.replace(point, ti=dict.fromkeys(point.ti), status=STATUS_UNDEFINED, reason=reason, math_gain_ci=ci)
 
 
 def _opt(value: float) -> float | None:
@@ -395,19 +321,12 @@ def _pair_sigma(
     tuned: np.ndarray,
     ddof: int,
 ) -> tuple[dict[Group, float], str]:
-    """The σ to use and where it came from: checked if given, else this pair's own deltas."""
+    """The σ to use and where it came from: checked if given, else this pair's own (one σ for every group)."""
     present = [GROUPS[i] for i in sorted(set(group_idx.tolist()))]
     if sigma is None:
-        deltas = {g: (tuned - base)[group_idx == GROUP_INDEX[g]] for g in present}
-        return sigma_from_deltas(deltas, ddof=ddof), f"this pair's deltas, ddof={ddof}"
-    out = {g: float(v) for g, v in sigma.items()}
-    for g in present:
-        if g not in out or not (math.isfinite(out[g]) and out[g] > 0):
-            raise ConfigError(
-                f"σ for group {g!r} is missing or not a positive number ({out.get(g)})",
-                "give a positive σ (points) for every group that has benchmarks",
-            )
-    return out, "given"
+        deltas = {g: (tuned - base)[group_idx == GROUP_INDEX[g]].tolist() for g in present}
+        return one_pair_sigma(deltas, ddof=ddof)
+    return check_sigma(sigma, present), "given"
 
 
 def _rows(
@@ -439,14 +358,13 @@ def _rows(
     return tuple(rows)
 
 
-def _status(
+def _notes(
     version: TIVersion,
     names: list[str],
     group_idx: np.ndarray,
     base: np.ndarray,
     gains: np.ndarray,
-    threshold: float,
-) -> tuple[str, tuple[str, ...]]:
+) -> tuple[str, ...]:
     notes: list[str] = []
     if version == "v1":
         for name, b in zip(names, base):
@@ -457,10 +375,4 @@ def _status(
             notes.append(f"no {g} benchmark: TI_{g} undefined")
         elif not math.isfinite(gains[GROUP_INDEX[g]]):
             notes.append(f"no usable {g} benchmark: TI_{g} undefined")
-    math_gain = float(gains[MATH])
-    if not math.isfinite(math_gain) or abs(math_gain) < threshold:
-        notes.append(f"|math gain| = {abs(math_gain):.4g} is below {threshold:g}")
-        return STATUS_UNDEFINED, tuple(notes)
-    if math_gain < 0:
-        return STATUS_MATH_FELL, tuple(notes)
-    return STATUS_OK, tuple(notes)
+    return tuple(notes)
