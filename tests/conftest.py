@@ -104,3 +104,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     subprocess.Popen(
         ["nice", "-n", "10", "bash", str(REPO / "scripts" / "llama-server-venv.sh")], stdout=subprocess.DEVNULL, stderr=log, env=env, start_new_session=True
     )
+
+
+# -- the vLLM venv the engine tests run in (tests/vllm_venv.py) -------------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    import vllm_venv
+
+    config.pluginmanager.register(vllm_venv.BuildInBackground(), "vllm-venv-build")

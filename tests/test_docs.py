@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "transferlab"
-PY = re.compile(r"\b[a-z_0-9]+\.(?:py|sh)\b")
+PY = re.compile(r"(?<![\w-])[a-z_0-9][a-z_0-9-]*\.(?:py|sh)\b")  # vllm-venv.sh whole, not its tail
 
 
 def _layout_entries() -> tuple[dict[str, str], dict[str, str]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ import torch
 
 from test_drift_latent import PNG_MAGIC, perturbed_copy
 from transferlab.drift import tokens as T
-from transferlab.drift.token_scoring import answer_span, plan_batches, realised_from_prompt_logprobs, score_rows
+from transferlab.drift.token_scoring import answer_span, plan_batches, score_rows
 
 
 def summary(ids, lb, lt, rb, rt=None, kl=None) -> T.TokenSummary:
@@ -64,14 +63,6 @@ def test_top_shifted_tokens_and_position_shares_by_hand():
     assert [r["label"] for r in pos["relative"]] == ["0-10%", "20-30%", "50-60%", "70-80%"]
     whole = T.summarize([summary([1, 2, 3, 4], lb=[0] * 4, lt=[0] * 4, rb=[1, 5, 1, 5])])
     assert whole["answer_tokens"] == 4 and whole["rank_shift"] == pytest.approx(2.0) and whole["top_shifted_tokens"][0]["token_id"] == 2
-
-
-def test_vllm_prompt_logprobs_are_selected_by_token_id():
-    entry = lambda lp, rank: SimpleNamespace(logprob=lp, rank=rank)  # noqa: E731 - a one-line stand-in for a vLLM logprob entry
-    ids = [7, 8, 9, 4]
-    prompt_logprobs = [None, {8: entry(-0.1, 1)}, {3: entry(-0.2, 1), 9: entry(-2.5, 4)}, {4: entry(-0.3, 1)}]
-    lp, ranks = realised_from_prompt_logprobs(ids, 2, prompt_logprobs)  # the realised 9 is not the dict's first entry
-    assert lp.tolist() == pytest.approx([-2.5, -0.3]) and ranks.tolist() == [4, 1]
 
 
 def crafted_tokenizer():

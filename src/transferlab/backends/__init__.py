@@ -26,7 +26,8 @@ class BackendOptions:
     """How a model is run: which backend, and the settings of that backend.
 
     ``device``, ``dtype`` and ``batch_size`` (rows decoded together) apply to ``hf``;
-    ``tensor_parallel`` (GPUs per engine), ``data_parallel`` (engines) and ``dtype`` to ``vllm``;
+    ``tensor_parallel`` (GPUs per engine), ``data_parallel`` (engines), ``max_model_len`` (longest
+    prompt + completion in tokens, sizing the KV cache; None: the model's) and ``dtype`` to ``vllm``;
     ``api``, ``concurrency`` (requests in flight per endpoint) and ``request_timeout`` (seconds to
     wait for one answer) to ``openai``.
     """
@@ -37,6 +38,7 @@ class BackendOptions:
     batch_size: int = 16
     tensor_parallel: int = 1
     data_parallel: int = 1
+    max_model_len: int | None = None
     api: ApiKind = "chat"
     concurrency: int = 8
     request_timeout: float = 3600.0
@@ -65,7 +67,14 @@ def load_backend(
     if options.kind == "vllm":
         from transferlab.backends.vllm import VLLMBackend
 
-        return VLLMBackend(model, revision=revision, tensor_parallel=options.tensor_parallel, data_parallel=options.data_parallel, dtype=options.dtype)
+        return VLLMBackend(
+            model,
+            revision=revision,
+            tensor_parallel=options.tensor_parallel,
+            data_parallel=options.data_parallel,
+            dtype=options.dtype,
+            max_model_len=options.max_model_len,
+        )
     if options.kind == "openai":
         from transferlab.backends.http_pool import PoolSettings
         from transferlab.backends.openai_http import OpenAIBackend

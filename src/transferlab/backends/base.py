@@ -81,6 +81,18 @@ class Backend(Protocol):
         ...
 
 
+def completion_from_ids(tokenizer: Any, tokens: Sequence[int], reason: str, prompt_len: int, stops: Sequence[str]) -> Completion:
+    """The :class:`Completion` of generated ids (end-of-sequence excluded), decoded as every local
+    backend decodes: special tokens skipped, the text cut at the first stop string (then no ids)."""
+    text = tokenizer.decode(list(tokens), skip_special_tokens=True)
+    ids: tuple[int, ...] | None = tuple(tokens)
+    if stops:
+        cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
+        if cut >= 0:
+            text, reason, ids = text[:cut], "stop", None
+    return Completion(text=text, finish_reason=reason, prompt_tokens=prompt_len, completion_tokens=len(tokens), token_ids=ids)
+
+
 def sample_seed(study_seed: int, prompt_hash: str, sample_index: int) -> int:
     """The sampler seed of one completion (63-bit), derived from the study seed, the prompt and k.
 

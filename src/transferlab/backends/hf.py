@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from transferlab.backends.base import Completion, Loglikelihood, PromptJob, SampleSlot, render_chat
+from transferlab.backends.base import Completion, Loglikelihood, PromptJob, SampleSlot, completion_from_ids, render_chat
 from transferlab.backends.head import DEFAULT_HEAD_BLOCK_ROWS, vocab_blocked_head
 from transferlab.backends.sampling import select_tokens
 from transferlab.errors import ModelError
@@ -241,13 +241,7 @@ class HFBackend:
         return any(s in tail for s in stops)
 
     def _completion(self, tokens: list[int], reason: str, prompt_len: int, stops: tuple[str, ...]) -> Completion:
-        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        ids: tuple[int, ...] | None = tuple(tokens)
-        if stops:
-            cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
-            if cut >= 0:
-                text, reason, ids = text[:cut], "stop", None
-        return Completion(text=text, finish_reason=reason, prompt_tokens=prompt_len, completion_tokens=len(tokens), token_ids=ids)
+        return completion_from_ids(self.tokenizer, tokens, reason, prompt_len, stops)
 
     # -- scoring ------------------------------------------------------------------------------
     @torch.inference_mode()

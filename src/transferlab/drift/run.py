@@ -48,6 +48,7 @@ __all__ = [
     "token_drift",
     "token_text",
     "top_table",
+    "vllm_scores",
     "vllm_side",
     "write_token_samples",
 ]
@@ -203,16 +204,25 @@ def vllm_side(model: str) -> Any:
     return SimpleNamespace(model=ModelInfo(name=name), tokenizer=load_tokenizer(str(folder) if folder else model))
 
 
-def vllm_scorer(base_model: str, tuned_model: str, tokenizer: Any) -> Callable[[Sequence[Answer], bool], list[tokens.TokenSummary]]:
-    """Per-token summaries from vLLM prompt log-probabilities of each model in its own engine (no exact KL)."""
+def vllm_scores(
+    base_model: str, tuned: Any, answers: Mapping[str, Sequence[Answer]], *, add_special: bool, dtype: Dtype
+) -> tuple[Any, dict[Answer, tokens.TokenSummary]]:
+    """(the base model's vLLM backend, shut down; per-token summary of every answer) from vLLM prompt
+    log-probabilities (no exact KL). The tuned model's engine, which generated the answers, scores
+    all of them and is shut down before the base model's engine starts: one engine in memory at a time."""
+    from transferlab.backends.vllm import VLLMBackend
 
-    def score(answers: Sequence[Answer], add_special: bool) -> list[tokens.TokenSummary]:
-        rows = [ts.answer_row(tokenizer, a, add_special_tokens=add_special) for a in answers]
-        tuned_pass = ts.vllm_token_pass(tuned_model, rows)
-        base_pass = ts.vllm_token_pass(base_model, rows)
-        return ts.combine_passes(rows, base_pass, tuned_pass)
-
-    return score
+    check_tokenizers(vllm_side(base_model), tuned)
+    every = list(dict.fromkeys(a for bench_answers in answers.values() for a in bench_answers))
+    rows = [ts.answer_row(tuned.tokenizer, a, add_special_tokens=add_special) for a in every]
+    tuned_pass = ts.vllm_token_pass(tuned, rows)
+    tuned.close()
+    base = VLLMBackend(base_model, dtype=dtype)
+    try:
+        base_pass = ts.vllm_token_pass(base, rows)
+    finally:
+        base.close()
+    return base, dict(zip(every, ts.combine_passes(rows, base_pass, tuned_pass)))
 
 
 def hf_scorer(base: Any, tuned: Any, *, batch_size: int | None, max_positions: int) -> Callable[[Sequence[Answer], bool], list[tokens.TokenSummary]]:
@@ -379,10 +389,9 @@ def run_tokens(
         base = hf_backend(base_model, device=device, dtype=dtype, batch_size=batch_size)
         check_tokenizers(base, tuned)
         score = hf_scorer(base, tuned, batch_size=score_batch_size, max_positions=max_positions)
-    else:  # vLLM scores each model in its own engine: keep only names and the tokenizer here
-        base, tuned = vllm_side(base_model), SimpleNamespace(model=tuned.model)
-        free_memory()
-        score = vllm_scorer(base_model, tuned_model, base.tokenizer)
+    else:
+        base, scored = vllm_scores(base_model, tuned, answers, add_special=not config.chat_template, dtype=dtype)
+        score = lambda bench_answers, _: [scored[a] for a in bench_answers]  # noqa: E731 - scored above, one engine at a time
     settings = {"n": n, "backend": backend, "generation": config.to_dict(), "top_k": top_k}
 
     def settings_for(name: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ model runs one forward pass per batch keeping only the logits of the answer posi
 realised token's log-probability and rank under each model and the exact KL over the vocabulary)
 and dropped. Memory is one batch's logits, whatever the number of samples.
 
-vLLM. :func:`vllm_token_pass` gets the same log-probabilities and ranks from vLLM's prompt
+vLLM. :func:`vllm_token_pass` gets the same log-probabilities and ranks from the vLLM backend's prompt
 log-probabilities, selecting the realised token by its id (never "the first entry of the dict");
 vLLM returns only the top entries of each position, so the exact KL is NaN there.
 """
@@ -36,7 +36,6 @@ import numpy as np
 import torch
 
 from transferlab.drift.tokens import TokenSummary, exact_kl, token_logprobs, token_ranks
-from transferlab.errors import missing_extra
 
 Row = tuple[list[int], int]  # (ids of prompt + answer, index of the first answer token)
 
@@ -216,36 +215,11 @@ def score_answers(
 
 
 # -- vLLM ----------------------------------------------------------------------------------------
-def realised_from_prompt_logprobs(ids: Sequence[int], start: int, prompt_logprobs: Sequence[dict[int, Any] | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Log-probabilities and ranks of ``ids[start:]`` from vLLM's ``prompt_logprobs``.
-
-    Entry ``j`` of ``prompt_logprobs`` maps token ids to objects with ``.logprob`` and ``.rank``
-    for position ``j``; vLLM always includes the realised token, which is selected by its id.
-    """
-    lps, ranks = [], []
-    for j in range(start, len(ids)):
-        position = prompt_logprobs[j]
-        if position is None:  # only the first prompt token has no entry; start is past it
-            raise ValueError(f"no prompt log-probabilities at position {j}")
-        entry = position[ids[j]]
-        lps.append(entry.logprob)
-        ranks.append(entry.rank)
-    return np.asarray(lps, np.float32), np.asarray(ranks, np.int64)
-
-
-def vllm_token_pass(model: str, rows: Sequence[Row], **engine_kwargs: Any) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One model's ``(logprobs, ranks)`` of every row's answer tokens from vLLM's prompt log-probabilities."""
-    try:
-        from vllm import LLM, SamplingParams
-        from vllm.inputs import TokensPrompt
-    except ImportError as err:
-        raise missing_extra("vllm", "vllm") from err
-    llm = LLM(model=model, **engine_kwargs)
-    params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=1)
-    outputs = llm.generate([TokensPrompt(prompt_token_ids=ids) for ids, _ in rows], params, use_tqdm=False)
-    result = [realised_from_prompt_logprobs(ids, start, o.prompt_logprobs) for (ids, start), o in zip(rows, outputs)]
-    del llm
-    return result
+def vllm_token_pass(backend: Any, rows: Sequence[Row]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One model's ``(logprobs, ranks)`` of every row's answer tokens from the prompt log-probabilities
+    of a :class:`~transferlab.backends.vllm.VLLMBackend` (position ``j`` is entry ``j - 1``)."""
+    passes = backend.prompt_logprobs([ids for ids, _ in rows])
+    return [(np.asarray(lps[start - 1 :], np.float32), np.asarray(ranks[start - 1 :], np.int64)) for (_, start), (lps, ranks) in zip(rows, passes)]
 
 
 def combine_passes(rows: Sequence[Row], base: Sequence[tuple[np.ndarray, np.ndarray]], tuned: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[TokenSummary]:

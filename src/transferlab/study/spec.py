@@ -404,7 +404,7 @@ def _parse_groups(raw: Any, benchmarks: Sequence[str], where: str, own: Mapping[
 def _parse_backend(raw: dict[str, Any], where: str) -> BackendOptions:
     _no_unknown(
         raw,
-        frozenset({"kind", "device", "dtype", "batch_size", "tensor_parallel", "data_parallel", "api", "concurrency", "request_timeout"}),
+        frozenset({"kind", "device", "dtype", "batch_size", "tensor_parallel", "data_parallel", "max_model_len", "api", "concurrency", "request_timeout"}),
         f"{where}: backend",
     )
     options = BackendOptions(**raw)
@@ -417,6 +417,8 @@ def _parse_backend(raw: dict[str, Any], where: str) -> BackendOptions:
     _text(options.device, "backend.device", where)
     for key in ("batch_size", "tensor_parallel", "data_parallel", "concurrency"):
         _number(getattr(options, key), f"backend.{key}", where, integer=True, minimum=1, example="1")
+    if options.max_model_len is not None:
+        _number(options.max_model_len, "backend.max_model_len", where, integer=True, minimum=1, example="4096")
     _number(options.request_timeout, "backend.request_timeout", where, integer=False, minimum=1e-3, example="3600")
     return options
 

@@ -110,6 +110,27 @@ def grpo_config(preset: GRPOPreset, out_dir: Path, *, processes: int, report: li
     )
 
 
+def reload_weights_on_cpu(generation: Any) -> None:
+    """On vLLM's CPU build, push the policy's weights into the colocated engine with vLLM's reload.
+
+    TRL's colocated sync calls ``load_weights`` on the engine's layers, but vLLM's CPU build repacks
+    linear weights into its GEMM kernels after loading and drops the originals, so that fails
+    ("'Parameter' object has no attribute 'weight_loader'"). vLLM's in-place ``reload_weights``
+    restores each layer, loads the new weights and repacks them. GPUs keep TRL's own sync.
+    """
+    from vllm.platforms import current_platform
+
+    if not current_platform.is_cpu():
+        return
+
+    def sync_weights() -> None:
+        runner = generation.llm.llm_engine.model_executor.driver_worker.model_runner
+        runner.reload_weights(weights_iterator=generation._iter_named_params())
+        generation.llm.reset_prefix_cache()
+
+    generation.sync_weights = sync_weights
+
+
 def _trainer_class() -> type:
     """``GRPOTrainer`` plus generation timing and KL to the base (built lazily: TRL imports slowly)."""
     import torch
@@ -122,6 +143,8 @@ def _trainer_class() -> type:
 
         def __init__(self, *args: Any, timer: StepTimer, base_copy: Any = None, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
+            if self.use_vllm and self.vllm_mode == "colocate":
+                reload_weights_on_cpu(self.vllm_generation)
             self.timer = timer
             self.base_copy = None
             if base_copy is not None and self.beta == 0.0:

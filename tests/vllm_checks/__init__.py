@@ -1,0 +1,1 @@
+"""The vLLM engine checks (see conftest.py): a package, so that its conftest is not the top-level ``conftest``."""
