@@ -60,7 +60,14 @@ def _copy_base(shipped: Path, dest: Path) -> Path:
 
 
 def run_demo(
-    out: str | Path, *, quick: bool = False, seed: int = 0, show_progress: bool | None = None, base: str | Path | None = None, dynamics: bool = False, threads: int = 1
+    out: str | Path,
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    show_progress: bool | None = None,
+    base: str | Path | None = None,
+    dynamics: bool = False,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Run (or resume) the demo into ``out``; returns the phase times and where the outputs are.
 

@@ -20,7 +20,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from transferlab.errors import ConfigError, DataError, TransferlabError
 from transferlab.groups import BENCHMARK_GROUPS, GROUPS, Group, resolve_groups
@@ -164,7 +164,7 @@ def _paper_groups(store: Store, cell_keys: Mapping[str, str]) -> tuple[dict[str,
     paper group; such benchmarks show in `results`), and the groups of the rest."""
     own = own_groups(store, cell_keys)
     kept = {b: gk for b, gk in cell_keys.items() if own.get(b, "math") in GROUPS}
-    paper = {b: cast(Group, g) for b, g in own.items() if g in GROUPS}
+    paper = {b: g for b, g in own.items() if g in GROUPS}
     return kept, resolve_groups(sorted(kept), paper)
 
 

@@ -37,7 +37,9 @@ def compute_results(vs: ViewStore, *, seed: int = 0, pair: tuple[str, str] | Non
     started = time.monotonic()
     fingerprint = vs.fingerprint()
     results = tuple(
-        cell_result(c["model_key"], c["benchmark"], c["gen_key"], vs.cell_rows(c["model_key"], c["benchmark"], c["gen_key"]), seed=seed, definitions=vs.definitions)
+        cell_result(
+            c["model_key"], c["benchmark"], c["gen_key"], vs.cell_rows(c["model_key"], c["benchmark"], c["gen_key"]), seed=seed, definitions=vs.definitions
+        )
         for c in vs.cells()
     )
     return Overview(fingerprint, results, {}, time.monotonic() - started, studies_pending=bool(vs.studies()) or pair is not None)
