@@ -363,10 +363,10 @@ def lease_seconds_per_completion(path: Path) -> float | None:
     """One claim and one release per batch of 64, as ``eval`` does when the store has leases."""
     from transferlab.store import Store
 
+    if not hasattr(Store, "claim"):
+        return None
     scratch = path.with_name("lease-timing.db")
     with Store(scratch) as store:
-        if not hasattr(store, "claim"):
-            return None
         keys = [f"{i:032x}" for i in range(6400)]
         t = time.perf_counter()
         for start in range(0, len(keys), 64):

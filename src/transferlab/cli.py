@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "transferlab.commands.study",
     "transferlab.commands.ti",
     "transferlab.commands.report",
+    "transferlab.commands.store",
     "transferlab.commands.drift",
     "transferlab.commands.distill",
     "transferlab.commands.train",

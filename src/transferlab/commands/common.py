@@ -21,6 +21,28 @@ def on_off(value: str) -> bool:
     return value == "on"
 
 
+def positive_int(value: str) -> int:
+    """An integer above zero (an argparse ``type``)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError("use a number above 0")
+    return number
+
+
+def positive_float(value: str) -> float:
+    """A number above zero (an argparse ``type``)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError("use a number above 0")
+    return number
+
+
 def console() -> Any:
     """A rich console for tables: the terminal's width, or 200 columns when piped to a file."""
     from rich.console import Console

@@ -8,9 +8,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from transferlab.commands.common import add_backend_args, add_generation_args, add_model_args, backend_from_args, console, generation_config
+from transferlab.commands.common import (
+    add_backend_args,
+    add_generation_args,
+    add_model_args,
+    backend_from_args,
+    console,
+    generation_config,
+    positive_float,
+    positive_int,
+)
 from transferlab.io import resolve_data_dir, write_jsonl_atomic
 from transferlab.options import MATH_GRADERS, THINKING_REQUESTS
+from transferlab.pipeline.share import DEFAULT_CLAIM, DEFAULT_LEASE_S
 from transferlab.store import Store
 
 
@@ -34,8 +44,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
             argv=sys.argv,
             show_progress=None if not args.quiet else False,
             score=not args.no_score,
+            claim=args.claim,
+            lease_s=args.lease_s,
         )
-        print(f"run {summary.run_id}: {summary.requested} completions asked, {summary.reused} already stored, {summary.generated} generated", file=sys.stderr)
+        others = f", {summary.by_others} by other workers" if summary.by_others else ""
+        print(
+            f"run {summary.run_id}: {summary.requested} completions asked, {summary.reused} already stored, {summary.generated} generated{others}",
+            file=sys.stderr,
+        )
         if not args.no_score:
             console().print(render_table(rows))
     return 0
@@ -96,6 +112,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data-dir", default=None, help="read benchmarks from a folder laid out like shared/data instead of the hub")
     p.add_argument("--no-score", action="store_true", help="generate only")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--claim",
+        type=positive_int,
+        default=DEFAULT_CLAIM,
+        help=f"completions claimed at a time when several eval processes share the store (default {DEFAULT_CLAIM}; larger suits vLLM)",
+    )
+    p.add_argument(
+        "--lease-s",
+        type=positive_float,
+        default=DEFAULT_LEASE_S,
+        help=f"seconds until a dead worker's claimed completions go back to the others (default {DEFAULT_LEASE_S:.0f})",
+    )
     add_generation_args(p)
     add_backend_args(p)
     p.set_defaults(func=cmd_eval)

@@ -1,7 +1,8 @@
 """Results tables from the store: model x benchmark accuracy with 95% CIs, truncation, lengths.
 
 Completions are grouped by (model, benchmark, sampling settings): two settings are never mixed
-into one number. Nor are two scorers: where a completion holds verdicts of several scorers (the
+into one number. Tables read only the small columns of each cell, a cell at a time, and export
+streams its rows: memory does not grow with the texts. Nor are two scorers: where a completion holds verdicts of several scorers (the
 default and ``--paper-scoring`` or ``--math-grader qwen25-math``), a cell counts the one asked for,
 else the benchmark's default scorer, else the only one present.
 """
@@ -20,7 +21,7 @@ from transferlab.errors import DataError
 from transferlab.groups import BENCHMARK_GROUPS
 from transferlab.metrics import estimate, mean_pass_at_k
 from transferlab.options import MathGraderName
-from transferlab.store import Store
+from transferlab.store import Cell, Store
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,6 @@ class BenchmarkResult:
         return asdict(self)
 
 
-_VERDICT_FIELDS = ("scorer", "score", "extracted", "thinking", "answer", "thinking_status", "score_status", "details")
-
-
 def wanted_scorer(benchmark: str, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> str | None:
     """The scorer name whose verdicts count for ``benchmark`` (``None``: not a registered benchmark)."""
     try:
@@ -58,26 +56,23 @@ def wanted_scorer(benchmark: str, *, paper_scoring: bool = False, math_grader: M
         return None
 
 
-def scored_cells(
-    store: Store, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab"
-) -> Iterator[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
-    """Rows of :meth:`Store.rows` per (model, benchmark, settings), sorted: one per completion, with
-    the chosen scorer's verdict (the score fields are ``None`` where it has none)."""
-    cells: dict[tuple[str, str, str], dict[str, dict[str | None, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
-    for stored in store.rows():
-        cells[(stored["model_key"], stored["benchmark"], stored["gen_key"])][stored["key"]][stored["scorer"]] = stored
-    for key in sorted(cells):
-        by_completion = cells[key]
-        present = {s for verdicts in by_completion.values() for s in verdicts if s is not None}
-        wanted = wanted_scorer(key[1], paper_scoring=paper_scoring, math_grader=math_grader)
-        chosen = wanted if wanted in present else (next(iter(present)) if len(present) == 1 else None)
-        rows = []
-        for verdicts in by_completion.values():
-            row: dict[str, Any] | None = verdicts.get(chosen) if chosen is not None else None
-            if row is None:  # no verdict of the chosen scorer: the completion counts as unscored
-                row = {**next(iter(verdicts.values())), **dict.fromkeys(_VERDICT_FIELDS)}
-            rows.append(row)
-        yield key, rows
+def chosen_scorers(store: Store, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> list[tuple[Cell, str | None]]:
+    """Each (model, benchmark, settings) cell of the store, sorted, with the scorer whose verdicts
+    count there: the one asked for, else the only one present (``None``: none, or several others)."""
+    present = store.cell_scorers()
+    chosen = []
+    for cell in store.cells():
+        scorers = present.get(cell, {})
+        wanted = wanted_scorer(cell[1], paper_scoring=paper_scoring, math_grader=math_grader)
+        chosen.append((cell, wanted if wanted in scorers else (next(iter(scorers)) if len(scorers) == 1 else None)))
+    return chosen
+
+
+def scored_cells(store: Store, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> Iterator[tuple[Cell, list[dict[str, Any]]]]:
+    """Per (model, benchmark, settings) cell, sorted: one row per completion (no texts: see
+    :meth:`Store.verdict_rows`) with the chosen scorer's verdict (``None`` fields where it has none)."""
+    for cell, scorer in chosen_scorers(store, paper_scoring=paper_scoring, math_grader=math_grader):
+        yield cell, list(store.verdict_rows(*cell, scorers=[scorer] if scorer else []))
 
 
 def results(
@@ -170,9 +165,13 @@ def export_rows(
     store: Store, *, all_scorers: bool = False, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab"
 ) -> Iterator[dict[str, Any]]:
     """One JSON-ready dict per completion (``transferlab export``), its verdict chosen as :func:`results`
-    chooses it; ``all_scorers``: one per completion and scorer, every stored verdict."""
+    chooses it; ``all_scorers``: one per completion and scorer, every stored verdict. Streamed."""
     if all_scorers:
         source: Iterator[dict[str, Any]] = store.rows()
     else:
-        source = (row for _, cell in scored_cells(store, paper_scoring=paper_scoring, math_grader=math_grader) for row in cell)
+        source = (
+            row
+            for (model, benchmark, gen_key), scorer in chosen_scorers(store, paper_scoring=paper_scoring, math_grader=math_grader)
+            for row in store.rows(model_key=model, benchmark=benchmark, gen_key=gen_key, scorers=[scorer] if scorer else [])
+        )
     return ({("model" if k == "model_key" else k): row.get(k) for k in EXPORT_FIELDS} for row in source)

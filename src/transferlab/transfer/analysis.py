@@ -133,9 +133,7 @@ def read_cell_rows(store: Store, model_key: str, benchmark: str, gen_key: str, m
     wanted = _scorer_for(benchmark)
     completions: dict[str, dict[str, Any]] = {}
     scores: dict[str, dict[str, float]] = defaultdict(dict)
-    for row in store.rows(model_key=model_key, benchmark=benchmark):
-        if row["gen_key"] != gen_key or (max_samples is not None and row["sample_index"] >= max_samples):
-            continue
+    for row in store.verdict_rows(model_key, benchmark, gen_key, max_samples=max_samples):  # no texts, streamed
         completions.setdefault(row["key"], row)
         if row["scorer"] is not None:
             scores[row["scorer"]][row["key"]] = float(row["score"])
