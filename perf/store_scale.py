@@ -21,6 +21,11 @@ Each command runs as a child process of this script (``transferlab results``, ``
 its own peak RSS (``wait4``'s ``ru_maxrss``) and the peak of its process tree (sampled every 20 ms;
 the math grader's worker processes) are printed beside the goals of issue 22.
 
+Bytes per completion before and after: one model pair's worth of these completions (a tenth of
+each benchmark, about 2,000) written once through the store of schema version 1 (the code that wrote
+stores before issue 22, kept verbatim as ``tests/fixtures/store_v1.py``) and once through today's;
+the size of each file per completion (``--skip before-after`` leaves it out).
+
 The store's share of eval time: the store's own time per completion in the eval path (writing the
 completion as the backend yields it, reading its text back for scoring, writing one verdict, and the
 work-sharing leases where the store has them), timed here on the 30 KB texts, against the time a
@@ -38,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.util
 import json
 import os
 import random
@@ -182,16 +188,27 @@ def real_items(name: str) -> list[Any]:
     return REGISTRY[name].load(DATA, None)
 
 
-def build_store(path: Path, n: int, pool: Pool, seed: int = 0) -> BuildTimes:
-    """``n`` completions (a multiple of 20,000: pairs of models of 10,000 each) through the Store API."""
+def build_store(path: Path, n: int, pool: Pool, seed: int = 0, *, api: Any = None, counts: dict[str, tuple[int, int]] | None = None) -> BuildTimes:
+    """``n`` completions (a multiple of 20,000: pairs of models of 10,000 each) through the Store API
+    (``api``: a module with the store's public names, by default ``transferlab.store``; ``counts``:
+    items and samples per benchmark and model, by default :data:`PER_MODEL`)."""
     from transferlab.benchmarks import REGISTRY, scoring_variant
     from transferlab.items import Item
     from transferlab.scoring.thinking import split_thinking
-    from transferlab.store import CompletionRecord, ModelInfo, ScoreRecord, Store, completion_key
     from transferlab.study.run import expected_gen_key
     from transferlab.study.spec import parse_spec
 
-    per_model = sum(i * k for i, k in PER_MODEL.values())
+    if api is None:
+        import transferlab.store as api
+    CompletionRecord, ModelInfo, ScoreRecord, Store, completion_key = (
+        api.CompletionRecord,
+        api.ModelInfo,
+        api.ScoreRecord,
+        api.Store,
+        api.completion_key,
+    )
+    table = counts or PER_MODEL
+    per_model = sum(i * k for i, k in table.values())
     if n % (2 * per_model):
         raise SystemExit(f"--sizes: each size must be a multiple of {2 * per_model}")
     spec = parse_spec(study_dict(n // (2 * per_model)))
@@ -201,7 +218,7 @@ def build_store(path: Path, n: int, pool: Pool, seed: int = 0) -> BuildTimes:
         store.record_study(spec.name, spec.to_dict())
         items: dict[str, list[Item]] = {}
         prompts: dict[str, list[str]] = {}
-        for b, (count, _) in PER_MODEL.items():
+        for b, (count, _) in table.items():
             if b in MATH:
                 items[b] = real_items(b)[:count]
                 texts = [
@@ -214,7 +231,7 @@ def build_store(path: Path, n: int, pool: Pool, seed: int = 0) -> BuildTimes:
             hashes = store.add_prompts(texts)
             prompts[b] = [hashes[t] for t in texts]
         gen_keys = {}
-        for b in PER_MODEL:
+        for b in table:
             config = spec.generation_for(b)
             gen_keys[b] = expected_gen_key(REGISTRY[b], config)
             store.add_gen_config(gen_keys[b], config.sampling_dict())
@@ -223,9 +240,9 @@ def build_store(path: Path, n: int, pool: Pool, seed: int = 0) -> BuildTimes:
             key = store.add_model(info)
             store.record_study_model(spec.name, m.name, key, source=m.source, training=m.training, base=m.base)
             run_id = f"run-{m.name}"
-            store.add_run(run_id, key, list(PER_MODEL), spec.generation.to_dict(), {"python": "3"}, ["perf/store_scale.py"])
+            store.add_run(run_id, key, list(table), spec.generation.to_dict(), {"python": "3"}, ["perf/store_scale.py"])
             skill = rng.uniform(0.2, 0.8)
-            for b, (_, k) in PER_MODEL.items():
+            for b, (_, k) in table.items():
                 first = scoring_variant(b).scorer
                 second = SECOND_SCORER.get(first, f"{first}@previous")
                 batch: list[tuple[CompletionRecord, str, bool]] = []
@@ -378,6 +395,43 @@ def lease_seconds_per_completion(path: Path) -> float | None:
     return took
 
 
+# --- bytes per completion: the previous schema against this one -------------------------------------------
+
+
+def before_after(pool: Pool, work: Path, scale: int = 10) -> None:
+    """The same completions (one model pair, a ``scale``-th of each benchmark) written through the
+    store of schema version 1 (``tests/fixtures/store_v1.py``: the code that wrote stores before
+    issue 22, kept verbatim) and through today's; bytes per completion of each file."""
+    spec = importlib.util.spec_from_file_location("store_v1", REPO / "tests" / "fixtures" / "store_v1.py")
+    assert spec is not None and spec.loader is not None
+    v1 = sys.modules["store_v1"] = importlib.util.module_from_spec(spec)  # registered first: its dataclasses look it up
+    spec.loader.exec_module(v1)
+    counts = {b: (max(1, count // scale), k) for b, (count, k) in PER_MODEL.items()}
+    n = 2 * sum(c * k for c, k in counts.values())
+    sizes = {}
+    for name, api in (("schema 1 (before)", v1), ("schema 2 (now)", None)):
+        path = work / f"before-after-{'v1' if api is v1 else 'v2'}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        times = build_store(path, n, pool, api=api, counts=counts)
+        _checkpoint(path)
+        sizes[name] = path.stat().st_size / n
+        raw = times.text_bytes / n
+        print(f"  {name}: {n:,} completions, {sizes[name] / 1024:.1f} KB per completion ({sizes[name] / raw:.2f}x its raw text of {raw / 1024:.1f} KB)")
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    before, after = sizes.values()
+    print(f"  bytes per completion: {before / after:.2f}x smaller than before (goal: aim at 4x or better)")
+
+
+def _checkpoint(path: Path) -> None:
+    """Fold the WAL into the file, so that its size is the store's."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 # --- the compression study ---------------------------------------------------------------------------------
 
 
@@ -447,7 +501,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="60000,200000", help="completions per store, comma-separated (multiples of 20,000)")
     parser.add_argument("--dir", type=Path, default=Path("/work/scratch/store-scale"), help="a scratch folder on a local disk (stores of GiBs)")
     parser.add_argument("--only", choices=("compression", "stores"), default=None)
-    parser.add_argument("--skip", choices=("compression",), default=None)
+    parser.add_argument("--skip", choices=("compression", "before-after"), action="append", default=[], help="leave out a part (repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep the stores (default: deleted after measuring)")
     parser.add_argument("--reuse", action="store_true", help="measure stores already in --dir instead of building them")
     parser.add_argument("--gen-tokens-per-s", type=float, default=20_000.0)
@@ -460,7 +514,7 @@ def main() -> int:
     print(f"python {sys.version.split()[0]}; transferlab at {REPO} ({_git_head()})")
     pool = load_pool(DATA)
     print(f"text pool: {len(pool.reasoning)} reasoning pieces, {len(pool.answers)} final answers, {len(pool.context)} stories and documents")
-    if args.only != "stores" and args.skip != "compression":
+    if args.only != "stores" and "compression" not in args.skip:
         print("compression of one completion at a time (each text compressed on its own):")
         compression_study(pool)
     if args.only == "compression":
@@ -468,6 +522,9 @@ def main() -> int:
     tokens_b = tokens_per_byte(pool)
     print(f"tokens per byte of text (SmolLM2's tokenizer): {tokens_b:.3f}")
     args.dir.mkdir(parents=True, exist_ok=True)
+    if "before-after" not in args.skip:
+        print("\nbytes per completion, the previous schema against this one (the same completions):")
+        before_after(pool, args.dir)
     for n in (int(s) for s in args.sizes.split(",")):
         path = args.dir / f"store-{n}.db"
         print(f"\n== {n:,} completions ({path})")
