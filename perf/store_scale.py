@@ -17,7 +17,8 @@ mixed in (other benchmarks) + ``</think>`` + a model's final answer. 3% are cut 
 scorer's verdict, for ``score --only-unscored``.
 
 Each command runs as a child process of this script (``transferlab results``, ``ti --store`` with
-10,000 bootstrap resamples, ``report``, ``export``, then ``score --only-unscored``); its wall time,
+10,000 bootstrap resamples, ``report``, ``export``, then ``score --only-unscored``); its wall time, its CPU
+seconds (user + system: on a machine shared with other work, closer to what it takes alone),
 its own peak RSS (``wait4``'s ``ru_maxrss``) and the peak of its process tree (sampled every 20 ms;
 the math grader's worker processes) are printed beside the goals of issue 22.
 
@@ -299,6 +300,7 @@ class Measured:
     rss_mb: float  # the command's own peak (ru_maxrss)
     tree_mb: float  # the peak of the command and its children together (sampled)
     rc: int
+    cpu_s: float = 0.0  # user + system CPU seconds of the command and the children it waited for
     note: str = ""
 
 
@@ -310,7 +312,7 @@ def measure(name: str, argv: list[str], *, stdout: Path | None = None) -> Measur
     timing = Path(f"/tmp/store-scale-time-{os.getpid()}.txt")
     start = time.perf_counter()
     with open(os.devnull, "w") if stdout is None else open(stdout, "w") as out:
-        proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", str(timing), *argv], stdout=out, stderr=subprocess.PIPE, env=env)
+        proc = subprocess.Popen(["/usr/bin/time", "-f", "%M %U %S", "-o", str(timing), *argv], stdout=out, stderr=subprocess.PIPE, env=env)
         peak = [0]
         done = threading.Event()
 
@@ -329,10 +331,11 @@ def measure(name: str, argv: list[str], *, stdout: Path | None = None) -> Measur
         seconds = time.perf_counter() - start
         done.set()
         sampler.join()
-    own_kb = int(timing.read_text().split()[-1]) if timing.exists() else 0
+    fields = timing.read_text().split()[-3:] if timing.exists() else ["0", "0", "0"]
+    own_kb, cpu_s = int(fields[0]), float(fields[1]) + float(fields[2])
     timing.unlink(missing_ok=True)
     note = stderr.decode(errors="replace").strip().splitlines()[-1:] if proc.returncode else []
-    return Measured(name, seconds, own_kb / 1024, max(peak[0] / 2**20, own_kb / 1024), proc.returncode, " ".join(note))
+    return Measured(name, seconds, own_kb / 1024, max(peak[0] / 2**20, own_kb / 1024), proc.returncode, cpu_s, " ".join(note))
 
 
 def run_commands(path: Path, work: Path) -> list[Measured]:
@@ -489,11 +492,11 @@ def report_size(n: int, path: Path, times: BuildTimes, build_s: float, tokens_b:
 
 
 def print_measured(rows: list[Measured], n: int) -> None:
-    print(f"  {'command':<8} {'seconds':>8} {'goal s':>7} {'peak RSS MB':>12} {'tree MB':>8} {'goal MB':>8}  note")
+    print(f"  {'command':<8} {'seconds':>8} {'CPU s':>7} {'goal s':>7} {'peak RSS MB':>12} {'tree MB':>8} {'goal MB':>8}  note")
     for r in rows:
         goal_s = GOAL_S.get(r.name) if n >= 200_000 else None
         status = "" if r.rc == 0 else f"exit {r.rc}: "
-        print(f"  {r.name:<8} {r.seconds:8.1f} {goal_s or '-':>7} {r.rss_mb:12.0f} {r.tree_mb:8.0f} {GOAL_RSS_MB:>8}  {status}{r.note}")
+        print(f"  {r.name:<8} {r.seconds:8.1f} {r.cpu_s:7.1f} {goal_s or '-':>7} {r.rss_mb:12.0f} {r.tree_mb:8.0f} {GOAL_RSS_MB:>8}  {status}{r.note}")
 
 
 def main() -> int:
@@ -505,7 +508,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the stores (default: deleted after measuring)")
     parser.add_argument("--reuse", action="store_true", help="measure stores already in --dir instead of building them")
     parser.add_argument("--gen-tokens-per-s", type=float, default=20_000.0)
-    parser.add_argument("--smoke", action="store_true", help="a check of this script: 200 completions a model (--sizes then in multiples of 400)")
+    parser.add_argument("--smoke", action="store_true", help="a check of this script: about 200 completions a model (--sizes then in multiples of 406)")
     args = parser.parse_args()
     if args.smoke:
         for b, (count, k) in PER_MODEL.items():
