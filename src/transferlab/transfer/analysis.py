@@ -165,7 +165,12 @@ def study_gen_key(store: Store, spec: StudySpec | None, model_key: str, benchmar
 def _cell(
     name: str, benchmark: str, group: Group, gen_key: str, by_item: ScoresByItem, rows: list[dict[str, Any]], confidence: float, n_resamples: int, seed: int
 ) -> Cell:
-    est = estimate(by_item, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    if n_resamples > 0:
+        est = estimate(by_item, confidence=confidence, n_resamples=n_resamples, seed=seed)
+        low, high = 100 * est.low, 100 * est.high
+    else:  # the score alone (a model only counted towards σ): no interval
+        est = estimate(by_item, confidence=confidence, n_resamples=1, seed=seed)
+        low = high = None
     generated = [r for r in rows if r["finish_reason"] != "loglikelihood"]
     tokens = [r["completion_tokens"] for r in generated if r["completion_tokens"] is not None]
     return Cell(
@@ -173,8 +178,8 @@ def _cell(
         benchmark=benchmark,
         group=group,
         accuracy=100 * est.value,
-        low=100 * est.low,
-        high=100 * est.high,
+        low=low,
+        high=high,
         n_items=est.n_items,
         samples_per_item=min((len(v) for v in by_item.values()), default=0),
         truncated_rate=100 * sum(r["finish_reason"] == "length" for r in generated) / len(generated) if generated else None,
@@ -199,20 +204,24 @@ def analyse_store(
 ) -> StudyAnalysis:
     """Scores with CIs, paired deltas and tests, σ from the study's population, TI v1 and v2 with CIs.
 
-    ``only_pairs``: bootstrap only these tuned models (every score still counts towards σ)."""
+    ``only_pairs``: bootstrap only these tuned models and their bases (every score still counts
+    towards σ; the other models' cells hold their scores without intervals), so the time of one pair's
+    TI does not grow with the number of models in the study."""
     groups = spec.resolved_groups()
     benchmarks = tuple(sorted(spec.benchmarks, key=lambda b: (GROUPS.index(groups[b]), spec.benchmarks.index(b))))
     models = tuple(ModelEntry(m.name, model_keys[m.name], m.training, m.base) for m in spec.models if m.name in model_keys)
     notes = [f"{m.name}: not in the store yet (run `transferlab study run`)" for m in spec.models if m.name not in model_keys]
     items: dict[tuple[str, str], ScoresByItem] = {}
     cells: dict[tuple[str, str], Cell] = {}
+    wanted = None if only_pairs is None else {n for m in models if m.name in only_pairs for n in (m.name, m.base)}
     for m in models:
+        resamples = n_resamples if wanted is None or m.name in wanted else 0
         for b in benchmarks:
             gk = study_gen_key(store, spec, m.key, b)
             by_item, rows = read_cell_rows(store, m.key, b, gk, spec.generation_for(b).samples) if gk else ({}, [])
             if by_item:
                 items[(m.name, b)] = by_item
-                cells[(m.name, b)] = _cell(m.name, b, groups[b], gk or "", by_item, rows, confidence, n_resamples, seed)
+                cells[(m.name, b)] = _cell(m.name, b, groups[b], gk or "", by_item, rows, confidence, resamples, seed)
             elif rows:
                 notes.append(f"{m.name} on {b}: {len(rows)} completions, none scored (run `transferlab score`)")
     sigma, source, sigma_note = _study_sigma(spec, models, cells, groups)
