@@ -165,6 +165,8 @@ def study_gen_key(store: Store, spec: StudySpec | None, model_key: str, benchmar
 def _cell(
     name: str, benchmark: str, group: Group, gen_key: str, by_item: ScoresByItem, rows: list[dict[str, Any]], confidence: float, n_resamples: int, seed: int
 ) -> Cell:
+    low: float | None
+    high: float | None
     if n_resamples > 0:
         est = estimate(by_item, confidence=confidence, n_resamples=n_resamples, seed=seed)
         low, high = 100 * est.low, 100 * est.high
