@@ -14,6 +14,8 @@ import pytest
 
 from conftest import run_cli
 from transferlab.cli import main
+from transferlab.errors import StoreError
+from transferlab.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -49,15 +51,14 @@ def eval_args(model, store, data, *extra):
 
 
 def stored(store) -> dict[str, str]:
+    """``{key: text}`` of the stored completions, read as another process would while a run writes."""
     if not store.exists():
         return {}
-    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
     try:
-        return dict(db.execute("SELECT key, text FROM completions").fetchall())
-    except sqlite3.OperationalError:
+        with Store(store, readonly=True) as s:
+            return {c.key: c.text for c in s.completions()}
+    except StoreError:  # the run has not created its tables yet
         return {}
-    finally:
-        db.close()
 
 
 def test_killed_run_resumes_without_losing_or_repeating(tiny_model, shared_data, tmp_path):

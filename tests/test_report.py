@@ -213,3 +213,21 @@ def test_report_from_csv_scores(tmp_path):
     )
     assert f"{expected.ti['non']:+.0f}" in md
     assert_png((tmp_path / "r" / "figures" / "ti_scatter.png").read_bytes())
+
+
+def test_one_pairs_ti_bootstraps_only_that_pair_and_matches_the_whole_study(filled):
+    """`ti --store` for one pair bootstraps the cells of that pair only (its time does not grow with
+    the study's models), yet gives the very TI, intervals and deltas of the whole study's analysis;
+    the other models still count towards σ by their scores."""
+    with Store(filled, readonly=True) as store:
+        spec, keys = study_for_store(store, None, "synth")
+        whole = analyse_store(store, spec, keys, n_resamples=300)
+        one = analyse_store(store, spec, keys, n_resamples=300, only_pairs=["sft"])
+    assert [p.tuned for p in one.pairs] == ["sft"] and one.sigma == whole.sigma
+    assert one.pairs[0] == next(p for p in whole.pairs if p.tuned == "sft")
+    for (model, bench), cell in one.cells.items():
+        assert cell.accuracy == whole.cells[(model, bench)].accuracy
+        if model == "rl":  # outside the pair: its score, no interval
+            assert cell.low is None and cell.high is None
+        else:
+            assert (cell.low, cell.high) == (whole.cells[(model, bench)].low, whole.cells[(model, bench)].high)

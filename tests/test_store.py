@@ -118,3 +118,106 @@ def test_many_threads_write_safely(tmp_path):
         for t in threads:
             t.join()
         assert s.count_completions() == 200
+
+
+# -- texts: stored once, compressed, read back whole ------------------------------------------------
+
+
+def real_texts(shared_data, n: int) -> list[str]:
+    """``n`` different completions made of real model answers (MATH, Qwen2.5-Math harness)."""
+    import json
+
+    with open(shared_data / "math_generations" / "math_cot_100.jsonl") as f:
+        answers = [code for line in f for code in json.loads(line)["code"]]
+    return [f"<think>\n{answers[i % 800]}\n{answers[(7 * i + 3) % 800]}\n</think>\n\n{answers[(i + 11) % 800][-80:]}" for i in range(n)]
+
+
+def bench_record(i: int, text: str, benchmark: str = "math500") -> CompletionRecord:
+    key = completion_key("m@1", benchmark, str(i), "h", "g", 0)
+    return CompletionRecord(key, "m@1", benchmark, str(i), "h", "g", 0, 0, text, "stop", 3, 4)
+
+
+def test_texts_are_compressed_with_a_dictionary_once_one_pays_and_read_back_whole(tmp_path, shared_data):
+    from transferlab.store.texts import TRAIN_AT
+
+    texts = real_texts(shared_data, TRAIN_AT + 200)
+    path = tmp_path / "s.db"
+    with Store(path) as s:
+        s.add_prompts(["p"])
+        for start in range(0, len(texts), 64):  # as eval commits them
+            s.add_completions([bench_record(i, texts[i]) for i in range(start, min(start + 64, len(texts)))])
+        s.add_completions([bench_record(10_000, '{"logprob": [-1.5]}', "mctaco")])
+    with closing(sqlite3.connect(path)) as db:
+        dicts = db.execute("SELECT dict_id, benchmark FROM dictionaries").fetchall()
+        assert [b for _, b in dicts] == ["math500"]
+        stored = dict(db.execute("SELECT key, data FROM completion_texts").fetchall())
+    import zstandard
+
+    frames = [zstandard.get_frame_parameters(v).dict_id for k, v in stored.items() if isinstance(v, bytes)]
+    assert frames.count(0) >= TRAIN_AT and frames.count(dicts[0][0]) >= 150  # plain zstd until the dictionary, then with it
+    assert stored[bench_record(10_000, "", "mctaco").key] == '{"logprob": [-1.5]}'  # short: kept as text
+    raw = sum(len(t.encode()) for t in texts)
+    assert sum(len(v) for v in stored.values()) < raw / 2.5
+    with Store(path, readonly=True) as s:  # another process reads them back whole
+        assert {c.key: c.text for c in s.completions(benchmark="math500")} == {bench_record(i, "").key: t for i, t in enumerate(texts)}
+
+
+def test_verdicts_keep_spans_of_the_text_and_give_the_parts_back(tmp_path):
+    text = "<think>\n  weighing 2 + 2  \n</think>\n\nIt is 4.  "
+    with Store(tmp_path / "s.db") as s:
+        s.add_prompts(["p"])
+        prompt_hash = s.add_prompts(["p"])["p"]
+        rec = CompletionRecord(completion_key("m@1", "b", "1", prompt_hash, "g", 0), "m@1", "b", "1", prompt_hash, "g", 0, 0, text, "stop", 3, 4)
+        s.add_completions([rec])
+        s.put_scores(
+            [
+                ScoreRecord(rec.key, "a", 1.0, "ok", "4", "weighing 2 + 2", "It is 4.", "closed"),
+                ScoreRecord(rec.key, "b", 0.0, "ok", None, "", "not in the text", "none"),
+                ScoreRecord(rec.key, "c", 0.0, "ok"),
+            ]
+        )
+        got = {r["scorer"]: (r["thinking"], r["answer"]) for r in s.rows()}
+        assert got == {"a": ("weighing 2 + 2", "It is 4."), "b": ("", "not in the text"), "c": (None, None)}
+        stored = s._tuples("SELECT scorer, thinking_start, thinking_end, answer_start, answer_end, thinking, answer FROM scores ORDER BY scorer")
+    at, end = text.index("It is 4."), text.index("It is 4.") + len("It is 4.")
+    assert stored[0] == ("a", 10, 24, at, end, None, None) and (at, end) == (37, 45)  # offsets, no copies
+    assert stored[1] == ("b", 0, 0, None, None, None, "not in the text")
+
+
+def test_reads_stream_while_another_writer_commits(tmp_path, shared_data):
+    """A streamed read (its own connection, one snapshot) neither blocks nor sees a writer's later commits."""
+    texts = real_texts(shared_data, 600)
+    path = tmp_path / "s.db"
+    with Store(path) as s:
+        s.add_prompts(["p"])
+        s.add_completions([bench_record(i, texts[i]) for i in range(500)])
+        stream = s.iter_completions()
+        first = next(stream)
+        with Store(path) as other:
+            assert other.add_completions([bench_record(i, texts[i]) for i in range(500, 600)]) == 100
+        assert 1 + sum(1 for _ in stream) == 500 and first.text in texts
+        assert s.count_completions() == 600
+
+
+# -- leases -------------------------------------------------------------------------------------------
+
+
+def test_leases_split_the_work_and_a_dead_workers_claims_come_back(tmp_path):
+    import time
+
+    keys = [record(i).key for i in range(10)]
+    with Store(tmp_path / "s.db") as s:
+        s.add_completions([record(0)])
+        a = s.claim("a", keys, 4, ttl_s=60)
+        assert a.stored == {keys[0]} and a.claimed == keys[1:5]
+        b = s.claim("b", keys, 4, ttl_s=0.5)
+        assert b.claimed == keys[5:9] and b.held_elsewhere == 4 and b.next_expiry is not None
+        s.add_completions([record(1), record(2)])  # a stores two: their leases go with them
+        assert s.leases() == {"a": 2, "b": 4}
+        c = s.claim("c", keys, 10, ttl_s=60)
+        assert c.claimed == [keys[9]] and c.held_elsewhere == 6
+        time.sleep(0.6)  # b died: its leases expire
+        d = s.claim("d", keys, 10, ttl_s=60)
+        assert d.claimed == keys[5:9] and d.held_elsewhere == 3
+        assert s.renew("a", 60) == 2 and s.release("a") == 2
+        assert s.claim("e", keys, 10, ttl_s=60).claimed == keys[3:5]

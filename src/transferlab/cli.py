@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "transferlab.commands.ti",
     "transferlab.commands.report",
     "transferlab.commands.view",
+    "transferlab.commands.store",
     "transferlab.commands.drift",
     "transferlab.commands.dynamics",
     "transferlab.commands.distill",

@@ -61,6 +61,9 @@ def mean_pass_at_k(correct_by_item: Mapping[str, Sequence[bool]], k: int) -> flo
     return float(np.mean(values)) if values else float("nan")
 
 
+_BLOCK_ELEMENTS = 1 << 21  # resampled indices drawn at a time (16 MB of int64), whatever the number of resamples
+
+
 def bootstrap_ci(
     values: Sequence[float] | np.ndarray,
     *,
@@ -79,8 +82,12 @@ def bootstrap_ci(
     if x.size == 1:
         return float(x[0]), float(x[0])
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n_resamples, x.size))
-    return percentile_interval(x[idx].mean(axis=1), confidence)
+    means = np.empty(n_resamples)
+    rows = max(1, _BLOCK_ELEMENTS // x.size)  # resampled in blocks: the same draws, memory bounded
+    for start in range(0, n_resamples, rows):
+        size = min(rows, n_resamples - start)
+        means[start : start + size] = x[rng.integers(0, x.size, size=(size, x.size))].mean(axis=1)
+    return percentile_interval(means, confidence)
 
 
 def percentile_interval(replicates: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float]:

@@ -16,10 +16,12 @@ from transferlab.commands.common import (
     backend_from_args,
     console,
     generation_config,
+    positive_float,
     positive_int,
 )
 from transferlab.io import resolve_data_dir, write_jsonl_atomic
 from transferlab.options import MATH_GRADERS, THINKING_REQUESTS
+from transferlab.pipeline.share import DEFAULT_CLAIM, DEFAULT_LEASE_S
 from transferlab.store import Store
 
 
@@ -45,8 +47,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
             show_progress=None if not args.quiet else False,
             score=not args.no_score,
             items=items,
+            claim=args.claim,
+            lease_s=args.lease_s,
         )
-        print(f"run {summary.run_id}: {summary.requested} completions asked, {summary.reused} already stored, {summary.generated} generated", file=sys.stderr)
+        others = f", {summary.by_others} by other workers" if summary.by_others else ""
+        print(
+            f"run {summary.run_id}: {summary.requested} completions asked, {summary.reused} already stored, {summary.generated} generated{others}",
+            file=sys.stderr,
+        )
         if not args.no_score:
             _print_results(rows, "auto", "table")
     return 0
@@ -124,6 +132,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-score", action="store_true", help="generate only")
     p.add_argument("--quiet", action="store_true", help="no progress display, and no third-party warnings or bars")
     add_threads_arg(p)
+    p.add_argument(
+        "--claim",
+        type=positive_int,
+        default=DEFAULT_CLAIM,
+        help=f"completions claimed at a time when several eval processes share the store (default {DEFAULT_CLAIM}; larger suits vLLM)",
+    )
+    p.add_argument(
+        "--lease-s",
+        type=positive_float,
+        default=DEFAULT_LEASE_S,
+        help=f"seconds until a dead worker's claimed completions go back to the others (default {DEFAULT_LEASE_S:.0f})",
+    )
     add_generation_args(p)
     add_backend_args(p)
     p.set_defaults(func=cmd_eval)

@@ -1,6 +1,7 @@
 """The evaluation pipeline: generate into the store, score what is stored, tabulate.
 
 - :mod:`~transferlab.pipeline.generate`: benchmarks -> prompts -> backend -> store, resumable;
+- :mod:`~transferlab.pipeline.share`: several workers on one store split the missing completions (leases);
 - :mod:`~transferlab.pipeline.score`: thinking split, then each benchmark's scorer, verdicts to the store;
 - :mod:`~transferlab.pipeline.results`: model x benchmark accuracy with CIs, truncation, export;
 - :mod:`~transferlab.pipeline.imported` + :mod:`~transferlab.pipeline.lm_eval_samples`: completions made
@@ -22,6 +23,7 @@ from transferlab.pipeline.imported import Imported, ImportSummary, file_sha256, 
 from transferlab.pipeline.lm_eval_samples import lm_eval_benchmark, read_lm_eval_samples, task_of
 from transferlab.pipeline.results import BenchmarkResult, export_rows, results
 from transferlab.pipeline.score import LazyScoringContext, score_store
+from transferlab.pipeline.share import DEFAULT_CLAIM, DEFAULT_LEASE_S
 from transferlab.spec import GenerationConfig
 from transferlab.store import Store
 
@@ -54,10 +56,15 @@ def evaluate(
     show_progress: bool | None = None,
     score: bool = True,
     items: Mapping[str, Sequence[Item]] | None = None,
+    claim: int = DEFAULT_CLAIM,
+    lease_s: float = DEFAULT_LEASE_S,
 ) -> tuple[EvalSummary, list[BenchmarkResult]]:
     """``transferlab eval``: generate what is missing, score what is unscored (unless ``score`` is
-    False), and return the run's summary with the results of this model (none when not scored)."""
-    summary = run_eval(backend, benchmarks, config, store, data_dir=data_dir, limit=limit, argv=argv, show_progress=show_progress, items=items)
+    False), and return the run's summary with the results of this model (none when not scored).
+    ``claim`` and ``lease_s``: how other workers on the same store share the work (:func:`run_eval`)."""
+    summary = run_eval(
+        backend, benchmarks, config, store, data_dir=data_dir, limit=limit, argv=argv, show_progress=show_progress, items=items, claim=claim, lease_s=lease_s
+    )
     if not score:
         return summary, []
     score_store(

@@ -2,7 +2,8 @@
 
 Every completion is committed the moment the backend yields it. Before generating, the keys already
 in the store are skipped, so a killed run resumes where it stopped and never generates a stored
-completion twice.
+completion twice. The missing ones are claimed a batch at a time through the store's leases
+(:mod:`~transferlab.pipeline.share`), so several ``eval`` processes on one store split the work.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import cast
 from transferlab.backends.base import Backend, PromptJob, SampleSlot, sample_seed
 from transferlab.benchmarks.base import Benchmark, LoglikelihoodBenchmark
 from transferlab.items import Item
+from transferlab.pipeline.share import DEFAULT_CLAIM, DEFAULT_LEASE_S, LeaseKeeper, worker_name
 from transferlab.progress import progress_bar
 from transferlab.spec import GenerationConfig
 from transferlab.store import CompletionRecord, Store, completion_key, sha
@@ -55,6 +57,15 @@ class BenchmarkPlan:
     meta: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (item id, prompt hash)
     loglikelihood: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)  # (key, requests) still missing
 
+    def missing(self) -> list[str]:
+        """The keys still to generate, in order."""
+        return [k for k, _ in self.loglikelihood] + [s.key for job in self.jobs for s in job.slots]
+
+    def only(self, keys: set[str]) -> BenchmarkPlan:
+        """This plan restricted to ``keys`` (a claimed batch)."""
+        jobs = [PromptJob(j.prompt, tuple(s for s in j.slots if s.key in keys)) for j in self.jobs]
+        return replace(self, jobs=[j for j in jobs if j.slots], loglikelihood=[(k, r) for k, r in self.loglikelihood if k in keys])
+
 
 def is_loglikelihood(benchmark: Benchmark) -> bool:
     """True for benchmarks scored by option log-likelihoods instead of generated text."""
@@ -70,6 +81,7 @@ class EvalSummary:
     requested: int
     reused: int
     generated: int
+    by_others: int = 0  # generated meanwhile by other workers sharing the store
 
 
 def effective_config(benchmark: Benchmark, config: GenerationConfig) -> GenerationConfig:
@@ -247,8 +259,11 @@ def run_eval(
     argv: Sequence[str] | None = None,
     show_progress: bool | None = None,
     items: Mapping[str, Sequence[Item]] | None = None,
+    claim: int = DEFAULT_CLAIM,
+    lease_s: float = DEFAULT_LEASE_S,
 ) -> EvalSummary:
-    """Generate every missing completion of ``benchmarks`` for ``backend``'s model into ``store``;
+    """Generate every missing completion of ``benchmarks`` for ``backend``'s model into ``store``,
+    claiming ``claim`` at a time (leases of ``lease_s`` seconds) so other workers can share the work;
     ``items``: the benchmarks' items already loaded (:func:`load_items`), by name."""
     run_id = uuid.uuid4().hex[:12]
     model_key = store.add_model(backend.model)
@@ -258,11 +273,13 @@ def run_eval(
     requested = sum(p.total for p in plans)
     reused = sum(p.stored for p in plans)
     generated = 0
-    with progress_bar("completions", enabled=show_progress) as progress:
-        for plan in plans:
-            task = progress.add_task(plan.benchmark.name, total=plan.total, completed=plan.stored)
+    with progress_bar("completions", enabled=show_progress) as progress, LeaseKeeper(store, worker_name(run_id), lease_s) as keeper:
+        tasks = [progress.add_task(plan.benchmark.name, total=plan.total, completed=plan.stored) for plan in plans]
+        for index, keys in keeper.batches([plan.missing() for plan in plans], claim):
+            plan = plans[index]
             produce = _loglikelihood_records if is_loglikelihood(plan.benchmark) else _generated_records
-            for records in produce(backend, plan, model_key, run_id):
+            for records in produce(backend, plan.only(set(keys)), model_key, run_id):
                 generated += store.add_completions(records)
-                progress.advance(task, len(records))
-    return EvalSummary(run_id, model_key, requested, reused, generated)
+                progress.advance(tasks[index], len(records))
+    by_others = len(store.existing_keys(k for plan in plans for k in plan.missing())) - generated
+    return EvalSummary(run_id, model_key, requested, reused, generated, max(0, by_others))

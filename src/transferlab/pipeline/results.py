@@ -1,9 +1,10 @@
 """Results tables from the store: model x benchmark accuracy with 95% CIs, truncation, lengths.
 
 Completions are grouped by (model, benchmark, sampling settings): two settings are never mixed
-into one number. Nor are two scorers: where a completion holds verdicts of several scorers (the
-default and ``--paper-scoring`` or ``--math-grader qwen25-math``), a cell counts the one asked for,
-else the only one present (:meth:`ScorerChoice.choose`, which ``ti`` and ``report`` use too).
+into one number. Tables read only the small columns of each cell, a cell at a time, and export
+streams its rows: memory does not grow with the texts. Nor are two scorers mixed: where a
+completion holds verdicts of several scorers (the default and ``--paper-scoring`` or
+``--math-grader qwen25-math``), a cell counts the one asked for, else the only one present (:meth:`ScorerChoice.choose`, which ``ti`` and ``report`` use too).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from transferlab.benchmarks import benchmark_group, scoring_variant
 from transferlab.errors import DataError
 from transferlab.metrics import estimate, mean_pass_at_k
 from transferlab.options import MathGraderName
-from transferlab.store import Store
+from transferlab.store import Cell, Store
 
 
 @dataclass(frozen=True)
@@ -81,18 +82,21 @@ DEFAULT_SCORING: Final[ScorerChoice] = ScorerChoice()
 """The default scorers' verdicts (no ``--paper-scoring``, ``--math-grader transferlab``)."""
 
 
-def scored_cells(
-    store: Store, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab"
-) -> Iterator[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
-    """Rows of :meth:`Store.rows` per (model, benchmark, settings), sorted: one per completion, with
-    the chosen scorer's verdict (the score fields are ``None`` where it has none)."""
+def chosen_scorers(store: Store, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> list[tuple[Cell, str | None]]:
+    """Each (model, benchmark, settings) cell of the store, sorted, with the scorer whose verdicts
+    count there (:meth:`ScorerChoice.choose`; ``None``: none, or several others). Aggregated in SQL."""
     choice = ScorerChoice(paper_scoring, math_grader)
-    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for stored in store.rows():
-        cells[(stored["model_key"], stored["benchmark"], stored["gen_key"])].append(stored)
+    present = store.cell_scorers()
     definitions = store.benchmark_definitions()
-    for key in sorted(cells):
-        yield key, chosen_verdicts(key[1], cells[key], choice, definitions)
+    return [(cell, choice.choose(cell[1], present.get(cell, {}), definitions)) for cell in store.cells()]
+
+
+def scored_cells(store: Store, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> Iterator[tuple[Cell, list[dict[str, Any]]]]:
+    """Per (model, benchmark, settings) cell, sorted: one row per completion (no texts: see
+    :meth:`Store.verdict_rows`) with the chosen scorer's verdict (``None`` fields where it has none).
+    One cell in memory at a time."""
+    for cell, scorer in chosen_scorers(store, paper_scoring=paper_scoring, math_grader=math_grader):
+        yield cell, list(store.verdict_rows(*cell, scorers=[scorer] if scorer else []))
 
 
 def chosen_verdicts(
@@ -202,11 +206,15 @@ def export_rows(
     store: Store, *, all_scorers: bool = False, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab"
 ) -> Iterator[dict[str, Any]]:
     """One JSON-ready dict per completion (``transferlab export``), its verdict chosen as :func:`results`
-    chooses it; ``all_scorers``: one per completion and scorer, every stored verdict."""
+    chooses it; ``all_scorers``: one per completion and scorer, every stored verdict. Streamed."""
     if all_scorers:
         source: Iterator[dict[str, Any]] = store.rows()
     else:
-        source = (row for _, cell in scored_cells(store, paper_scoring=paper_scoring, math_grader=math_grader) for row in cell)
+        source = (
+            row
+            for (model, benchmark, gen_key), scorer in chosen_scorers(store, paper_scoring=paper_scoring, math_grader=math_grader)
+            for row in store.rows(model_key=model, benchmark=benchmark, gen_key=gen_key, scorers=[scorer] if scorer else [])
+        )
     return ({("model" if k == "model_key" else k): _field(row, k) for k in EXPORT_FIELDS} for row in source)
 
 

@@ -7,7 +7,6 @@ generating again.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -145,26 +144,23 @@ def score_store(
     context: LazyScoringContext | None = None,
     show_progress: bool | None = None,
 ) -> int:
-    """Score stored completions (all, or only those without a verdict); returns how many were scored."""
-    by_benchmark: dict[str, list[CompletionRecord]] = defaultdict(list)
-    for c in store.completions(model_key=model_key):
-        if benchmarks is None or c.benchmark in benchmarks:
-            by_benchmark[c.benchmark].append(c)
+    """Score stored completions (all, or only those without a verdict); returns how many were scored.
+
+    Reads the keys to score first (no texts), then the texts a chunk at a time: memory does not grow
+    with the store."""
+    names = [b for b in store.benchmarks(model_key) if benchmarks is None or b in benchmarks]
     definitions = store.benchmark_definitions()
     own_context = context is None
     context = context or LazyScoringContext()
     done = 0
     try:
         with progress_bar("answers", enabled=show_progress) as progress:
-            for name, completions in sorted(by_benchmark.items()):
-                if only_unscored:
-                    scored = store.scored_keys(
-                        scoring_variant(name, paper=paper_scoring, math_grader=math_grader, definitions=definitions).scorer, model_key=model_key, benchmark=name
-                    )
-                    completions = [c for c in completions if c.key not in scored]
-                task = progress.add_task(f"score {name}", total=len(completions))
-                for start in range(0, len(completions), SCORED_CHUNK):
-                    chunk = completions[start : start + SCORED_CHUNK]
+            for name in names:
+                unscored_by = scoring_variant(name, paper=paper_scoring, math_grader=math_grader, definitions=definitions).scorer if only_unscored else None
+                keys = store.completion_keys(model_key=model_key, benchmark=name, unscored_by=unscored_by)
+                task = progress.add_task(f"score {name}", total=len(keys))
+                for start in range(0, len(keys), SCORED_CHUNK):
+                    chunk = store.completions_by_key(keys[start : start + SCORED_CHUNK])
                     store.put_scores(
                         score_completions(
                             store,

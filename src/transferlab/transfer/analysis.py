@@ -135,9 +135,7 @@ def read_cell_rows(
     where the store holds more."""
     completions: dict[str, dict[str, Any]] = {}
     scores: dict[str, dict[str, float]] = defaultdict(dict)
-    for row in store.rows(model_key=model_key, benchmark=benchmark):
-        if row["gen_key"] != gen_key or (max_samples is not None and row["sample_index"] >= max_samples):
-            continue
+    for row in store.verdict_rows(model_key, benchmark, gen_key, max_samples=max_samples):  # no texts, streamed
         completions.setdefault(row["key"], row)
         if row["scorer"] is not None:
             scores[row["scorer"]][row["key"]] = float(row["score"])
@@ -178,8 +176,16 @@ def study_gen_key(store: Store, spec: StudySpec | None, model_key: str, benchmar
 def cell_summary(
     name: str, benchmark: str, group: Group, gen_key: str, by_item: ScoresByItem, rows: list[dict[str, Any]], confidence: float, n_resamples: int, seed: int
 ) -> Cell:
-    """One model on one benchmark: accuracy with its bootstrap CI over items, truncation and length."""
-    est = estimate(by_item, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    """One model on one benchmark: accuracy with its bootstrap CI over items (``low``/``high`` None
+    when ``n_resamples`` is 0: a model only counted towards σ), truncation and length."""
+    low: float | None
+    high: float | None
+    if n_resamples > 0:
+        est = estimate(by_item, confidence=confidence, n_resamples=n_resamples, seed=seed)
+        low, high = 100 * est.low, 100 * est.high
+    else:  # the score alone: no interval
+        est = estimate(by_item, confidence=confidence, n_resamples=1, seed=seed)
+        low = high = None
     generated = [r for r in rows if r["finish_reason"] != "loglikelihood"]
     tokens = [r["completion_tokens"] for r in generated if r["completion_tokens"] is not None]
     return Cell(
@@ -187,8 +193,8 @@ def cell_summary(
         benchmark=benchmark,
         group=group,
         accuracy=100 * est.value,
-        low=100 * est.low,
-        high=100 * est.high,
+        low=low,
+        high=high,
         n_items=est.n_items,
         samples_per_item=min((len(v) for v in by_item.values()), default=0),
         truncated_rate=100 * sum(r["finish_reason"] == "length" for r in generated) / len(generated) if generated else None,
@@ -215,21 +221,25 @@ def analyse_store(
 ) -> StudyAnalysis:
     """Scores with CIs, paired deltas and tests, σ from the study's population, TI (``versions``) with CIs.
 
-    ``only_pairs``: bootstrap only these tuned models (every score still counts towards σ);
-    ``scoring``: whose verdicts count (``--paper-scoring``, ``--math-grader``)."""
+    ``only_pairs``: bootstrap only these tuned models and their bases (every score still counts
+    towards σ; the other models' cells hold their scores without intervals), so the time of one pair's
+    TI does not grow with the number of models in the study; ``scoring``: whose verdicts count
+    (``--paper-scoring``, ``--math-grader``)."""
     groups = spec.resolved_groups()
     benchmarks = tuple(sorted(spec.benchmarks, key=lambda b: (GROUPS.index(groups[b]), spec.benchmarks.index(b))))
     models = tuple(ModelEntry(m.name, model_keys[m.name], m.training, m.base) for m in spec.models if m.name in model_keys)
     notes = [f"{m.name}: not in the store yet (run `transferlab study run`)" for m in spec.models if m.name not in model_keys]
     items: dict[tuple[str, str], ScoresByItem] = {}
     cells: dict[tuple[str, str], Cell] = {}
+    wanted = None if only_pairs is None else {n for m in models if m.name in only_pairs for n in (m.name, m.base)}
     for m in models:
+        resamples = n_resamples if wanted is None or m.name in wanted else 0
         for b in benchmarks:
             gk = study_gen_key(store, spec, m.key, b)
             by_item, rows = read_cell_rows(store, m.key, b, gk, spec.generation_for(b).samples, scoring) if gk else ({}, [])
             if by_item:
                 items[(m.name, b)] = by_item
-                cells[(m.name, b)] = cell_summary(m.name, b, groups[b], gk or "", by_item, rows, confidence, n_resamples, seed)
+                cells[(m.name, b)] = cell_summary(m.name, b, groups[b], gk or "", by_item, rows, confidence, resamples, seed)
             elif rows:
                 notes.append(f"{m.name} on {b}: {len(rows)} completions, none scored (run `transferlab score`)")
     sigma, source, sigma_note = _study_sigma(spec, models, cells, groups)

@@ -2,16 +2,18 @@
 
 The viewer reads the store through :class:`ViewStore`: the store's public API
 (:class:`~transferlab.store.Store` opened read-only) where it has a call, and otherwise the
-statements below, on connections opened with a read-only URI (``file:...?mode=ro``) and
-``PRAGMA query_only``. Nothing here writes. When the store's schema changes (texts stored once,
-verdicts keeping spans), this module is the one to adapt: the pages see only the dicts it returns.
+statements below, on the store's read-only connections (:meth:`Store.reader`: ``mode=ro``,
+``PRAGMA query_only``, a version-1 store seen as version 2). Nothing here writes. Texts are stored
+compressed (docs/store.md), so they are decoded by :meth:`Store.texts`, only for the rows a page
+shows or a search window examines, and a verdict's thinking and answer are cut from the text by
+their spans. The pages see only the dicts this module returns.
 
 Long lists are never read whole: samples come a page at a time, scanned in windows of rowids
 (``completions`` is append-only, so rowids grow with insertion) under a time budget; a scan that
 runs out of time returns what it found and where to continue. Search is a case-insensitive
-substring match (SQLite ``LIKE``, ASCII case folding) over the completion text and its prompt,
-run inside the same bounded scan: no index is built, so the store stays untouched (see
-docs/viewer.md for the measured cost).
+substring match over the completion text (decoded a window at a time, Python's ``str.lower``) and
+its prompt (SQLite ``LIKE``, ASCII case folding), run inside the same bounded scan: no index is
+built, so the store stays untouched (see docs/viewer.md for the measured cost).
 """
 
 from __future__ import annotations
@@ -24,11 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from transferlab.errors import StoreError
 from transferlab.pipeline.results import chosen_verdicts, wanted_scorer
 from transferlab.store import Store
+from transferlab.store.texts import cut
 
 VERDICTS: dict[str, str] = {
     "right": "s.score > 0.5",
@@ -96,7 +97,6 @@ class ViewStore:
         self.path = Path(path).resolve()
         self.store = Store(self.path, readonly=True)  # the public API; raises StoreError when absent or not a store
         self.definitions = self.store.benchmark_definitions()  # benchmarks of your own: their scorer and group
-        self._uri = f"file:{quote(str(self.path))}?mode=ro"
         self._local = threading.local()
         self._facets: tuple[tuple[Any, ...], Facets] | None = None
         self._lock = threading.Lock()
@@ -105,12 +105,8 @@ class ViewStore:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            try:
-                conn = sqlite3.connect(self._uri, uri=True, timeout=30, check_same_thread=False)
-                conn.execute("PRAGMA query_only = 1")
-                conn.execute("PRAGMA cache_size = -8000")  # KiB: 8 MB of pages per connection
-            except sqlite3.Error as err:
-                raise StoreError(f"cannot open {self.path} read-only: {err}", "check the path and its permissions") from err
+            conn = self.store.reader()  # read-only, query_only; raises StoreError
+            conn.execute("PRAGMA cache_size = -8000")  # KiB: 8 MB of pages per connection
             self._local.conn = conn
         return conn
 
@@ -218,10 +214,6 @@ class ViewStore:
             if f.verdict not in VERDICTS:
                 raise ValueError(f"unknown verdict {f.verdict!r}")
             clauses.append(VERDICTS[f.verdict])
-        if f.search:
-            pattern = _like(f.search)
-            clauses.append("(c.text LIKE ? ESCAPE '\\' OR c.prompt_hash IN (SELECT prompt_hash FROM prompts WHERE text LIKE ? ESCAPE '\\'))")
-            params += [pattern, pattern]
         return clauses, params
 
     def count_samples(self, f: SampleFilter) -> int | None:
@@ -237,10 +229,15 @@ class ViewStore:
 
         Scans rowid windows of :data:`SCAN_WINDOW` until the page is full, the store ends or
         ``budget_s`` seconds have passed (then ``partial`` and ``next_after`` continue the scan).
+        A search decodes the texts of a window's candidates (those its other filters keep) and
+        matches them in Python; the prompt is matched in SQL.
         """
         facets = self.facets()
         cte, join, join_params = self._scorer_join(f, facets)
         clauses, params = self._where(f)
+        prompt_hit, hit_params = ("0", [])
+        if f.search:
+            prompt_hit, hit_params = "c.prompt_hash IN (SELECT prompt_hash FROM prompts WHERE text LIKE ? ESCAPE '\\')", [_like(f.search)]
         last = self.last_rowid()
         started = time.monotonic()
         rows: list[dict[str, Any]] = []
@@ -251,17 +248,36 @@ class ViewStore:
             sql = (
                 f"{cte}SELECT c.rowid AS rowid, c.key, c.model_key, c.benchmark, c.item_id, c.gen_key, c.sample_index, "
                 f"c.finish_reason, c.completion_tokens, s.scorer, s.score, s.status AS score_status, s.extracted, "
-                f"s.thinking_status, substr(coalesce(s.answer, c.text), 1, {SNIPPET_CHARS}) AS snippet "
-                f"FROM completions c {join} WHERE {where} ORDER BY c.rowid LIMIT ?"
+                f"s.thinking_status, s.answer, s.answer_start, s.answer_end, {prompt_hit} AS prompt_hit "
+                f"FROM completions c {join} WHERE {where} ORDER BY c.rowid" + ("" if f.search else " LIMIT ?")
             )
-            rows += self._rows(sql, [*join_params, *params, pos, hi, limit - len(rows)])
+            found = self._rows(sql, [*join_params, *hit_params, *params, pos, hi, *([] if f.search else [limit - len(rows)])])
+            if f.search:
+                found = self._matching(found, f.search)[: limit - len(rows)]
+            rows += found
             pos = rows[-1]["rowid"] if len(rows) >= limit else hi
             if len(rows) < limit and time.monotonic() - started > budget_s:
                 seconds = time.monotonic() - started
-                return SamplePage(rows, pos if pos < last else None, min(pos, last), last, True, seconds)
+                return SamplePage(self._snippets(rows), pos if pos < last else None, min(pos, last), last, True, seconds)
         seconds = time.monotonic() - started
         more = pos < last
-        return SamplePage(rows, pos if more else None, min(pos, last), last, False, seconds, self.count_samples(f))
+        return SamplePage(self._snippets(rows), pos if more else None, min(pos, last), last, False, seconds, self.count_samples(f))
+
+    def _matching(self, candidates: list[dict[str, Any]], search: str) -> list[dict[str, Any]]:
+        """The candidates whose prompt matched, or whose text holds ``search`` (case-insensitive)."""
+        needle = search.lower()
+        texts = self.store.texts(c["key"] for c in candidates if not c["prompt_hit"])
+        return [c for c in candidates if c["prompt_hit"] or needle in texts.get(c["key"], "").lower()]
+
+    def _snippets(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each row with ``snippet``: the start of its verdict's answer, else of its text."""
+        texts = self.store.texts(r["key"] for r in rows)
+        for r in rows:
+            text = texts.get(r["key"])
+            answer = cut(text, r.pop("answer_start"), r.pop("answer_end"), r.pop("answer"))
+            r.pop("prompt_hit")
+            r["snippet"] = (answer if answer is not None else text or "")[:SNIPPET_CHARS]
+        return rows
 
     # -- one item ------------------------------------------------------------------------------
     def item(self, benchmark: str, item_id: str) -> dict[str, Any] | None:
@@ -275,7 +291,7 @@ class ViewStore:
         """Every model's samples of one item (at most ``per_model`` per model and settings), each
         with its prompt, raw text, and ``verdicts``: every scorer's verdict (thinking and answer split)."""
         completions = self._rows(
-            "SELECT c.rowid AS rowid, c.key, c.model_key, c.gen_key, c.sample_index, c.seed, c.text, c.finish_reason, "
+            "SELECT c.rowid AS rowid, c.key, c.model_key, c.gen_key, c.sample_index, c.seed, c.finish_reason, "
             "c.prompt_tokens, c.completion_tokens, c.prompt_hash, p.text AS prompt "
             "FROM completions c JOIN prompts p ON p.prompt_hash = c.prompt_hash "
             "WHERE c.model_key IN (SELECT model_key FROM models) AND c.benchmark = ? AND c.item_id = ? "
@@ -289,22 +305,33 @@ class ViewStore:
             if n < per_model:
                 seen[(c["model_key"], c["gen_key"])] = n + 1
                 kept.append(c)
-        verdicts = self.verdicts([c["key"] for c in kept])
+        texts = self.store.texts(c["key"] for c in kept)
+        for c in kept:
+            c["text"] = texts.get(c["key"], "")
+        verdicts = self.verdicts([c["key"] for c in kept], texts)
         for c in kept:
             c["verdicts"] = verdicts.get(c["key"], [])
         return kept
 
-    def verdicts(self, keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-        """Every scorer's verdict of each completion, by completion key (scorer order)."""
+    def verdicts(self, keys: Sequence[str], texts: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Every scorer's verdict of each completion, by completion key (scorer order), its thinking
+        and answer cut from the completion's text (``texts``: those already decoded, by key)."""
+        texts = dict(texts or {})
+        missing = [k for k in keys if k not in texts]
+        if missing:
+            texts.update(self.store.texts(missing))
         out: dict[str, list[dict[str, Any]]] = {}
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
             for r in self._rows(
-                f"SELECT completion_key, scorer, score, status, extracted, thinking, answer, thinking_status, details "
-                f"FROM scores WHERE completion_key IN ({marks}) ORDER BY scorer",
+                f"SELECT completion_key, scorer, score, status, extracted, thinking, answer, thinking_status, details, "
+                f"thinking_start, thinking_end, answer_start, answer_end FROM scores WHERE completion_key IN ({marks}) ORDER BY scorer",
                 chunk,
             ):
+                text = texts.get(r["completion_key"])
+                r["thinking"] = cut(text, r.pop("thinking_start"), r.pop("thinking_end"), r["thinking"])
+                r["answer"] = cut(text, r.pop("answer_start"), r.pop("answer_end"), r["answer"])
                 r["details"] = json.loads(r["details"]) if r["details"] else None
                 out.setdefault(r.pop("completion_key"), []).append(r)
         return out
