@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import sqlite3
+from contextlib import closing
 
 import pytest
 
 from test_report import fill_store
+from test_store_migrate import real_answers, write_v1_store
 from transferlab.pipeline.results import results
 from transferlab.store import CompletionRecord, Store, completion_key
 from transferlab.view import queries
@@ -145,3 +149,34 @@ def test_a_pair_named_on_the_command_line_in_a_store_without_a_study(tmp_path):
     with pytest.raises(DataError, match="no model 'nobody' in the store"):
         create_app(path, pair=("nobody", "tuned"))
     vs.close()
+
+
+def test_an_old_store_and_its_migrated_copy_read_alike_and_search_finds_compressed_texts(tmp_path, shared_data):
+    old, new = tmp_path / "old.db", tmp_path / "new.db"
+    write_v1_store(old, shared_data)
+    shutil.copy(old, new)
+    Store(new).close()  # a writer migrates the copy to schema 2: texts compressed, verdicts as spans
+    with closing(sqlite3.connect(new)) as db:
+        assert db.execute("SELECT count(*) FROM completion_texts WHERE typeof(data) = 'blob'").fetchone()[0] > 0
+    before = hashlib.sha256(old.read_bytes()).hexdigest()
+    with Store(new, readonly=True) as store:
+        every = list(store.rows(scorers=[]))
+        first = next(r for r in store.rows() if r["scorer"] == "rewritten")  # its answer is not in its text
+    needle = real_answers(shared_data)[5][-40:-10].strip()
+    want = {r["key"] for r in every if needle.lower() in r["text"].lower() or needle.lower() in r["prompt"].lower()}
+    assert want and len(want) < len(every)
+    found = {}
+    for path in (old, new):
+        vs = ViewStore(path)
+        rows = all_pages(vs, SampleFilter(search=needle.upper()), limit=7)
+        assert {r["key"] for r in rows} == want and len(rows) == len(want), path
+        samples = vs.item_samples("math500", first["item_id"])
+        found[path] = (
+            sorted((r["key"], r["snippet"], r["score"]) for r in all_pages(vs, SampleFilter(benchmark="math500"))),
+            sorted((s["key"], s["text"], s["prompt"], [(v["scorer"], v["thinking"], v["answer"], v["score"]) for v in s["verdicts"]]) for s in samples),
+        )
+        assert {s["key"]: s["text"] for s in samples}[first["key"]] == first["text"]
+        vs.close()
+    assert found[old] == found[new]
+    assert any(v[0] == "rewritten" and v[2] == "an answer the text lacks" for s in found[new][1] for v in s[3])
+    assert hashlib.sha256(old.read_bytes()).hexdigest() == before  # the viewer never migrates nor writes
