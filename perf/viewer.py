@@ -23,8 +23,9 @@ clock, each page read whole over HTTP, median of ``--repeats``):
 
 and samples the server's resident memory every 10 ms throughout (goal: peak under 300 MB). Each
 figure is printed beside its goal, with the machine's CPU line first; then, as the peer, two of the
-reads as bare SQL through Python's sqlite3 (no server, no templates, and for the search the whole
-table scanned without a time budget), with the ratio viewer / peer.
+reads as bare SQL through Python's sqlite3, texts decoded by the store's API (no server, no
+templates, and for the search every text decoded and scanned without a time budget), with the ratio
+viewer / peer.
 """
 
 from __future__ import annotations
@@ -176,30 +177,36 @@ def start_server(store: Path) -> tuple[subprocess.Popen[str], str]:
 
 
 def bare_sql(store: Path, model: str, repeats: int) -> dict[str, float]:
-    """The peer: the same reads as bare SQL through Python's sqlite3 (read-only, no web server, no
-    templates, no verdict join), median seconds of ``repeats``, keyed by the viewer page they match."""
+    """The peer: the same reads without the viewer (no web server, no templates, no verdict join):
+    bare SQL through Python's sqlite3, texts decoded by the store's API (they are stored compressed,
+    docs/store.md), median seconds of ``repeats``, keyed by the viewer page they match."""
     import sqlite3
 
-    queries = {
-        "samples: model + benchmark": (
-            "SELECT c.key, substr(c.text, 1, 240) FROM completions c WHERE c.model_key = ? AND c.benchmark = ? ORDER BY c.rowid LIMIT 50",
-            (model, "gsm8k"),
-        ),
-        "samples: search, no match (scan budget)": ("SELECT count(*) FROM completions WHERE text LIKE '%zebracorn%'", ()),  # the whole scan
-    }
+    from transferlab.store import Store
+
+    reader = Store(store, readonly=True)
     conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+
+    def first_page() -> None:
+        keys = [r[0] for r in conn.execute("SELECT key FROM completions WHERE model_key = ? AND benchmark = ? ORDER BY rowid LIMIT 50", (model, "gsm8k"))]
+        _ = [text[:240] for text in reader.texts(keys).values()]
+
+    def whole_search() -> None:  # the whole scan: every text decoded and matched
+        _ = sum("zebracorn" in c.text.lower() for c in reader.iter_completions())
+
     try:
         out = {}
-        for name, (sql, params) in queries.items():
+        for name, read in (("samples: model + benchmark", first_page), ("samples: search, no match (scan budget)", whole_search)):
             times = []
             for _ in range(repeats):
                 started = time.monotonic()
-                conn.execute(sql, params).fetchall()
+                read()
                 times.append(time.monotonic() - started)
             out[name] = statistics.median(times)
         return out
     finally:
         conn.close()
+        reader.close()
 
 
 def main() -> None:
