@@ -78,7 +78,7 @@ def test_threads_is_offered_where_torch_runs_and_applied() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout.split()
     assert out == ["3", "3"]
     proc = run_cli("eval", "--model", "x", "--benchmarks", "gsm8k", "--store", "s.db", "--threads", "0")
-    assert proc.returncode == 2 and "--threads must be 1 or more" in proc.stderr
+    assert proc.returncode == 2 and "argument --threads: '0' is not a whole number of at least 1" in proc.stderr
 
 
 def test_the_top_help_documents_every_environment_variable_the_source_reads() -> None:

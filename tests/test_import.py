@@ -119,7 +119,7 @@ def test_bad_imports_are_one_line_and_store_nothing(tmp_path, shared_data, capsy
     for problem, bad in cases.items():
         status, _, err = cli(capsys, "import", str(write_jsonl(tmp_path / "bad.jsonl", bad)), "--store", str(store), "--data-dir", str(shared_data))
         assert status == 2 and problem in err and len(err.strip().splitlines()) == 1, err
-        assert not store.exists()  # nothing stored: the store the failed import created is removed again
+        assert not store.exists()  # nothing stored: a store the failed command created is removed again
     (tmp_path / "samples_boolq_2025-01-01T00-00-00.000001.jsonl").write_text(json.dumps({"doc_id": 0}) + "\n")
     status, _, err = cli(capsys, "import", str(tmp_path / "samples_boolq_2025-01-01T00-00-00.000001.jsonl"), "--store", str(store), "--model", "m")
     assert status == 2 and "lm-eval task 'boolq' has no transferlab benchmark" in err and "--benchmark" in err
