@@ -16,12 +16,13 @@ from transferlab.benchmarks import get_benchmark
 from transferlab.drift import run as run_drift
 from transferlab.drift.hidden import benchmark_texts, pooled_hidden_states
 from transferlab.drift.run import hf_backend
+from transferlab.dynamics.trajectory import study_items
 from transferlab.groups import GROUPS
 from transferlab.pipeline.generate import is_loglikelihood
 from transferlab.store import Store
 from transferlab.study.run import run_study, study_for_store
 from transferlab.study.spec import StudySpec, parse_spec
-from transferlab.transfer.analysis import analyse_store, read_cell_rows, study_gen_key
+from transferlab.transfer.analysis import analyse_store
 from transferlab.transfer.stats import group_accuracy
 
 STUDY_NAME = "world-demo"
@@ -122,17 +123,9 @@ def ti_record(analysis: Any, items: Mapping[tuple[str, str], Mapping[str, Sequen
 
 def cell_items(spec: StudySpec, store_path: Path) -> dict[tuple[str, str], dict[str, list[float]]]:
     """Per-item scores of every (model, benchmark) cell of the study, as the analysis reads them."""
-    out = {}
     with Store(store_path, readonly=True) as store:
         _, keys = study_for_store(store, name=spec.name)
-        for name, key in keys.items():
-            for b in spec.benchmarks:
-                gk = study_gen_key(store, spec, key, b)
-                if gk:
-                    by_item, _ = read_cell_rows(store, key, b, gk, spec.generation_for(b).samples)
-                    if by_item:
-                        out[(name, b)] = by_item
-    return out
+        return study_items(store, spec, keys)
 
 
 # --- drift -------------------------------------------------------------------------------------------
