@@ -1,4 +1,4 @@
-"""The documentation names real things: the README's layout is the tree, the paper index's functions exist, the
+"""The documentation names real things: the layout (docs/reference/layout.md) is the tree, the paper index's functions exist, the
 CLI reference is the parser's, the README's links lead somewhere."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ PY = re.compile(r"(?<![\w-])[a-z_0-9][a-z_0-9-]*\.(?:py|sh)\b")  # vllm-venv.sh 
 
 
 def _layout_entries() -> tuple[dict[str, str], dict[str, str]]:
-    """The README's layout block as ``{name: text}`` for the package's entries and for the repository's."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8").split("## Layout", 1)[1]
+    """The layout block (docs/reference/layout.md) as ``{name: text}`` for the package's entries and for the repository's."""
+    text = (ROOT / "docs" / "reference" / "layout.md").read_text(encoding="utf-8").split("## Layout", 1)[1]
     block = text.split("```", 2)[1].splitlines()[1:]
     package: dict[str, str] = {}
     repository: dict[str, str] = {}
@@ -47,7 +47,9 @@ def test_the_readme_layout_lists_every_module_and_package_of_the_tree_and_nothin
     for name, text in package.items():
         if name.endswith("/"):
             modules = {p.name for p in (PACKAGE / name).glob("*.py")}
-            assert set(PY.findall(text)) == modules, f"{name}: the README lists {sorted(set(PY.findall(text)))}, the folder holds {sorted(modules)}"
+            assert set(PY.findall(text)) == modules, (
+                f"{name}: docs/reference/layout.md lists {sorted(set(PY.findall(text)))}, the folder holds {sorted(modules)}"
+            )
     for name, text in repository.items():
         assert (ROOT / name).is_dir(), name
         for file in PY.findall(text):
