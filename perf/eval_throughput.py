@@ -35,6 +35,7 @@ other far more than one thread does).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import glob
 import hashlib
 import json
@@ -186,6 +187,13 @@ def lm_eval_requirements() -> list[str]:
 
 def ensure_lm_eval_venv(venv: Path) -> Path:
     """Create (once) the lm-eval virtualenv; returns its python."""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / f"{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time (the tests start one in the background); a waiter finds it built
+        return _build_lm_eval_venv(venv)
+
+
+def _build_lm_eval_venv(venv: Path) -> Path:
     python = venv / "bin" / "python"
     marker = venv / ".bench-requirements.json"
     wanted = {"torch": TORCH_VERSION, "pip": lm_eval_requirements()}

@@ -88,6 +88,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    import lm_eval_venv
+
+    if any(item.name == lm_eval_venv.IMPORT_TEST for item in session.items):
+        lm_eval_venv.build_in_background()  # returns at once where it is built; the test waits for it
     if not any(item.path.name == HTTP_TESTS for item in session.items):
         return
     from transferlab.errors import ModelError

@@ -8,11 +8,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import lm_eval_venv
+from lm_eval_venv import LM_EVAL_VENV
 from transferlab.cli import main
 from transferlab.io import read_jsonl
 from transferlab.store import Store
@@ -127,7 +128,6 @@ def test_bad_imports_are_one_line_and_store_nothing(tmp_path, shared_data, capsy
 
 # -- a real lm-evaluation-harness run ----------------------------------------------------------------
 REPO = Path(__file__).resolve().parents[1]
-LM_EVAL_VENV = Path(os.environ.get("TRANSFERLAB_LM_EVAL_VENV") or REPO / ".cache" / "bench-lm-eval-venv")
 LM_EVAL_CACHE = REPO / ".cache" / "lm-eval-samples"
 LM_EVAL_DOCS = 3
 TASKS = {
@@ -171,10 +171,10 @@ metadata:
 
 def lm_eval_python() -> Path:
     """The lm-eval virtualenv perf/eval_throughput.py builds (lm-eval[hf] 0.4.13, our torch and
-    transformers), made on first use under a deadline; the test is skipped where it cannot be built."""
-    code = "import sys; sys.path.insert(0, 'perf'); from pathlib import Path; import eval_throughput as e; print(e.ensure_lm_eval_venv(Path(sys.argv[1])))"
+    transformers; started in the background at collection, tests/lm_eval_venv.py), waited for under
+    a deadline; the test is skipped where it cannot be built."""
     try:
-        proc = subprocess.run([sys.executable, "-c", code, str(LM_EVAL_VENV)], cwd=REPO, capture_output=True, text=True, timeout=1500)
+        proc = lm_eval_venv.build(timeout=1500)
     except subprocess.TimeoutExpired:
         pytest.skip(f"building the lm-eval virtualenv at {LM_EVAL_VENV} took over 25 minutes")
     if proc.returncode != 0:

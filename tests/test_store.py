@@ -221,3 +221,35 @@ def test_leases_split_the_work_and_a_dead_workers_claims_come_back(tmp_path):
         assert d.claimed == keys[5:9] and d.held_elsewhere == 3
         assert s.renew("a", 60) == 2 and s.release("a") == 2
         assert s.claim("e", keys, 10, ttl_s=60).claimed == keys[3:5]
+
+
+def test_the_scorer_that_counts_in_a_cell_is_asked_of_the_store(tmp_path):
+    """Which scorer's verdicts a cell counts is asked in SQL: the wanted one where it graded
+    anything there (within the first k samples when k is given), else the only other one present,
+    else none; results, ti and report then read that scorer's verdicts alone."""
+    from transferlab.pipeline.results import ScorerChoice, results
+    from transferlab.transfer.analysis import read_cell_rows
+
+    def gpqa(item: int, sample: int) -> CompletionRecord:
+        key = completion_key("m@1", "gpqa_diamond", str(item), "h", "g", sample)
+        return CompletionRecord(key, "m@1", "gpqa_diamond", str(item), "h", "g", 0, sample, "B", "stop", 3, 4)
+
+    records = [gpqa(i, k) for i in range(3) for k in range(3)]
+    cell = ("m@1", "gpqa_diamond", "g")
+    with Store(tmp_path / "s.db") as s:
+        s.add_completions(records)
+        s.put_scores([ScoreRecord(r.key, "choice_paper", 1.0, "ok") for r in records])  # the paper's scorer on all nine
+        s.put_scores([ScoreRecord(r.key, "choice", 0.0, "ok") for r in records if r.sample_index == 2])  # the default on the third samples
+        assert s.has_verdicts(*cell, "choice") and not s.has_verdicts(*cell, "choice", max_samples=2)
+        assert not s.has_verdicts("m@1", "gpqa_diamond", "other", "choice")
+        assert s.cell_scorer_names(*cell) == {"choice", "choice_paper"} and s.cell_scorer_names(*cell, max_samples=2) == {"choice_paper"}
+        default, paper = ScorerChoice(), ScorerChoice(paper_scoring=True)
+        assert default.for_cell(s, cell) == "choice" and paper.for_cell(s, cell) == "choice_paper"
+        assert default.for_cell(s, cell, max_samples=2) == "choice_paper"  # the default graded none of the first two samples
+        (row,) = results(s)
+        assert (row.items, row.accuracy, row.unscored) == (3, 0.0, 6)  # the default's three verdicts count, no other's
+        assert results(s, paper_scoring=True)[0].accuracy == 100.0
+        by_item, rows = read_cell_rows(s, *cell, max_samples=2)
+        assert by_item == {str(i): [1.0, 1.0] for i in range(3)} and len(rows) == 6
+        s.put_scores([ScoreRecord(r.key, "choice_other", 1.0, "ok") for r in records[:1]])
+        assert default.for_cell(s, cell, max_samples=2) is None  # two others, none wanted: no choice

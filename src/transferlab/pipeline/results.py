@@ -77,6 +77,16 @@ class ScorerChoice:
         wanted = wanted_scorer(benchmark, paper_scoring=self.paper_scoring, math_grader=self.math_grader, definitions=definitions)
         return wanted if wanted in present else (next(iter(present)) if len(present) == 1 else None)
 
+    def for_cell(self, store: Store, cell: Cell, definitions: Mapping[str, dict[str, Any]] | None = None, *, max_samples: int | None = None) -> str | None:
+        """:meth:`choose` for one stored cell (sample indices below ``max_samples``), asked of the
+        store in SQL: whether the wanted scorer graded anything there (one index probe), and only
+        where it did not, which scorers did (one pass over the cell's verdicts)."""
+        model_key, benchmark, gen_key = cell
+        wanted = wanted_scorer(benchmark, paper_scoring=self.paper_scoring, math_grader=self.math_grader, definitions=definitions)
+        if wanted is not None and store.has_verdicts(model_key, benchmark, gen_key, wanted, max_samples=max_samples):
+            return wanted
+        return self.choose(benchmark, store.cell_scorer_names(model_key, benchmark, gen_key, max_samples=max_samples), definitions)
+
 
 DEFAULT_SCORING: Final[ScorerChoice] = ScorerChoice()
 """The default scorers' verdicts (no ``--paper-scoring``, ``--math-grader transferlab``)."""
@@ -84,11 +94,10 @@ DEFAULT_SCORING: Final[ScorerChoice] = ScorerChoice()
 
 def chosen_scorers(store: Store, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> list[tuple[Cell, str | None]]:
     """Each (model, benchmark, settings) cell of the store, sorted, with the scorer whose verdicts
-    count there (:meth:`ScorerChoice.choose`; ``None``: none, or several others). Aggregated in SQL."""
+    count there (:meth:`ScorerChoice.for_cell`; ``None``: none, or several others). Asked in SQL."""
     choice = ScorerChoice(paper_scoring, math_grader)
-    present = store.cell_scorers()
     definitions = store.benchmark_definitions()
-    return [(cell, choice.choose(cell[1], present.get(cell, {}), definitions)) for cell in store.cells()]
+    return [(cell, choice.for_cell(store, cell, definitions)) for cell in store.cells()]
 
 
 def scored_cells(store: Store, *, paper_scoring: bool = False, math_grader: MathGraderName = "transferlab") -> Iterator[tuple[Cell, list[dict[str, Any]]]]:

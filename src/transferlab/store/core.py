@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -249,15 +248,23 @@ class Store(LeaseMixin):
         """Every (model key, benchmark, settings key) with completions, sorted."""
         return [(r[0], r[1], r[2]) for r in self._tuples("SELECT DISTINCT model_key, benchmark, gen_key FROM completions ORDER BY 1, 2, 3")]
 
-    def cell_scorers(self) -> dict[Cell, dict[str, int]]:
-        """For each cell, how many verdicts each scorer gave there (aggregated in SQL)."""
-        rows = self._tuples(
-            "SELECT c.model_key, c.benchmark, c.gen_key, s.scorer, count(*) FROM scores s JOIN completions c ON c.key = s.completion_key GROUP BY 1, 2, 3, 4"
+    def cell_scorer_names(self, model_key: str, benchmark: str, gen_key: str, *, max_samples: int | None = None) -> set[str]:
+        """The scorers with verdicts in one (model, benchmark, settings) cell (sample indices below
+        ``max_samples``), found in SQL through the cell's index: one pass over the cell's verdicts."""
+        sql = (
+            "SELECT DISTINCT s.scorer FROM completions c JOIN scores s ON s.completion_key = c.key "
+            "WHERE c.model_key = ? AND c.benchmark = ? AND c.gen_key = ?" + (" AND c.sample_index < ?" if max_samples is not None else "")
         )
-        found: dict[Cell, dict[str, int]] = defaultdict(dict)
-        for model, bench, gen_key, scorer, n in rows:
-            found[(model, bench, gen_key)][scorer] = int(n)
-        return dict(found)
+        return {r[0] for r in self._tuples(sql, [model_key, benchmark, gen_key, *([max_samples] if max_samples is not None else [])])}
+
+    def has_verdicts(self, model_key: str, benchmark: str, gen_key: str, scorer: str, *, max_samples: int | None = None) -> bool:
+        """True when ``scorer`` graded at least one completion of the cell (sample indices below
+        ``max_samples``); stops at the first one found, so it costs next to nothing where it did."""
+        sql = (
+            "SELECT EXISTS (SELECT 1 FROM completions c JOIN scores s ON s.completion_key = c.key AND s.scorer = ? "
+            "WHERE c.model_key = ? AND c.benchmark = ? AND c.gen_key = ?" + (" AND c.sample_index < ?" if max_samples is not None else "") + ")"
+        )
+        return bool(self._tuples(sql, [scorer, model_key, benchmark, gen_key, *([max_samples] if max_samples is not None else [])])[0][0])
 
     def scored_keys(self, scorer: str, *, model_key: str | None = None, benchmark: str | None = None) -> set[str]:
         """Keys of the completions that already hold a verdict of ``scorer``."""

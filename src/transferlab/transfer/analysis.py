@@ -133,19 +133,14 @@ def read_cell_rows(
     scorer ``scoring`` chooses, and its completions (one row each, for truncation and length).
     ``max_samples`` keeps sample indices below it, so a study with k samples uses exactly k even
     where the store holds more."""
-    completions: dict[str, dict[str, Any]] = {}
-    scores: dict[str, dict[str, float]] = defaultdict(dict)
-    for row in store.verdict_rows(model_key, benchmark, gen_key, max_samples=max_samples):  # no texts, streamed
-        completions.setdefault(row["key"], row)
-        if row["scorer"] is not None:
-            scores[row["scorer"]][row["key"]] = float(row["score"])
-    scorer = scoring.choose(benchmark, set(scores), store.benchmark_definitions() if benchmark not in REGISTRY else None)
-    chosen = scores.get(scorer, {}) if scorer else {}
+    definitions = store.benchmark_definitions() if benchmark not in REGISTRY else None
+    scorer = scoring.for_cell(store, (model_key, benchmark, gen_key), definitions, max_samples=max_samples)
+    rows = list(store.verdict_rows(model_key, benchmark, gen_key, scorers=[scorer] if scorer else [], max_samples=max_samples))  # no texts
     by_item: ScoresByItem = defaultdict(list)
-    for key, row in completions.items():
-        if key in chosen:
-            by_item[row["item_id"]].append(chosen[key])
-    return dict(by_item), list(completions.values())
+    for row in rows:
+        if row["score"] is not None:
+            by_item[row["item_id"]].append(float(row["score"]))
+    return dict(by_item), rows
 
 
 def gen_keys(store: Store, model_key: str, benchmark: str) -> list[str]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from transferlab.errors import ConfigError, DataError
 from transferlab.groups import GROUPS, Group
-from transferlab.metrics import percentile_interval
+from transferlab.metrics import few_distinct, percentile_interval
 from transferlab.options import TIVersion
 from transferlab.transfer.sigma import DEFAULT_DDOF
 from transferlab.transfer.ti import (
@@ -172,8 +172,13 @@ def _replicates(
     """Replicate mean scores (fractions) of base and tuned, each shape ``(n_resamples,)``.
 
     Replicates are drawn in blocks sized to bound memory (``_CHUNK_ELEMENTS``), so a 30k-item
-    benchmark with many samples per item never materialises all replicates at once.
+    benchmark with many samples per item never materialises all replicates at once. Where the items
+    fall into few kinds (0/1 samples), each replicate's counts of the kinds are drawn instead
+    (:func:`_replicates_by_kind`): the same distribution, far fewer draws.
     """
+    by_kind = _replicates_by_kind(base, tuned, n_resamples, rng, paired=paired, resample_samples=resample_samples)
+    if by_kind is not None:
+        return by_kind
     n = base.counts.size
     k_max = max(base.values.shape[1], tuned.values.shape[1]) if resample_samples else 1
     rows = max(1, _CHUNK_ELEMENTS // (n * k_max))
@@ -185,6 +190,67 @@ def _replicates(
         out_base[start : start + size] = _resampled_means(base, idx_base, rng, resample_samples)
         out_tuned[start : start + size] = _resampled_means(tuned, idx_tuned, rng, resample_samples)
     return out_base, out_tuned
+
+
+def _kinds(items: _Items, resample_samples: bool) -> np.ndarray | None:
+    """What an item's resampled score depends on, shape ``(n_items, 2)``: ``(k, correct)`` where the
+    second level resamples its k samples of 0/1 (the item's score is then Binomial(k, correct/k)/k),
+    ``(0, mean)`` where its score is fixed (one level, or one sample per item). ``None`` where the
+    second level would resample samples other than 0 and 1: those are drawn one by one."""
+    if resample_samples and int(items.counts.max()) > 1:
+        if not np.isin(items.values, (0.0, 1.0)).all():  # the padding is 0.0
+            return None
+        return np.column_stack([items.counts.astype(float), items.values.sum(axis=1)])
+    return np.column_stack([np.zeros(items.counts.size), items.item_means])
+
+
+def _kind_means(drawn: np.ndarray, kinds: np.ndarray, rng: np.random.Generator, n_items: int) -> np.ndarray:
+    """Replicate mean scores (fractions), shape ``(r,)``, from ``drawn`` (shape ``(r, m)``: how many
+    items of each of the m kinds a replicate drew) and the kinds (``(m, 2)``, as :func:`_kinds`).
+    Drawn items of one kind ``(k, c)`` score in all Binomial(drawn·k, c/k)/k: a sum of independent
+    binomials with one success rate."""
+    k, value = kinds[:, 0], kinds[:, 1]
+    fixed = k == 0
+    total: np.ndarray = drawn[:, fixed] @ value[fixed]
+    if not fixed.all():
+        samples = k[~fixed].astype(np.int64)
+        total = total + (rng.binomial(drawn[:, ~fixed] * samples, value[~fixed] / samples) / samples).sum(axis=1)
+    return total / n_items
+
+
+def _replicates_by_kind(
+    base: _Items, tuned: _Items, n_resamples: int, rng: np.random.Generator, *, paired: bool, resample_samples: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_replicates` by counts of item kinds (:func:`_kinds`; paired: kinds of (base, tuned)
+    together, so one draw serves both); ``None`` where the items have too many kinds to gain."""
+    kinds_b, kinds_t = _kinds(base, resample_samples), _kinds(tuned, resample_samples)
+    if kinds_b is None or kinds_t is None:
+        return None
+    n = base.counts.size
+    if paired:
+        joint, counts = np.unique(np.hstack([kinds_b, kinds_t]), axis=0, return_counts=True)
+        if not few_distinct(len(joint), n):
+            return None
+        out_b, out_t = np.empty(n_resamples), np.empty(n_resamples)
+        rows = max(1, _CHUNK_ELEMENTS // len(joint))
+        for start in range(0, n_resamples, rows):
+            size = min(rows, n_resamples - start)
+            drawn = rng.multinomial(n, counts / n, size=size)
+            out_b[start : start + size] = _kind_means(drawn, joint[:, :2], rng, n)
+            out_t[start : start + size] = _kind_means(drawn, joint[:, 2:], rng, n)
+        return out_b, out_t
+    apart = [np.unique(kinds, axis=0, return_counts=True) for kinds in (kinds_b, kinds_t)]
+    if not all(few_distinct(len(kinds), n) for kinds, _ in apart):
+        return None
+    out = []
+    for kinds, counts in apart:
+        means = np.empty(n_resamples)
+        rows = max(1, _CHUNK_ELEMENTS // len(kinds))
+        for start in range(0, n_resamples, rows):
+            size = min(rows, n_resamples - start)
+            means[start : start + size] = _kind_means(rng.multinomial(n, counts / n, size=size), kinds, rng, n)
+        out.append(means)
+    return out[0], out[1]
 
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
