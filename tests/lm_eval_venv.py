@@ -26,7 +26,7 @@ def build(timeout: float) -> subprocess.CompletedProcess[str]:
 
 
 def build_in_background() -> None:
-    """Start the build, niced, detached from the session (it outlives nothing: the test waits for it)."""
+    """Start the build, niced, in a session of its own; the test that needs the venv waits for it."""
     LM_EVAL_VENV.parent.mkdir(parents=True, exist_ok=True)
     log = open(LM_EVAL_VENV.parent / "lm-eval-venv-build.log", "w")  # noqa: SIM115 - the build outlives this call
     subprocess.Popen(
