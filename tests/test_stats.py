@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from transferlab.errors import ConfigError, DataError
-from transferlab.transfer import stats
+from transferlab.transfer import resample
 from transferlab.transfer.stats import paired_bootstrap_delta, paired_permutation_test, ti_bootstrap
 from transferlab.transfer.ti import STATUS_UNDEFINED, transfer_index
 
@@ -223,8 +223,8 @@ def test_bootstrap_by_item_kinds_draws_from_the_law_of_resampling_items(k, paire
     assert fast.low == pytest.approx(np.quantile(reference, 0.025), abs=0.06 * width)
     assert fast.high == pytest.approx(np.quantile(reference, 0.975), abs=0.06 * width)
     # the kinds are few here (at most 5 x 5 + 4 among 600 items), so the draws were by counts
-    b, t, _, _ = stats._align(base, tuned)
-    assert stats._replicates_by_kind(b, t, 10, np.random.default_rng(0), paired=paired, resample_samples=resample_samples) is not None
+    b, t, _, _ = resample.align(base, tuned)
+    assert resample.replicates_by_kind(b, t, 10, np.random.default_rng(0), paired=paired, resample_samples=resample_samples) is not None
 
 
 def test_bootstrap_by_item_kinds_only_where_it_holds():
@@ -233,8 +233,8 @@ def test_bootstrap_by_item_kinds_only_where_it_holds():
     fractional = {f"q{i}": [0.5, 1.0] for i in range(100)}
     binary = {f"q{i}": [1.0, 0.0] for i in range(100)}
     many = {f"q{i}": list(rng.random(1)) for i in range(100)}
-    for base, tuned, resample in ((fractional, binary, True), (many, many, False)):
-        b, t, _, _ = stats._align(base, tuned)
-        assert stats._replicates_by_kind(b, t, 10, rng, paired=True, resample_samples=resample) is None
-    b, t, _, _ = stats._align(fractional, binary)
-    assert stats._replicates_by_kind(b, t, 10, rng, paired=True, resample_samples=False) is not None  # item means: 2 kinds
+    for base, tuned, second_level in ((fractional, binary, True), (many, many, False)):
+        b, t, _, _ = resample.align(base, tuned)
+        assert resample.replicates_by_kind(b, t, 10, rng, paired=True, resample_samples=second_level) is None
+    b, t, _, _ = resample.align(fractional, binary)
+    assert resample.replicates_by_kind(b, t, 10, rng, paired=True, resample_samples=False) is not None  # item means: 2 kinds

@@ -31,11 +31,9 @@ from transferlab.errors import DataError
 from transferlab.groups import GROUPS, Group
 from transferlab.metrics import percentile_interval
 from transferlab.options import TIVersion
+from transferlab.transfer.resample import CHUNK_ELEMENTS, ScoresByItem
 from transferlab.transfer.stats import TIBootstrap, _summarise
 from transferlab.transfer.ti import GROUP_INDEX, TRANSFER_GROUPS, group_gains, ti_from_gains, transfer_index
-
-ScoresByItem = Mapping[str, Sequence[float]]
-_CHUNK_ELEMENTS = 1 << 21  # bounds one vectorised block (~16 MB of float64)
 
 __all__ = ["SeedGroupTransfer", "SeedSpread", "draw_seeds", "hierarchical_bootstrap", "hierarchical_means", "seed_group_transfer"]
 
@@ -83,7 +81,7 @@ def hierarchical_means(
     if seed_idx.shape != (n_resamples, s):
         raise DataError(f"seed_idx has shape {seed_idx.shape}, expected {(n_resamples, s)}", "draw it with draw_seeds(S, R, rng)")
     out = np.empty((n_resamples, m))
-    rows = max(1, _CHUNK_ELEMENTS // (m * s * n))
+    rows = max(1, CHUNK_ELEMENTS // (m * s * n))
     for start in range(0, n_resamples, rows):
         chunk = seed_idx[start : start + rows]
         size = chunk.shape[0]
