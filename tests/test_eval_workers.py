@@ -109,8 +109,11 @@ def test_two_processes_share_one_store(cpu_model: Path, shared_data: Path, tmp_p
 
 @pytest.mark.timeout(1200)
 def test_a_killed_workers_claims_come_back(cpu_model: Path, shared_data: Path, tmp_path: Path) -> None:
+    """A run killed with SIGKILL and started again takes the dead run's claims back at once: its
+    process is gone, so its leases (an hour long here) are not waited for; were they, the second run
+    would outlast its deadline and fail."""
     store = tmp_path / "s.db"
-    first = start(eval_argv(cpu_model, store, shared_data, "--lease-s", "3"))
+    first = start(eval_argv(cpu_model, store, shared_data, "--lease-s", "3600"))
     deadline, held = time.time() + 600, {}
     while time.time() < deadline and first.poll() is None:
         if store.exists():
@@ -130,7 +133,7 @@ def test_a_killed_workers_claims_come_back(cpu_model: Path, shared_data: Path, t
         orphaned = s._tuples("SELECT key FROM leases WHERE expires > ?", (time.time(),))
     assert orphaned, "the killed worker held claims"
 
-    err = finish(start(eval_argv(cpu_model, store, shared_data, "--lease-s", "3")))
+    err = finish(start(eval_argv(cpu_model, store, shared_data, "--lease-s", "3600")), timeout=300)
     assert f"{TOTAL} completions asked, {len(before)} already stored, {TOTAL - len(before)} generated" in err, err
     after = texts(store)
     assert len(after) == TOTAL and all(after[k] == v for k, v in before.items())

@@ -253,3 +253,47 @@ def test_the_scorer_that_counts_in_a_cell_is_asked_of_the_store(tmp_path):
         assert by_item == {str(i): [1.0, 1.0] for i in range(3)} and len(rows) == 6
         s.put_scores([ScoreRecord(r.key, "choice_other", 1.0, "ok") for r in records[:1]])
         assert default.for_cell(s, cell, max_samples=2) is None  # two others, none wanted: no choice
+
+
+def test_the_claims_of_a_worker_whose_process_is_gone_come_back_at_once(tmp_path):
+    """A worker of this machine whose process is gone (exited and reaped, or killed and not yet
+    reaped: a zombie) is seen at once, and a new worker releases its leases instead of waiting for
+    them to expire; a live process (even another user's), this process, another host and a name
+    not written by transferlab are left to their leases."""
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    from transferlab.pipeline.share import LeaseKeeper, gone_workers, worker_name
+
+    host = socket.gethostname()
+    exited = subprocess.Popen(["true"])
+    exited.wait()
+    zombie = subprocess.Popen(["sleep", "60"])
+    zombie.send_signal(signal.SIGKILL)
+    time.sleep(0.2)  # killed, not reaped: a zombie until wait()
+    alive = subprocess.Popen(["sleep", "60"])
+    try:
+        names = {
+            "exited": f"{host}:{exited.pid}:run1",
+            "zombie": f"{host}:{zombie.pid}:run2",
+            "alive": f"{host}:{alive.pid}:run3",
+            "init": f"{host}:1:run4",  # exists, another user's where the tests do not run as root
+            "me": worker_name("run5"),
+            "elsewhere": f"another-{host}:{exited.pid}:run6",
+            "odd": "a",
+        }
+        assert gone_workers(names.values()) == [names["exited"], names["zombie"]]
+        keys = [record(i).key for i in range(8)]
+        with Store(tmp_path / "s.db") as s:
+            s.claim(names["zombie"], keys[:3], 3, ttl_s=3600)
+            s.claim(names["alive"], keys[3:6], 3, ttl_s=3600)
+            with LeaseKeeper(s, worker_name("new"), ttl_s=60):
+                assert s.leases() == {names["alive"]: 3}  # the zombie's three came back on entering
+                got = s.claim(worker_name("new"), keys, 8, ttl_s=60)
+                assert got.claimed == keys[:3] + keys[6:] and got.held_elsewhere == 3
+    finally:
+        for proc in (zombie, alive):
+            proc.kill()
+            proc.wait()

@@ -142,7 +142,7 @@ def register(subparsers: Any) -> None:
         "--lease-s",
         type=positive_float,
         default=DEFAULT_LEASE_S,
-        help=f"seconds until a dead worker's claimed completions go back to the others (default {DEFAULT_LEASE_S:.0f})",
+        help=f"seconds until a stalled worker's claimed completions go back to the others; a killed worker's on this machine go back at once (default {DEFAULT_LEASE_S:.0f})",
     )
     add_generation_args(p)
     add_backend_args(p)

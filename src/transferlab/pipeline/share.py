@@ -1,7 +1,8 @@
 """Sharing the missing completions between workers on one machine (several ``eval`` processes, one
 store): each claims a batch of keys through the store's leases, generates it, stores it, claims the
 next. Leases are renewed by a thread while the worker lives and expire when it dies, so a killed
-worker's claims come back to the others. A worker that finds everything left claimed by live workers
+worker's claims come back to the others; on this machine at once, where its process is seen to be
+gone (a run restarted after a kill does not wait for its own old leases). A worker that finds everything left claimed by live workers
 waits for them (or for their leases to expire), so each ``eval`` ends with every completion stored.
 """
 
@@ -11,7 +12,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from transferlab.errors import StoreError
@@ -27,6 +29,36 @@ def worker_name(run_id: str) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{run_id}"
 
 
+def gone_workers(names: Iterable[str]) -> list[str]:
+    """The workers among ``names`` (as :func:`worker_name` writes them) that ran on this machine
+    and whose process is gone (no such process, or a zombie): their claims need not wait for their
+    leases to expire. Workers of other hosts, of this process, or whose process still runs (even
+    frozen: their leases expire as usual) are not among them. A process id used again by another
+    process reads as alive, which only means waiting for the lease, as before."""
+    host, me = socket.gethostname(), os.getpid()
+    gone = []
+    for name in names:
+        parts = name.split(":", 2)
+        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and int(parts[1]) != me and not _running(int(parts[1])):
+            gone.append(name)
+    return gone
+
+
+def _running(pid: int) -> bool:
+    """True while process ``pid`` exists on this machine and is not a zombie (killed, not yet reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS): existing is running
+        return True
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+
+
 class LeaseKeeper:
     """This worker's leases on a store: renewed every third of ``ttl_s`` by a thread while the
     ``with`` block runs, released when it ends (also on errors and Ctrl-C)."""
@@ -39,8 +71,14 @@ class LeaseKeeper:
         self._thread = threading.Thread(target=self._renew, name="lease-keeper", daemon=True)
 
     def __enter__(self) -> LeaseKeeper:
+        self.free_gone()
         self._thread.start()
         return self
+
+    def free_gone(self) -> int:
+        """Release the leases of this machine's workers whose process is gone (:func:`gone_workers`),
+        so a run restarted after a kill takes its keys back at once; returns how many were freed."""
+        return sum(self.store.release(name) for name in gone_workers(self.store.leases()))
 
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
@@ -74,5 +112,5 @@ class LeaseKeeper:
                     progressed = True
                     yield index, got.claimed
                     self.store.release(self.name, got.claimed)  # what of the batch was not stored
-            if any(pending) and not progressed:
+            if any(pending) and not progressed and not self.free_gone():
                 time.sleep(POLL_S if expiry is None else min(POLL_S, max(0.05, expiry - time.time())))
