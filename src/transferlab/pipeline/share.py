@@ -13,10 +13,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from transferlab.errors import StoreError
+from transferlab.processes import process_running
 from transferlab.store import Store
 
 DEFAULT_CLAIM = 256  # completions claimed at a time: a GPU batch's worth, small enough to share a benchmark
@@ -39,24 +39,9 @@ def gone_workers(names: Iterable[str]) -> list[str]:
     gone = []
     for name in names:
         parts = name.split(":", 2)
-        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and int(parts[1]) != me and not _running(int(parts[1])):
+        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and int(parts[1]) != me and not process_running(int(parts[1])):
             gone.append(name)
     return gone
-
-
-def _running(pid: int) -> bool:
-    """True while process ``pid`` exists on this machine and is not a zombie (killed, not yet reaped)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: it exists
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:  # no /proc (macOS): existing is running
-        return True
-    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
 
 
 class LeaseKeeper:

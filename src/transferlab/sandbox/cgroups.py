@@ -37,6 +37,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from transferlab.processes import process_running
+
 ENV_BASE = "TRANSFERLAB_SANDBOX_CGROUP"
 DEFAULT_BASE = "transferlab"
 OWN_TASKS = 2  # bwrap's monitor and the sandbox's pid 1, besides the program's own tasks
@@ -188,19 +190,9 @@ def sweep(base: Path) -> list[Path]:
     with contextlib.suppress(OSError):
         for entry in base.iterdir():
             match = _RUN_NAME.fullmatch(entry.name)
-            if match and not _alive(int(match.group(1))) and RunCgroup({entry: None}).remove():
+            if match and not process_running(int(match.group(1))) and RunCgroup({entry: None}).remove():
                 removed.append(entry)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def launcher(procs_files: list[str]) -> list[str]:
