@@ -2,8 +2,9 @@
 store): each claims a batch of keys through the store's leases, generates it, stores it, claims the
 next. Leases are renewed by a thread while the worker lives and expire when it dies, so a killed
 worker's claims come back to the others; on this machine at once, where its process is seen to be
-gone (a run restarted after a kill does not wait for its own old leases). A worker that finds everything left claimed by live workers
-waits for them (or for their leases to expire), so each ``eval`` ends with every completion stored.
+gone (a run restarted after a kill does not wait for its own old leases). A worker that finds
+everything left claimed by live workers waits for them (or for their leases to expire), so each
+``eval`` ends with every completion stored.
 """
 
 from __future__ import annotations
