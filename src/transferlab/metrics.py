@@ -6,7 +6,7 @@ mean of its samples (avg@k). Results are fractions in [0, 1]; multiply by 100 fo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from math import comb
 
@@ -92,10 +92,8 @@ def bootstrap_ci(
     means = np.empty(n_resamples)
     distinct, counts = np.unique(x, return_counts=True)
     if few_distinct(distinct.size, x.size):  # how often each value is drawn: the same law, far fewer draws
-        rows = max(1, _BLOCK_ELEMENTS // distinct.size)
-        for start in range(0, n_resamples, rows):
-            size = min(rows, n_resamples - start)
-            means[start : start + size] = rng.multinomial(x.size, counts / x.size, size=size) @ distinct / x.size
+        for block, drawn in drawn_counts(rng, counts, n_resamples):
+            means[block] = drawn @ distinct / x.size
         return percentile_interval(means, confidence)
     rows = max(1, _BLOCK_ELEMENTS // x.size)  # resampled in blocks: the same draws, memory bounded
     for start in range(0, n_resamples, rows):
@@ -111,6 +109,17 @@ def few_distinct(n_distinct: int, n_items: int) -> bool:
     counts of the kinds, so both ways draw from the same distribution (not the same numbers). Typical
     of 0/1 scores: 2 kinds among thousands of items."""
     return n_distinct * 8 <= n_items
+
+
+def drawn_counts(rng: np.random.Generator, counts: np.ndarray, n_resamples: int) -> Iterator[tuple[slice, np.ndarray]]:
+    """Resampling items of m kinds (``counts``: items of each kind, shape ``(m,)``) by counts: for
+    each block of replicates, its slice of ``range(n_resamples)`` and how many items of each kind
+    each replicate drew, shape ``(block, m)`` (one multinomial draw a replicate). Blocks bound memory."""
+    n = int(counts.sum())
+    rows = max(1, _BLOCK_ELEMENTS // counts.size)
+    for start in range(0, n_resamples, rows):
+        size = min(rows, n_resamples - start)
+        yield slice(start, start + size), rng.multinomial(n, counts / n, size=size)
 
 
 def percentile_interval(replicates: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from transferlab.errors import DataError
-from transferlab.metrics import few_distinct
+from transferlab.metrics import drawn_counts, few_distinct
 
 ScoresByItem = Mapping[str, Sequence[float]]
 CHUNK_ELEMENTS = 1 << 21  # bounds memory of one vectorised block (~16 MB of float64)
@@ -152,12 +152,9 @@ def replicates_by_kind(
         if not few_distinct(len(joint), n):
             return None
         out_b, out_t = np.empty(n_resamples), np.empty(n_resamples)
-        rows = max(1, CHUNK_ELEMENTS // len(joint))
-        for start in range(0, n_resamples, rows):
-            size = min(rows, n_resamples - start)
-            drawn = rng.multinomial(n, counts / n, size=size)
-            out_b[start : start + size] = _kind_means(drawn, joint[:, :2], rng, n)
-            out_t[start : start + size] = _kind_means(drawn, joint[:, 2:], rng, n)
+        for block, drawn in drawn_counts(rng, counts, n_resamples):
+            out_b[block] = _kind_means(drawn, joint[:, :2], rng, n)
+            out_t[block] = _kind_means(drawn, joint[:, 2:], rng, n)
         return out_b, out_t
     apart = [np.unique(kinds, axis=0, return_counts=True) for kinds in (kinds_b, kinds_t)]
     if not all(few_distinct(len(kinds), n) for kinds, _ in apart):
@@ -165,9 +162,7 @@ def replicates_by_kind(
     out = []
     for kinds, counts in apart:
         means = np.empty(n_resamples)
-        rows = max(1, CHUNK_ELEMENTS // len(kinds))
-        for start in range(0, n_resamples, rows):
-            size = min(rows, n_resamples - start)
-            means[start : start + size] = _kind_means(rng.multinomial(n, counts / n, size=size), kinds, rng, n)
+        for block, drawn in drawn_counts(rng, counts, n_resamples):
+            means[block] = _kind_means(drawn, kinds, rng, n)
         out.append(means)
     return out[0], out[1]
